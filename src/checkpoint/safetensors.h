@@ -1,0 +1,75 @@
+/* safetensors: a strict reader over mmap and a writer (docs/DESIGN.md §2).
+ *
+ * File: 8-byte little-endian header length H, H bytes of JSON (starting with
+ * '{', trailing spaces allowed), then the data. Each tensor has dtype, shape
+ * and data_offsets [begin, end) relative to the data start. The reader
+ * rejects everything the design lists: H > 100,000,000 or 8 + H > file size,
+ * invalid JSON or UTF-8, duplicate keys, unknown dtypes, non-string
+ * __metadata__ values, byte counts that disagree with shapes, overflow, gaps,
+ * overlaps, and data that does not end exactly at the end of the file. */
+#ifndef W4A16_CHECKPOINT_SAFETENSORS_H
+#define W4A16_CHECKPOINT_SAFETENSORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "w4a16.h"
+
+#define W4A16_ST_MAX_HEADER_BYTES 100000000ull
+#define W4A16_ST_MAX_DIMS 8
+
+typedef struct {
+    char *name;
+    w4a16_dtype dtype;
+    int32_t ndim;
+    int64_t shape[W4A16_ST_MAX_DIMS];
+    uint64_t begin, end; /* relative to the data start */
+    const void *data;    /* points into the mapping (or buffer) */
+} w4a16_st_tensor;
+
+typedef struct {
+    char *key, *value;
+} w4a16_st_metadata;
+
+typedef struct {
+    char *path;                /* as opened ("<memory>" for buffers) */
+    void *map;                 /* mmap of the whole file (NULL for buffers) */
+    size_t map_bytes;
+    w4a16_st_tensor *tensors;  /* sorted by name */
+    int64_t tensor_count;
+    w4a16_st_metadata *metadata;
+    int64_t metadata_count;
+} w4a16_st_file;
+
+/* Maps and validates a file. Errors are W4A16_ERR_IO (cannot open/map) or
+ * W4A16_ERR_FORMAT, with a message naming the path and the rule broken. */
+w4a16_status w4a16_st_open(const char *path, w4a16_st_file *out);
+/* Same checks over a buffer the caller keeps alive (used by the fuzzer). */
+w4a16_status w4a16_st_parse(const void *bytes, size_t size, w4a16_st_file *out);
+void w4a16_st_close(w4a16_st_file *file); /* accepts a zeroed struct */
+/* Tensor by exact name, or NULL. */
+const w4a16_st_tensor *w4a16_st_find(const w4a16_st_file *file, const char *name);
+/* Value of a __metadata__ key, or NULL. */
+const char *w4a16_st_metadata_get(const w4a16_st_file *file, const char *key);
+
+/* A tensor to write; the writer copies nothing until w4a16_st_write. */
+typedef struct {
+    const char *name;
+    w4a16_dtype dtype;
+    int32_t ndim;
+    int64_t shape[W4A16_ST_MAX_DIMS];
+    const void *data; /* numel * size bytes */
+} w4a16_st_write_tensor;
+
+/* Writes tensors (any order; the file lists them sorted by name, data in the
+ * same order) with optional string metadata; header padded with spaces to a
+ * multiple of 8. Writes to path + ".tmp" then renames. */
+w4a16_status w4a16_st_write(const char *path, const w4a16_st_write_tensor *tensors, int64_t count,
+                            const w4a16_st_metadata *metadata, int64_t metadata_count);
+
+/* numel * dtype size in bytes, rounded up to whole bytes for sub-byte dtypes;
+ * W4A16_ERR_FORMAT on overflow or negative dims. */
+w4a16_status w4a16_st_tensor_bytes(w4a16_dtype dtype, int32_t ndim, const int64_t *shape,
+                                   uint64_t *out);
+
+#endif
