@@ -204,7 +204,7 @@ typedef struct {
     int64_t group_size;     /* -1 per-channel */
     int32_t symmetric;      /* 1: z = 8 everywhere, zeros unused */
     uint8_t *q;             /* [n * k], 0..15 */
-    uint8_t *zeros;         /* [n * groups], 0..15 (NULL when symmetric) */
+    uint8_t *zeros;         /* [n * groups], 0..16 (NULL when symmetric) */
     float *scales;          /* [n * groups], each exactly representable in scales_dtype */
     w4a16_dtype scales_dtype;
     int32_t *g_idx;         /* [k] or NULL */

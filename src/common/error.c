@@ -49,6 +49,9 @@ w4a16_status w4a16_fail_context(w4a16_status status, const char *fmt, ...) {
     va_start(args, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, args);
     va_end(args);
-    snprintf(last_error_message, sizeof last_error_message, "%s: %s", prefix, previous);
+    /* Truncation is fine: the message is diagnostic text. */
+    int written = snprintf(last_error_message, sizeof last_error_message, "%.500s: %.500s", prefix,
+                           previous);
+    (void)written;
     return status;
 }
