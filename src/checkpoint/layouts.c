@@ -1,0 +1,96 @@
+/* The formats' layouts, one table row each (docs/DESIGN.md §2). */
+#include "layouts.h"
+
+#include <string.h>
+
+#include "common/error.h"
+
+/* AWQ interleaves so that a word's nibbles hold columns [0,2,4,6,1,3,5,7]:
+ * nibble i holds column AWQ_ORDER[i], so column j lives in nibble
+ * AWQ_NIBBLE_OF[j]. */
+static const uint8_t AWQ_NIBBLE_OF[8] = {0, 4, 1, 5, 2, 6, 3, 7};
+static const uint8_t SEQUENTIAL_NIBBLE_OF[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+
+static w4a16_qlayout make_layout(w4a16_packed_axis axis, int64_t stride_n, int64_t stride_k,
+                                 const uint8_t nibble_of[8], int32_t offset) {
+    w4a16_qlayout layout;
+    memset(&layout, 0, sizeof layout);
+    layout.packed_axis = axis;
+    layout.stride_n = stride_n;
+    layout.stride_k = stride_k;
+    memcpy(layout.nibble_of, nibble_of, 8);
+    layout.offset = offset;
+    return layout;
+}
+
+static void set_shape(int64_t shape[2], int64_t rows, int64_t cols) {
+    shape[0] = rows;
+    shape[1] = cols;
+}
+
+w4a16_status w4a16_format_layout_get(w4a16_format format, int64_t n, int64_t k, int64_t groups,
+                                     w4a16_format_layout *out) {
+    W4A16_FAIL_IF(n <= 0 || k <= 0 || groups <= 0, W4A16_ERR_SHAPE,
+                  "n=%lld, k=%lld, groups=%lld must be positive", (long long)n, (long long)k,
+                  (long long)groups);
+    memset(out, 0, sizeof *out);
+    switch (format) {
+    case W4A16_FORMAT_AWQ:
+        /* qweight [K, N/8] and qzeros [G', N/8], packed along N, interleaved; scales [G', N]. */
+        W4A16_FAIL_IF(n % 8 != 0, W4A16_ERR_SHAPE, "awq needs N a multiple of 8, got N=%lld",
+                      (long long)n);
+        out->qweight = make_layout(W4A16_PACKED_ALONG_N, 1, n / 8, AWQ_NIBBLE_OF, 0);
+        out->qzeros = make_layout(W4A16_PACKED_ALONG_N, 1, n / 8, AWQ_NIBBLE_OF, 0);
+        set_shape(out->qweight_shape, k, n / 8);
+        set_shape(out->qzeros_shape, groups, n / 8);
+        set_shape(out->scales_shape, groups, n);
+        out->scales_stride_n = 1;
+        out->scales_stride_g = n;
+        return W4A16_OK;
+    case W4A16_FORMAT_GPTQ:
+    case W4A16_FORMAT_GPTQ_V2:
+        /* qweight [K/8, N] packed along K; qzeros [G', N/8] packed along N, sequential;
+         * v1 stores z - 1 and readers add 1 back without masking. */
+        W4A16_FAIL_IF(k % 8 != 0, W4A16_ERR_SHAPE, "gptq needs K a multiple of 8, got K=%lld",
+                      (long long)k);
+        W4A16_FAIL_IF(n % 8 != 0, W4A16_ERR_SHAPE,
+                      "gptq needs N a multiple of 8 (qzeros pack 8 columns), got N=%lld",
+                      (long long)n);
+        out->qweight = make_layout(W4A16_PACKED_ALONG_K, 1, n, SEQUENTIAL_NIBBLE_OF, 0);
+        out->qzeros = make_layout(W4A16_PACKED_ALONG_N, 1, n / 8, SEQUENTIAL_NIBBLE_OF,
+                                  format == W4A16_FORMAT_GPTQ ? 1 : 0);
+        set_shape(out->qweight_shape, k / 8, n);
+        set_shape(out->qzeros_shape, groups, n / 8);
+        set_shape(out->scales_shape, groups, n);
+        out->scales_stride_n = 1;
+        out->scales_stride_g = n;
+        return W4A16_OK;
+    case W4A16_FORMAT_CT:
+        /* weight_packed [N, K/8] packed along K; weight_zero_point [ceil(N/8), G'] packed
+         * along N (rows padded to 8); weight_scale [N, G']. */
+        W4A16_FAIL_IF(k % 8 != 0, W4A16_ERR_SHAPE,
+                      "compressed-tensors needs K a multiple of 8, got K=%lld", (long long)k);
+        out->qweight = make_layout(W4A16_PACKED_ALONG_K, k / 8, 1, SEQUENTIAL_NIBBLE_OF, 0);
+        out->qzeros = make_layout(W4A16_PACKED_ALONG_N, groups, 1, SEQUENTIAL_NIBBLE_OF, 0);
+        set_shape(out->qweight_shape, n, k / 8);
+        set_shape(out->qzeros_shape, (n + 7) / 8, groups);
+        set_shape(out->scales_shape, n, groups);
+        out->scales_stride_n = groups;
+        out->scales_stride_g = 1;
+        return W4A16_OK;
+    default:
+        return w4a16_fail(W4A16_ERR_ARG, "format %s has no 4-bit layout",
+                          w4a16_format_name(format));
+    }
+}
+
+void w4a16_qlayout_put(const w4a16_qlayout *layout, int32_t *words, int64_t n, int64_t k,
+                       int32_t value) {
+    int64_t word_n = layout->packed_axis == W4A16_PACKED_ALONG_N ? n >> 3 : n;
+    int64_t word_k = layout->packed_axis == W4A16_PACKED_ALONG_K ? k >> 3 : k;
+    int lane = (int)((layout->packed_axis == W4A16_PACKED_ALONG_N ? n : k) & 7);
+    int shift = 4 * layout->nibble_of[lane];
+    uint32_t *word = (uint32_t *)&words[word_n * layout->stride_n + word_k * layout->stride_k];
+    uint32_t nibble = (uint32_t)(value - layout->offset) & 15u;
+    *word = (*word & ~(15u << shift)) | (nibble << shift);
+}
