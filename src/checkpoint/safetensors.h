@@ -24,7 +24,9 @@ typedef struct {
     int32_t ndim;
     int64_t shape[W4A16_ST_MAX_DIMS];
     uint64_t begin, end; /* relative to the data start */
-    const void *data;    /* points into the mapping (or buffer) */
+    const void *data;    /* points into the mapping (or buffer); the format does not
+                          * promise alignment beyond 1 byte, so copy or check before
+                          * reading it as wider types */
 } w4a16_st_tensor;
 
 typedef struct {
@@ -37,12 +39,14 @@ typedef struct {
     size_t map_bytes;
     w4a16_st_tensor *tensors;  /* sorted by name */
     int64_t tensor_count;
-    w4a16_st_metadata *metadata;
+    w4a16_st_metadata *metadata; /* sorted by key */
     int64_t metadata_count;
 } w4a16_st_file;
 
 /* Maps and validates a file. Errors are W4A16_ERR_IO (cannot open/map) or
- * W4A16_ERR_FORMAT, with a message naming the path and the rule broken. */
+ * W4A16_ERR_FORMAT, with a message naming the path, the tensor and the rule
+ * broken (W4A16_ERR_UNSUPPORTED for tensors of more than 8 dimensions,
+ * W4A16_ERR_NOMEM); *out is written only on success. */
 w4a16_status w4a16_st_open(const char *path, w4a16_st_file *out);
 /* Same checks over a buffer the caller keeps alive (used by the fuzzer). */
 w4a16_status w4a16_st_parse(const void *bytes, size_t size, w4a16_st_file *out);
@@ -67,9 +71,16 @@ typedef struct {
 w4a16_status w4a16_st_write(const char *path, const w4a16_st_write_tensor *tensors, int64_t count,
                             const w4a16_st_metadata *metadata, int64_t metadata_count);
 
-/* numel * dtype size in bytes, rounded up to whole bytes for sub-byte dtypes;
- * W4A16_ERR_FORMAT on overflow or negative dims. */
+/* numel * dtype size in bytes (a zero dimension gives 0 bytes). Sub-byte
+ * dtypes (F4, F6_*) must fill whole bytes: numel * bits a multiple of 8.
+ * W4A16_ERR_FORMAT, naming the shape, on negative dims, overflow or a partial
+ * byte; W4A16_ERR_ARG for an invalid dtype, ndim outside 0..8 or NULL pointers. */
 w4a16_status w4a16_st_tensor_bytes(w4a16_dtype dtype, int32_t ndim, const int64_t *shape,
                                    uint64_t *out);
+
+/* "[4, 8]": a shape as messages print it. W4A16_ST_SHAPE_TEXT_BYTES holds any
+ * shape of up to W4A16_ST_MAX_DIMS dimensions. */
+#define W4A16_ST_SHAPE_TEXT_BYTES 200
+void w4a16_st_shape_text(int32_t ndim, const int64_t *shape, char *text, size_t text_bytes);
 
 #endif
