@@ -1,0 +1,174 @@
+/* Round-to-nearest 4-bit quantization, one group (G consecutive columns of a
+ * row) at a time, with the conventions of GPTQ and compressed-tensors:
+ *
+ *   symmetric (uint4b8):  z = 8,  s = max|w| / 7.5,
+ *   asymmetric (uint4):   lo = min(min w, 0), hi = max(max w, 0),
+ *                         s = (hi - lo) / 15,  z = clamp(rint(-lo / s), min_zero, 15),
+ *   both:                 q = clamp(rint(w / s) + z, 0, 15),  Ŵ = (q - z) * s.
+ *
+ * Keeping 0 inside [lo, hi] puts z in 0..15 without clamping and makes 0
+ * exact. The scale is rounded to the dtype it will be stored in first and q
+ * is computed against that rounded scale, so Ŵ's only error is q's rounding:
+ * |W - Ŵ| <= s / 2 for every element. Where rounding made the scale a little
+ * too small for a group's extremes (they would clamp at 0 or 15 and cost more
+ * than s / 2), the scale moves up one ulp at a time until they fit. rint
+ * rounds halves to even, as torch.round does. */
+#include "quantize.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "checkpoint/source.h"
+#include "common/dtype.h"
+#include "common/error.h"
+#include "unpacked.h"
+
+/* A scale rounded to nearest is at most one ulp short of the ideal scale, and
+ * one at or above it always fits: a couple of steps suffice. */
+enum { MAX_SCALE_NUDGES = 8 };
+
+/* All-zero groups: any finite nonzero scale gives q = z and Ŵ = 0 exactly. */
+static const double ZERO_GROUP_SCALE = 1.0;
+
+static double ideal_scale(double lo, double hi, int symmetric, int32_t min_zero) {
+    if (symmetric) return fmax(fabs(lo), fabs(hi)) / 7.5;
+    lo = fmin(lo, 0.0);
+    hi = fmax(hi, 0.0);
+    double scale = (hi - lo) / 15.0;
+    /* A zero forced up to min_zero leaves 15.5 - min_zero steps for hi. */
+    if (scale > 0 && rint(-lo / scale) < min_zero) scale = fmax(scale, hi / (15.5 - min_zero));
+    return scale;
+}
+
+static int32_t zero_point(double lo, double scale, int symmetric, int32_t min_zero) {
+    if (symmetric) return 8;
+    double zero = rint(-fmin(lo, 0.0) / scale);
+    return (int32_t)fmin(fmax(zero, (double)min_zero), 15.0);
+}
+
+static uint8_t quantize_value(double w, double scale, int32_t zero) {
+    double q = rint(w / scale) + zero;
+    return (uint8_t)fmin(fmax(q, 0.0), 15.0);
+}
+
+/* |w - Ŵ| <= s / 2; exact in double (w and s are floats, q - z a small integer). */
+static int within_half_step(double w, double scale, int32_t zero) {
+    return fabs(w - (double)(quantize_value(w, scale, zero) - zero) * scale) <= scale / 2;
+}
+
+/* The next value of dtype above a finite, non-negative scale. */
+static float next_up(float scale, w4a16_dtype dtype) {
+    switch (dtype) {
+    case W4A16_F16: return w4a16_f16_to_float((uint16_t)(w4a16_float_to_f16(scale) + 1));
+    case W4A16_BF16: return w4a16_bf16_to_float((uint16_t)(w4a16_float_to_bf16(scale) + 1));
+    default: return nextafterf(scale, INFINITY);
+    }
+}
+
+/* The stored scale and zero of a group whose values span [lo, hi]. */
+static w4a16_status choose_scale(double lo, double hi, int symmetric, int32_t min_zero,
+                                 w4a16_dtype dtype, float *scale_out, int32_t *zero_out) {
+    double ideal = ideal_scale(lo, hi, symmetric, min_zero);
+    if (ideal == 0) ideal = ZERO_GROUP_SCALE;
+    float scale = w4a16_round_to_dtype((float)ideal, dtype);
+    for (int step = 0; step <= MAX_SCALE_NUDGES; step++) {
+        W4A16_FAIL_IF(!isfinite(scale), W4A16_ERR_ARG,
+                      "scale %g overflows %s (values span %g..%g); store the scales as F32", ideal,
+                      w4a16_dtype_name(dtype), lo, hi);
+        if (scale > 0) {
+            int32_t zero = zero_point(lo, scale, symmetric, min_zero);
+            if (within_half_step(lo, scale, zero) && within_half_step(hi, scale, zero)) {
+                *scale_out = scale;
+                *zero_out = zero;
+                return W4A16_OK;
+            }
+        }
+        scale = next_up(scale, dtype);
+    }
+    return w4a16_fail(W4A16_ERR_ARG, "no %s scale near %g holds values %g..%g within s/2",
+                      w4a16_dtype_name(dtype), ideal, lo, hi);
+}
+
+static w4a16_status load_row(const void *weight, w4a16_dtype dtype, int64_t n, int64_t k,
+                             double *row) {
+    for (int64_t col = 0; col < k; col++) {
+        row[col] = w4a16_load_as_double(weight, dtype, n * k + col);
+        W4A16_FAIL_IF(!isfinite(row[col]), W4A16_ERR_ARG, "weight[%lld, %lld]=%g is not finite",
+                      (long long)n, (long long)col, row[col]);
+    }
+    return W4A16_OK;
+}
+
+/* Quantizes row n of the weight (already in `row`) into out. */
+static w4a16_status quantize_row(const double *row, int64_t n, int32_t min_zero,
+                                 w4a16_unpacked *out) {
+    int64_t groups = w4a16_unpacked_groups(out);
+    int64_t group_size = out->k / groups;
+    for (int64_t g = 0; g < groups; g++) {
+        const double *values = row + g * group_size;
+        double lo = values[0], hi = values[0];
+        for (int64_t i = 1; i < group_size; i++) {
+            lo = fmin(lo, values[i]);
+            hi = fmax(hi, values[i]);
+        }
+        float scale = 0;
+        int32_t zero = 0;
+        w4a16_status status =
+            choose_scale(lo, hi, out->symmetric, min_zero, out->scales_dtype, &scale, &zero);
+        if (status != W4A16_OK)
+            return w4a16_fail_context(status, "row %lld group %lld", (long long)n, (long long)g);
+        out->scales[n * groups + g] = scale;
+        if (!out->symmetric) out->zeros[n * groups + g] = (uint8_t)zero;
+        uint8_t *q = out->q + n * out->k + g * group_size;
+        for (int64_t i = 0; i < group_size; i++) q[i] = quantize_value(values[i], scale, zero);
+    }
+    return W4A16_OK;
+}
+
+w4a16_status w4a16_quantize_min_zero(const void *weight, w4a16_dtype weight_dtype, int64_t n,
+                                     int64_t k, int64_t group_size, int symmetric,
+                                     w4a16_dtype scales_dtype, int32_t min_zero,
+                                     w4a16_unpacked *out) {
+    W4A16_FAIL_IF(weight == NULL || out == NULL, W4A16_ERR_ARG, "weight or out is NULL");
+    W4A16_FAIL_IF(weight_dtype != W4A16_F32 && weight_dtype != W4A16_F16 &&
+                      weight_dtype != W4A16_BF16,
+                  W4A16_ERR_UNSUPPORTED, "weight dtype %s is not F32, F16 or BF16",
+                  w4a16_dtype_name(weight_dtype));
+    W4A16_FAIL_IF(group_size != 32 && group_size != 64 && group_size != 128 && group_size != -1,
+                  W4A16_ERR_ARG, "group_size=%lld is not 32, 64, 128 or -1 (per-channel)",
+                  (long long)group_size);
+    W4A16_TRY(w4a16_check_quantized_shape(n, k, group_size));
+    W4A16_FAIL_IF(n > INT64_MAX / k, W4A16_ERR_SHAPE, "N=%lld x K=%lld is too large",
+                  (long long)n, (long long)k);
+    W4A16_TRY(w4a16_check_scales_dtype(scales_dtype));
+    W4A16_FAIL_IF(min_zero != 0 && min_zero != 1, W4A16_ERR_ARG, "min_zero=%d is not 0 or 1",
+                  (int)min_zero);
+
+    w4a16_unpacked result = {.n = n, .k = k, .group_size = group_size,
+                             .symmetric = symmetric ? 1 : 0, .scales_dtype = scales_dtype};
+    W4A16_TRY(w4a16_unpacked_alloc(&result, 0));
+    double *row = malloc((size_t)k * sizeof *row);
+    if (row == NULL) {
+        w4a16_unpacked_free(&result);
+        return w4a16_fail(W4A16_ERR_NOMEM, "cannot allocate a row of K=%lld doubles", (long long)k);
+    }
+    w4a16_status status = W4A16_OK;
+    for (int64_t r = 0; r < n && status == W4A16_OK; r++) {
+        status = load_row(weight, weight_dtype, r, k, row);
+        if (status == W4A16_OK) status = quantize_row(row, r, min_zero, &result);
+    }
+    free(row);
+    if (status != W4A16_OK) {
+        w4a16_unpacked_free(&result);
+        return status;
+    }
+    *out = result;
+    return W4A16_OK;
+}
+
+w4a16_status w4a16_quantize(const void *weight, w4a16_dtype weight_dtype, int64_t n, int64_t k,
+                            int64_t group_size, int symmetric, w4a16_dtype scales_dtype,
+                            w4a16_unpacked *out) {
+    return w4a16_quantize_min_zero(weight, weight_dtype, n, k, group_size, symmetric,
+                                   scales_dtype, 0, out);
+}

@@ -1,0 +1,20 @@
+/* The canonical unpacked weight (w4a16_unpacked, include/w4a16.h): one byte
+ * per q and z, float scales, [n, groups] row-major zeros and scales. The
+ * quantizer produces it, the format writers consume it, and the converter
+ * builds it from any source. */
+#ifndef W4A16_QUANTIZE_UNPACKED_H
+#define W4A16_QUANTIZE_UNPACKED_H
+
+#include "w4a16.h"
+
+/* K / G, or 1 per-channel. */
+int64_t w4a16_unpacked_groups(const w4a16_unpacked *w);
+/* Allocates q, scales, and zeros (unless symmetric) and g_idx (when with_g_idx)
+ * for the shape in *w, which must already hold n, k, group_size and symmetric.
+ * W4A16_ERR_NOMEM leaves *w's pointers NULL. */
+w4a16_status w4a16_unpacked_alloc(w4a16_unpacked *w, int with_g_idx);
+/* Checks shape, group size, value ranges (q 0..15, z 0..16, g_idx 0..groups-1)
+ * and that every scale is finite and exact in scales_dtype. */
+w4a16_status w4a16_unpacked_validate(const w4a16_unpacked *w);
+
+#endif
