@@ -265,7 +265,7 @@ static int compare_names(const void *a, const void *b) {
 /* Sorted by begin, the tensors must tile [0, data_bytes) exactly: no gap, no
  * overlap, nothing left over at the end of the file. */
 static w4a16_status check_tiling(const parse_input *in, w4a16_st_tensor *tensors, int64_t count) {
-    qsort(tensors, (size_t)count, sizeof *tensors, compare_offsets);
+    if (count > 0) qsort(tensors, (size_t)count, sizeof *tensors, compare_offsets);
     uint64_t covered = 0;
     for (int64_t i = 0; i < count; i++) {
         const w4a16_st_tensor *t = &tensors[i];
