@@ -9,6 +9,13 @@
 #include "common/dtype.h"
 #include "common/error.h"
 
+int w4a16_g_idx_is_trivial(const int32_t *g_idx, int64_t k, int64_t group_size) {
+    if (g_idx == NULL) return 1;
+    for (int64_t col = 0; col < k; col++)
+        if (g_idx[col] != (group_size < 0 ? 0 : col / group_size)) return 0;
+    return 1;
+}
+
 int64_t w4a16_source_group_of(const w4a16_source *src, int64_t k) {
     if (src->g_idx != NULL) return src->g_idx[k];
     return src->group_size < 0 ? 0 : k / src->group_size;

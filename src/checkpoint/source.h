@@ -13,6 +13,10 @@ w4a16_status w4a16_check_quantized_shape(int64_t n, int64_t k, int64_t group_siz
 /* Scales are F16, BF16 or F32; W4A16_ERR_UNSUPPORTED otherwise. */
 w4a16_status w4a16_check_scales_dtype(w4a16_dtype dtype);
 
+/* 1 when g_idx is NULL or maps every column k to k / G (0 per-channel):
+ * no act-order. */
+int w4a16_g_idx_is_trivial(const int32_t *g_idx, int64_t k, int64_t group_size);
+
 /* Group of column k: g_idx[k] (act-order), k / G, or 0 per-channel. */
 int64_t w4a16_source_group_of(const w4a16_source *src, int64_t k);
 /* s[n, g] as stored (F16, BF16 and F32 are all exact in double). */

@@ -9,6 +9,10 @@
 
 /* K / G, or 1 per-channel. */
 int64_t w4a16_unpacked_groups(const w4a16_unpacked *w);
+/* z[n, g]: 8 when symmetric. */
+static inline int32_t w4a16_unpacked_zero(const w4a16_unpacked *w, int64_t n, int64_t g) {
+    return w->symmetric ? 8 : w->zeros[n * w4a16_unpacked_groups(w) + g];
+}
 /* Allocates q, scales, and zeros (unless symmetric) and g_idx (when with_g_idx)
  * for the shape in *w, which must already hold n, k, group_size and symmetric.
  * W4A16_ERR_NOMEM leaves *w's pointers NULL. */

@@ -1,0 +1,57 @@
+/* Format writers: a canonical w4a16_unpacked weight to the named tensors of
+ * one layer in AWQ, GPTQ (v1, v2) or compressed-tensors, and back from any
+ * source. Where q and z sit inside the int32 words comes from the format's
+ * layout (checkpoint/layouts.h), never from code here.
+ *
+ * Quantize a dense layer:  w4a16_quantize_min_zero(..., w4a16_format_min_zero(fmt), &w)
+ *                          -> w4a16_encode(&w, fmt, prefix, &list, ...)
+ * Convert a layer:         w4a16_unpack_source(src, &w) -> w4a16_encode(&w, fmt, ...)
+ * Then write the folder:   w4a16_quantization_config(...) into the model's config,
+ *                          w4a16_checkpoint_write(dir, &list, config). */
+#ifndef W4A16_QUANTIZE_ENCODE_H
+#define W4A16_QUANTIZE_ENCODE_H
+
+#include "checkpoint/checkpoint_writer.h"
+#include "w4a16.h"
+
+/* Lowest zero point every reader of `format` agrees on: 1 for GPTQ v1 (it
+ * stores z - 1; readers add 1 back, some masking the sum to 4 bits), else 0.
+ * The highest is 15 for every format. */
+int32_t w4a16_format_min_zero(w4a16_format format);
+
+/* The dtype `format` stores scales in: F16 for AWQ and GPTQ, the weight's
+ * own scales dtype for compressed-tensors. */
+w4a16_dtype w4a16_format_scales_dtype(w4a16_format format, w4a16_dtype unpacked_scales_dtype);
+
+/* Appends one layer's tensors, named prefix + "." + name:
+ *   awq         qweight I32 [K, N/8], qzeros I32 [G', N/8] (8s when symmetric),
+ *               scales F16 [G', N]
+ *   gptq        qweight I32 [K/8, N], qzeros I32 [G', N/8] holding z - 1 (7s when
+ *               symmetric), scales F16 [G', N], g_idx I32 [K] (k / G unless act-order)
+ *   gptq_v2     as gptq, qzeros holding z (8s when symmetric)
+ *   ct          weight_packed I32 [N, K/8], weight_scale [N, G'] in w's scales dtype,
+ *               weight_zero_point I32 [ceil(N/8), G'] (asymmetric only; packed
+ *               along N, holding z), weight_shape I64 [2] = {N, K},
+ *               weight_g_idx I32 [K] (act-order only)
+ * G' = K / G, or 1 per-channel. Fails, appending nothing, when the format
+ * cannot hold the weight: its shape (layouts.h), act-order into AWQ, a zero
+ * outside w4a16_format_min_zero(format)..15, a scale beyond F16. Scales
+ * rounded to the format's dtype report their largest relative change
+ * |s' - s| / s in *max_scale_change (may be NULL; 0 when none changed). */
+w4a16_status w4a16_encode(const w4a16_unpacked *w, w4a16_format format, const char *prefix,
+                          w4a16_tensor_list *list, double *max_scale_change);
+
+/* The source a reader of `format` builds from the tensors w4a16_encode
+ * appended for prefix; its pointers borrow the list's data. Symmetric
+ * weights read as qzeros NULL (z = 8), as GPTQ sym=true and symmetric
+ * compressed-tensors readers do (AWQ's stored 8s mean the same). */
+w4a16_status w4a16_encoded_source(const w4a16_tensor_list *list, w4a16_format format,
+                                  const char *prefix, int64_t n, int64_t k, int64_t group_size,
+                                  int symmetric, w4a16_source *out);
+
+/* Every q, z and s of a host source in canonical form, exactly: zeros keep
+ * 0..16 (GPTQ v1 may hold 16), scales keep the source's dtype, a g_idx is
+ * kept only when it is not the trivial k / G. Free with w4a16_unpacked_free. */
+w4a16_status w4a16_unpack_source(const w4a16_source *src, w4a16_unpacked *out);
+
+#endif
