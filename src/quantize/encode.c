@@ -8,30 +8,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint/checkpoint.h"
 #include "checkpoint/layouts.h"
 #include "checkpoint/source.h"
 #include "common/dtype.h"
 #include "common/error.h"
 #include "unpacked.h"
 
-/* Each format's tensor names after the layer prefix; NULL: never stored. */
-typedef struct {
-    const char *qweight, *qzeros, *scales, *g_idx, *shape;
-} format_names;
-
-static const format_names AWQ_NAMES = {"qweight", "qzeros", "scales", NULL, NULL};
-static const format_names GPTQ_NAMES = {"qweight", "qzeros", "scales", "g_idx", NULL};
-static const format_names CT_NAMES = {"weight_packed", "weight_zero_point", "weight_scale",
-                                      "weight_g_idx", "weight_shape"};
-
-static const format_names *names_of(w4a16_format format) {
-    switch (format) {
-    case W4A16_FORMAT_AWQ: return &AWQ_NAMES;
-    case W4A16_FORMAT_GPTQ:
-    case W4A16_FORMAT_GPTQ_V2: return &GPTQ_NAMES;
-    case W4A16_FORMAT_CT: return &CT_NAMES;
-    default: return NULL;
-    }
+/* Each format's tensor names after the layer prefix (the importer's table),
+ * or NULL for a format without 4-bit tensors. */
+static const w4a16_layer_tensor_names *names_of(w4a16_format format) {
+    if (format != W4A16_FORMAT_AWQ && format != W4A16_FORMAT_GPTQ &&
+        format != W4A16_FORMAT_GPTQ_V2 && format != W4A16_FORMAT_CT)
+        return NULL;
+    return w4a16_ckpt_layer_tensor_names(format);
 }
 
 int32_t w4a16_format_min_zero(w4a16_format format) { return format == W4A16_FORMAT_GPTQ ? 1 : 0; }
@@ -179,7 +169,7 @@ w4a16_status w4a16_encode(const w4a16_unpacked *w, w4a16_format format, const ch
                           w4a16_tensor_list *list, double *max_scale_change) {
     W4A16_FAIL_IF(prefix == NULL || list == NULL, W4A16_ERR_ARG, "prefix or list is NULL");
     W4A16_TRY(w4a16_unpacked_validate(w));
-    const format_names *names = names_of(format);
+    const w4a16_layer_tensor_names *names = names_of(format);
     W4A16_FAIL_IF(names == NULL, W4A16_ERR_ARG, "format %s is not a 4-bit format to write",
                   w4a16_format_name(format));
     w4a16_format_layout layout;
@@ -241,7 +231,7 @@ w4a16_status w4a16_encoded_source(const w4a16_tensor_list *list, w4a16_format fo
                                   int symmetric, w4a16_source *out) {
     W4A16_FAIL_IF(list == NULL || prefix == NULL || out == NULL, W4A16_ERR_ARG,
                   "list, prefix or out is NULL");
-    const format_names *names = names_of(format);
+    const w4a16_layer_tensor_names *names = names_of(format);
     W4A16_FAIL_IF(names == NULL, W4A16_ERR_ARG, "format %s is not a 4-bit format",
                   w4a16_format_name(format));
     W4A16_TRY(w4a16_check_quantized_shape(n, k, group_size));
