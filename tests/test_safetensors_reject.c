@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -124,6 +125,11 @@ static void test_io_errors(void **state) {
     assert_message_has("absent.safetensors");
     assert_int_equal(w4a16_st_open(dir, &out), W4A16_ERR_IO);
     assert_message_has("is a directory");
+    /* A FIFO must fail at once, not block waiting for a writer. */
+    snprintf(path, sizeof path, "%s/fifo", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    assert_int_equal(w4a16_st_open(path, &out), W4A16_ERR_IO);
+    assert_message_has("is not a regular file");
     assert_int_equal(w4a16_st_open(NULL, &out), W4A16_ERR_ARG);
     assert_int_equal(w4a16_st_open(path, NULL), W4A16_ERR_ARG);
     assert_int_equal(w4a16_st_parse(NULL, 4, &out), W4A16_ERR_ARG);

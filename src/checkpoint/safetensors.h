@@ -67,7 +67,11 @@ typedef struct {
 
 /* Writes tensors (any order; the file lists them sorted by name, data in the
  * same order) with optional string metadata; header padded with spaces to a
- * multiple of 8. Writes to path + ".tmp" then renames. */
+ * multiple of 8, so the data starts 8-byte aligned. Writes to path + ".tmp"
+ * then renames. W4A16_ERR_ARG, before anything is written, for NULL names or
+ * data, duplicate names or metadata keys, "__metadata__" as a tensor name,
+ * invalid dtypes or shapes, or names and values that are not UTF-8;
+ * W4A16_ERR_IO (the .tmp file removed) when the file cannot be written. */
 w4a16_status w4a16_st_write(const char *path, const w4a16_st_write_tensor *tensors, int64_t count,
                             const w4a16_st_metadata *metadata, int64_t metadata_count);
 

@@ -351,7 +351,9 @@ w4a16_status w4a16_st_open(const char *path, w4a16_st_file *out) {
     W4A16_FAIL_IF(path == NULL, W4A16_ERR_ARG, "path is NULL");
     W4A16_FAIL_IF(out == NULL, W4A16_ERR_ARG, "out is NULL");
     char reason[128];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO or device given by mistake fails below instead of
+     * blocking the open; it changes nothing for a regular file. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return w4a16_fail(W4A16_ERR_IO, "%.500s: cannot open: %s", path,
                           strerror_r(errno, reason, sizeof reason));
