@@ -48,7 +48,7 @@ static int32_t zero_point(double lo, double scale, int symmetric, int32_t min_ze
 
 static uint8_t quantize_value(double w, double scale, int32_t zero) {
     double q = rint(w / scale) + zero;
-    return (uint8_t)fmin(fmax(q, 0.0), 15.0);
+    return (uint8_t)(q < 0 ? 0 : q > 15 ? 15 : q); /* finite: NaN was refused on load */
 }
 
 /* |w - Ŵ| <= s / 2; exact in double (w and s are floats, q - z a small integer). */
@@ -108,8 +108,8 @@ static w4a16_status quantize_row(const double *row, int64_t n, int32_t min_zero,
         const double *values = row + g * group_size;
         double lo = values[0], hi = values[0];
         for (int64_t i = 1; i < group_size; i++) {
-            lo = fmin(lo, values[i]);
-            hi = fmax(hi, values[i]);
+            lo = values[i] < lo ? values[i] : lo;
+            hi = values[i] > hi ? values[i] : hi;
         }
         float scale = 0;
         int32_t zero = 0;
