@@ -171,9 +171,17 @@ void test_ckpt_add_layer(test_ckpt *c, w4a16_format format, const char *prefix,
                   qzeros);
         free(qzeros);
     }
-    if (l->g_idx != NULL) {
+    /* GPTQ writers store g_idx even without act-order: the trivial k / G. */
+    int gptq = format == W4A16_FORMAT_GPTQ || format == W4A16_FORMAT_GPTQ_V2;
+    if (l->g_idx != NULL || gptq) {
         int64_t shape[1] = {l->k};
-        add_named(c, prefix, ct ? "weight_g_idx" : "g_idx", W4A16_I32, 1, shape, l->g_idx);
+        int32_t *g_idx = malloc((size_t)l->k * sizeof *g_idx);
+        assert_non_null(g_idx);
+        for (int64_t k = 0; k < l->k; k++)
+            g_idx[k] =
+                l->g_idx ? l->g_idx[k] : (int32_t)(l->group_size < 0 ? 0 : k / l->group_size);
+        add_named(c, prefix, ct ? "weight_g_idx" : "g_idx", W4A16_I32, 1, shape, g_idx);
+        free(g_idx);
     }
     if (ct) {
         int64_t shape[1] = {2}, values[2] = {l->n, l->k};

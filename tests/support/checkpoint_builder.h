@@ -48,7 +48,8 @@ void test_layer_random(test_layer *l, w4a16_format format, int64_t n, int64_t k,
                        int asym, int act_order, uint64_t *rng);
 void test_layer_free(test_layer *l);
 /* Adds prefix's tensors in format, packed through w4a16_format_layout_get's
- * layouts (symmetric layers store z = 8 where the format keeps zeros). */
+ * layouts (symmetric layers store z = 8 where the format keeps zeros; GPTQ
+ * layers without act-order store the trivial g_idx k / G, as GPTQ writers do). */
 void test_ckpt_add_layer(test_ckpt *c, w4a16_format format, const char *prefix,
                          const test_layer *l);
 /* Asserts that src holds exactly l: shape, every q, z, s and g_idx. */
