@@ -1,0 +1,88 @@
+/* Random compressed-tensors weights, their dense copy, and row slices. */
+#include "random_weight.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "checkpoint/layouts.h"
+#include "common/dtype.h"
+#include "common/error.h"
+#include "rng.h"
+
+w4a16_status random_weight_make(int64_t n, int64_t k, int64_t group, int asym,
+                                w4a16_dtype scales_dtype, uint64_t *rng, random_weight *out) {
+    memset(out, 0, sizeof *out);
+    W4A16_FAIL_IF(group != -1 && (group <= 0 || k % group != 0), W4A16_ERR_SHAPE,
+                  "group=%lld does not divide K=%lld", (long long)group, (long long)k);
+    int64_t groups = group == -1 ? 1 : k / group;
+    w4a16_format_layout layout;
+    W4A16_TRY(w4a16_format_layout_get(W4A16_FORMAT_CT, n, k, groups, &layout));
+
+    int64_t qweight_words = layout.qweight_shape[0] * layout.qweight_shape[1];
+    int64_t qzeros_words = layout.qzeros_shape[0] * layout.qzeros_shape[1];
+    int64_t scale_count = layout.scales_shape[0] * layout.scales_shape[1];
+    out->qweight_bytes = (size_t)qweight_words * 4;
+    out->qzeros_bytes = asym ? (size_t)qzeros_words * 4 : 0;
+    out->scales_bytes = (size_t)scale_count * (size_t)(w4a16_dtype_bits(scales_dtype) / 8);
+    out->qweight = malloc(out->qweight_bytes);
+    out->qzeros = asym ? malloc(out->qzeros_bytes) : NULL;
+    out->scales = malloc(out->scales_bytes);
+    if (!out->qweight || (asym && !out->qzeros) || !out->scales) {
+        random_weight_free(out);
+        return w4a16_fail(W4A16_ERR_NOMEM, "random weight %lldx%lld: out of host memory",
+                          (long long)n, (long long)k);
+    }
+    /* Any 32 random bits are eight valid 4-bit values. */
+    for (int64_t i = 0; i < qweight_words; i++) out->qweight[i] = (int32_t)rng_next(rng);
+    for (int64_t i = 0; asym && i < qzeros_words; i++) out->qzeros[i] = (int32_t)rng_next(rng);
+    rng_fill(out->scales, scales_dtype, scale_count, 0.004, 0.02, rng);
+
+    w4a16_source *src = &out->source;
+    src->n = n;
+    src->k = k;
+    src->group_size = group;
+    src->qweight = out->qweight;
+    src->qweight_layout = layout.qweight;
+    src->qzeros = out->qzeros;
+    src->qzeros_layout = layout.qzeros;
+    src->scales = out->scales;
+    src->scales_dtype = scales_dtype;
+    src->scales_stride_n = layout.scales_stride_n;
+    src->scales_stride_g = layout.scales_stride_g;
+    return W4A16_OK;
+}
+
+void random_weight_free(random_weight *w) {
+    if (w == NULL) return;
+    free(w->qweight);
+    free(w->qzeros);
+    free(w->scales);
+    memset(w, 0, sizeof *w);
+}
+
+void source_dequantize(const w4a16_source *src, w4a16_dtype dtype, uint16_t *out) {
+    for (int64_t n = 0; n < src->n; n++)
+        for (int64_t k = 0; k < src->k; k++) {
+            float value = (float)w4a16_source_weight(src, n, k);
+            out[n * src->k + k] =
+                dtype == W4A16_BF16 ? w4a16_float_to_bf16(value) : w4a16_float_to_f16(value);
+        }
+}
+
+/* Where row n_begin's words start in a tensor laid out by layout. */
+static const int32_t *words_at_row(const int32_t *words, const w4a16_qlayout *layout,
+                                   int64_t n_begin) {
+    if (words == NULL) return NULL;
+    int64_t word_row = layout->packed_axis == W4A16_PACKED_ALONG_N ? n_begin / 8 : n_begin;
+    return words + word_row * layout->stride_n;
+}
+
+w4a16_source source_rows(const w4a16_source *src, int64_t n_begin, int64_t n_end) {
+    w4a16_source rows = *src;
+    rows.n = n_end - n_begin;
+    rows.qweight = words_at_row(src->qweight, &src->qweight_layout, n_begin);
+    rows.qzeros = words_at_row(src->qzeros, &src->qzeros_layout, n_begin);
+    rows.scales = (const char *)src->scales +
+                  n_begin * src->scales_stride_n * (w4a16_dtype_bits(src->scales_dtype) / 8);
+    return rows;
+}
