@@ -16,6 +16,7 @@
 #include "random_weight.h"
 #include "ref_parallel.h"
 #include "rng.h"
+#include "verify_gpu.h"
 
 typedef struct {
     cudaStream_t stream;
@@ -43,8 +44,6 @@ typedef struct {
     int64_t m;
     uint16_t *A_host;
     void *A, *C;         /* device */
-    uint16_t *C_host;    /* all of C, for the NaN scan */
-    uint16_t *C_rows;    /* the sampled rows */
     double *ref;         /* [n_rows, n] */
     int64_t rows[CHECK_MAX_ROWS];
     int n_rows;
@@ -75,30 +74,16 @@ static void print_result(const check_case *c, int64_t m, const char *kernel, dou
     fflush(stdout);
 }
 
-/* Copies the sampled rows of the device C into io->C_rows. */
-static int fetch_rows(const check_case *c, check_io *io) {
-    size_t row_bytes = (size_t)c->shape->n * 2;
-    for (int r = 0; r < io->n_rows; r++)
-        if (!CUDA_OK(cudaMemcpy(io->C_rows + (size_t)r * (size_t)c->shape->n,
-                                (const char *)io->C + (size_t)io->rows[r] * row_bytes, row_bytes,
-                                cudaMemcpyDeviceToHost)))
-            return 0;
-    return 1;
-}
-
-/* C filled with 0xFFFF, a NaN in both F16 and BF16: anything left unwritten shows. */
-static int poison(check_state *s, const check_case *c, check_io *io) {
-    return CUDA_OK(cudaMemsetAsync(io->C, 0xFF, (size_t)(io->m * c->shape->n) * 2, s->stream));
-}
-
 static int cublas_error(check_state *s, const check_case *c, check_io *io, double *error) {
     const tool_shape *shape = c->shape;
-    if (!poison(s, c, io) ||
+    verify_result result;
+    if (!verify_poison(io->C, io->m, shape->n, s->stream) ||
         !dense_gemm_run(&s->dense, c->dtype, io->A, shape->k, c->dense, shape->n, shape->k, io->C,
                         shape->n, io->m) ||
-        !CUDA_OK(cudaStreamSynchronize(s->stream)) || !fetch_rows(c, io))
+        !CUDA_OK(cudaStreamSynchronize(s->stream)) ||
+        !verify_output(io->C, io->m, shape->n, c->dtype, io->rows, io->n_rows, io->ref, 0, &result))
         return 0;
-    *error = check_relative_error(io->C_rows, c->dtype, io->ref, io->n_rows, shape->n);
+    *error = result.error;
     return 1;
 }
 
@@ -107,7 +92,7 @@ static int check_kernel(check_state *s, const check_case *c, check_io *io, int k
                         double cublas_err) {
     const char *name = KERNEL_NAMES[kernel];
     const tool_shape *shape = c->shape;
-    if (!poison(s, c, io)) return 0;
+    if (!verify_poison(io->C, io->m, shape->n, s->stream)) return 0;
     w4a16_status status = w4a16_gemm(s->kernel_ctx[kernel], &c->packed, io->A, shape->k, io->C,
                                      shape->n, io->m, NULL, s->stream);
     char note[320] = "";
@@ -124,25 +109,21 @@ static int check_kernel(check_state *s, const check_case *c, check_io *io, int k
         s->failed++;
         return 1;
     }
-    size_t c_bytes = (size_t)(io->m * shape->n) * 2;
+    verify_result result;
     if (!CUDA_OK(cudaStreamSynchronize(s->stream)) ||
-        !CUDA_OK(cudaMemcpy(io->C_host, io->C, c_bytes, cudaMemcpyDeviceToHost)) ||
-        !fetch_rows(c, io))
+        !verify_output(io->C, io->m, shape->n, c->dtype, io->rows, io->n_rows, io->ref, 1, &result))
         return 0;
-    double err = check_relative_error(io->C_rows, c->dtype, io->ref, io->n_rows, shape->n);
-    int64_t bad = check_count_nonfinite(io->C_host, c->dtype, io->m * shape->n);
-    int pass = bad == 0 && err <= check_limit(cublas_err, c->dtype);
-    if (bad) snprintf(note, sizeof note, "%lld of %lld outputs NaN, Inf or unwritten",
-                      (long long)bad, (long long)(io->m * shape->n));
-    print_result(c, io->m, name, err, cublas_err, pass ? "PASS" : "FAIL", note);
+    int pass = result.nonfinite == 0 && result.error <= check_limit(cublas_err, c->dtype);
+    if (result.nonfinite)
+        snprintf(note, sizeof note, "%lld of %lld outputs NaN, Inf or unwritten",
+                 (long long)result.nonfinite, (long long)(io->m * shape->n));
+    print_result(c, io->m, name, result.error, cublas_err, pass ? "PASS" : "FAIL", note);
     pass ? s->passed++ : s->failed++;
     return 1;
 }
 
 static void free_io(check_io *io) {
     free(io->A_host);
-    free(io->C_host);
-    free(io->C_rows);
     free(io->ref);
     cudaFree(io->A);
     cudaFree(io->C);
@@ -155,10 +136,8 @@ static int check_m(check_state *s, const check_case *c, int64_t m) {
     io.m = m;
     io.n_rows = check_sample_rows(m, &s->rng, io.rows);
     io.A_host = malloc((size_t)(m * shape->k) * 2);
-    io.C_host = malloc((size_t)(m * shape->n) * 2);
-    io.C_rows = malloc((size_t)(io.n_rows * shape->n) * 2);
     io.ref = malloc((size_t)(io.n_rows * shape->n) * sizeof(double));
-    int ok = io.A_host && io.C_host && io.C_rows && io.ref;
+    int ok = io.A_host && io.ref;
     if (!ok) fprintf(stderr, "w4a16 check: out of host memory at M=%lld\n", (long long)m);
     if (ok) {
         rng_fill(io.A_host, c->dtype, m * shape->k, -1.0, 1.0, &s->rng);
