@@ -233,9 +233,13 @@ W4A16_API w4a16_status w4a16_ref_gemm(const w4a16_source *w, const void *A, w4a1
 typedef struct w4a16_ctx w4a16_ctx;
 typedef struct CUstream_st *w4a16_stream; /* a cudaStream_t; NULL is the legacy default stream */
 
-/* cuBLAS handle, workspace (workspace_bytes = 0: a default of 64 MiB), and the
- * device's properties. Fails with W4A16_ERR_CUDA when there is no usable GPU
- * (compute capability 8.0 or newer). One ctx per host thread at a time. */
+/* cuBLAS handle, workspace (workspace_bytes = 0: a default of 64 MiB; cuBLAS
+ * gets 32 MiB of its own besides), a second stream, and the device's
+ * properties. Fails with W4A16_ERR_CUDA when there is no usable GPU (compute
+ * capability 8.0 or newer). Reads W4A16_KERNEL and W4A16_LOG once, here.
+ * One host thread at a time; calls on one ctx share its workspace, so calls
+ * on different streams must be ordered by the caller (or use a ctx per
+ * stream). Pack and gemm need the ctx's device to be the current device. */
 W4A16_API w4a16_status w4a16_ctx_create(int device, size_t workspace_bytes, w4a16_ctx **out);
 W4A16_API void w4a16_ctx_destroy(w4a16_ctx *ctx); /* accepts NULL */
 
@@ -252,6 +256,8 @@ typedef struct {
     int64_t n_padded, k_padded;
     int64_t group_size;       /* -1 per-channel */
     int64_t groups;           /* K / G, or 1 */
+    int64_t groups_padded;    /* rows of scales and zeros: ceil(k_padded / G); the rows
+                                 past `groups` are padding (scale 0) */
     w4a16_dtype act_dtype;    /* F16 or BF16: A, C and bias */
     w4a16_dtype scales_dtype; /* F16, BF16 or F32, as the checkpoint stored them */
     void *qweight;            /* device, qweight_bytes */
@@ -268,15 +274,26 @@ typedef struct {
 } w4a16_slice;
 
 /* Bytes of each device buffer for packing these sources (concatenated along
- * N, then sliced; slice NULL = all). */
+ * N, then sliced; slice NULL = all). zeros_bytes is 0 when every source is
+ * symmetric; perm_bytes is k * 4 when any source carries a g_idx (if it turns
+ * out trivial, the packed weight's perm stays NULL). Host only: it never
+ * reads device memory. */
 typedef struct {
     size_t qweight_bytes, scales_bytes, zeros_bytes, perm_bytes;
 } w4a16_pack_sizes;
 W4A16_API w4a16_status w4a16_pack_size(const w4a16_source *sources, int n_sources,
                                        const w4a16_slice *slice, w4a16_pack_sizes *out);
 
-/* Packs on the GPU. If out's buffers are NULL, allocates them (owns_memory
- * = 1); otherwise writes into the caller's buffers of w4a16_pack_size's sizes. */
+/* Packs on the GPU (layout: docs/packed-layout.md). Sources (at most
+ * W4A16_PACK_MAX_SOURCES) share k, group size and scales dtype; act-order
+ * sources need identical g_idx, and the sorted slice must hold exactly G
+ * columns of each group. If out->qweight is NULL, allocates the buffers
+ * (owns_memory = 1); otherwise writes into the caller's buffers of
+ * w4a16_pack_size's sizes (qweight, scales, and zeros / perm where those
+ * sizes are non-zero). Host sources are staged on the device (at most the
+ * packed size of the slice); act-order reads g_idx on the host, so it may
+ * synchronize `stream`. The weight is ready for work queued on `stream`. */
+#define W4A16_PACK_MAX_SOURCES 8
 W4A16_API w4a16_status w4a16_pack(w4a16_ctx *ctx, const w4a16_source *sources, int n_sources,
                                   const w4a16_slice *slice, w4a16_dtype act_dtype,
                                   w4a16_weight *out, w4a16_stream stream);

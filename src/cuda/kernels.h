@@ -1,0 +1,69 @@
+/* Launchers of the kernels in src/cuda/ (*.cu files), callable from the host C code.
+ * Each returns the launch's cudaGetLastError(); shapes are checked by the
+ * caller (src/gpu/). */
+#ifndef W4A16_CUDA_KERNELS_H
+#define W4A16_CUDA_KERNELS_H
+
+#include <cuda_runtime_api.h>
+#include <stdint.h>
+
+#include "w4a16.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One source as the pack kernels read it. Host sources are staged on the
+ * device as compact boxes, so each tensor carries the source coordinates of
+ * its first element (0 for a tensor read in place). */
+typedef struct {
+    const int32_t *qweight;
+    w4a16_qlayout qweight_layout;
+    const int32_t *qzeros; /* NULL: symmetric, z = 8 */
+    w4a16_qlayout qzeros_layout;
+    const void *scales;
+    int64_t scales_stride_n, scales_stride_g;
+    int64_t row_end;   /* packed rows [previous source's row_end, row_end) come from here */
+    int64_t row_shift; /* source row = packed row + row_shift */
+    int64_t qweight_n0, qweight_k0, qzeros_n0, qzeros_g0, scales_n0, scales_g0;
+} w4a16_pack_view;
+
+typedef struct {
+    int32_t n_sources;
+    w4a16_pack_view src[W4A16_PACK_MAX_SOURCES];
+    int64_t n, k, n_padded, k_padded; /* the packed result */
+    int64_t groups, groups_padded;
+    int64_t k_begin;          /* source column of slice column 0 */
+    const int32_t *perm;      /* device [k]: slice column of packed column j; NULL: j */
+    const int32_t *group_of;  /* device [groups]: source group of packed group; NULL: */
+    int64_t group_base;       /*   group_base + packed group */
+    int32_t scale_bytes;      /* 2 or 4: scales are copied bit for bit */
+    uint32_t *qweight;        /* outputs, device */
+    void *scales;
+    uint8_t *zeros;           /* NULL: the result is symmetric */
+} w4a16_pack_args;
+
+/* Writes qweight, scales and zeros of the packed layout (src/packed/packed_layout.h). */
+cudaError_t w4a16_launch_pack(const w4a16_pack_args *args, cudaStream_t stream);
+
+/* The fallback's dequantize: rows [row_begin, row_begin + rows) of the packed
+ * weight as W[rows][ldo] in w->act_dtype, all k_padded columns (padding is 0).
+ * row_begin and rows are multiples of 16, row_begin + rows <= n_padded;
+ * out is 16-byte aligned and ldo >= k_padded a multiple of 8. */
+cudaError_t w4a16_launch_dequantize(const w4a16_weight *w, int64_t row_begin, int64_t rows,
+                                    void *out, int64_t ldo, cudaStream_t stream);
+
+/* out[m][j] = A[m][perm[j]] for 16-bit elements, j < k; columns k..ldo-1 are
+ * zeroed. out is 16-byte aligned, ldo = round_up(k, 8). */
+cudaError_t w4a16_launch_permute_columns(const void *A, int64_t lda, int64_t rows, int64_t k,
+                                         const int32_t *perm, void *out, int64_t ldo,
+                                         cudaStream_t stream);
+
+/* C[m][j] = row[j] for m < rows, j < n: 16-bit elements, any 2-byte alignment. */
+cudaError_t w4a16_launch_fill_rows(const void *row, int64_t n, int64_t rows, void *C,
+                                   int64_t ldc, cudaStream_t stream);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

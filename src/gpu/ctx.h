@@ -1,0 +1,49 @@
+/* The context behind w4a16_ctx: a cuBLAS handle with its own workspace, the
+ * library's workspace, a second stream and the events that join it to the
+ * caller's stream, the device's properties, and the settings read from the
+ * environment once at creation. */
+#ifndef W4A16_GPU_CTX_H
+#define W4A16_GPU_CTX_H
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include "gpu/dispatch.h"
+
+enum {
+    W4A16_DEFAULT_WORKSPACE_BYTES = 64 << 20,
+    /* cuBLAS's own workspace, set on the handle each call so that graph capture never
+     * makes it allocate; 32 MiB is what cuBLAS itself takes by default on Hopper. */
+    W4A16_CUBLAS_WORKSPACE_BYTES = 32 << 20,
+    /* (shape, M, kernel) choices remembered for W4A16_LOG's log-once. */
+    W4A16_LOGGED_CHOICES = 512,
+};
+
+typedef struct {
+    int64_t n, k, group_size, m;
+    int32_t act_dtype, asymmetric, act_order, kernel;
+} w4a16_choice_key;
+
+struct w4a16_ctx {
+    int device;
+    int sm_major, sm_minor, sm_count;
+    int64_t l2_bytes, smem_per_block_optin;
+    char device_name[256];
+
+    cublasHandle_t cublas;
+    void *cublas_workspace;
+    void *workspace; /* 256-byte aligned (cudaMalloc) */
+    size_t workspace_bytes;
+
+    cudaStream_t side_stream; /* the fallback dequantizes the next chunk here */
+    cudaEvent_t fork;         /* caller's stream -> side stream */
+    cudaEvent_t chunk_ready[2]; /* side -> caller's stream: W buffer b is written */
+    cudaEvent_t chunk_used[2];  /* caller's stream -> side: the GEMM on buffer b is done */
+
+    w4a16_kernel forced; /* W4A16_KERNEL; W4A16_KERNEL_AUTO when unset */
+    int log_choices;     /* W4A16_LOG=1 or a log callback, at creation */
+    w4a16_choice_key logged[W4A16_LOGGED_CHOICES];
+    int n_logged;
+};
+
+#endif

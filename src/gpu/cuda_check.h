@@ -1,0 +1,49 @@
+/* Checking CUDA runtime and cuBLAS calls: on failure, record the expression,
+ * file:line and the error's name and text as the last error, then return
+ * W4A16_ERR_CUDA (W4A16_ERR_NOMEM for an allocation that ran out). */
+#ifndef W4A16_GPU_CUDA_CHECK_H
+#define W4A16_GPU_CUDA_CHECK_H
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include "common/error.h"
+
+w4a16_status w4a16_cuda_fail(cudaError_t error, const char *expr, const char *file, int line);
+w4a16_status w4a16_cublas_fail(cublasStatus_t status, const char *expr, const char *file,
+                               int line);
+
+#define CUDA_TRY(expr)                                                                     \
+    do {                                                                                   \
+        cudaError_t cuda_error_ = (expr);                                                  \
+        if (cuda_error_ != cudaSuccess)                                                    \
+            return w4a16_cuda_fail(cuda_error_, #expr, __FILE__, __LINE__);                \
+    } while (0)
+
+#define CUBLAS_TRY(expr)                                                                   \
+    do {                                                                                   \
+        cublasStatus_t cublas_status_ = (expr);                                            \
+        if (cublas_status_ != CUBLAS_STATUS_SUCCESS)                                       \
+            return w4a16_cublas_fail(cublas_status_, #expr, __FILE__, __LINE__);           \
+    } while (0)
+
+/* Same, storing the status in `st` and jumping to a cleanup label. */
+#define CUDA_TRY_GOTO(st, expr, label)                                                     \
+    do {                                                                                   \
+        cudaError_t cuda_error_ = (expr);                                                  \
+        if (cuda_error_ != cudaSuccess) {                                                  \
+            (st) = w4a16_cuda_fail(cuda_error_, #expr, __FILE__, __LINE__);                \
+            goto label;                                                                    \
+        }                                                                                  \
+    } while (0)
+
+#define CUBLAS_TRY_GOTO(st, expr, label)                                                   \
+    do {                                                                                   \
+        cublasStatus_t cublas_status_ = (expr);                                            \
+        if (cublas_status_ != CUBLAS_STATUS_SUCCESS) {                                     \
+            (st) = w4a16_cublas_fail(cublas_status_, #expr, __FILE__, __LINE__);           \
+            goto label;                                                                    \
+        }                                                                                  \
+    } while (0)
+
+#endif

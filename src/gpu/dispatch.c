@@ -1,0 +1,111 @@
+/* The kernel table and the auto choice (see dispatch.h). */
+#include "gpu/dispatch.h"
+
+#include <string.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "gpu/ctx.h"
+#include "gpu/fallback.h"
+
+typedef struct {
+    const char *name;
+    /* NULL when the kernel can take the call; otherwise why not. */
+    const char *(*cannot_run)(const w4a16_gemm_call *call);
+    w4a16_status (*run)(const w4a16_gemm_call *call);
+} kernel_entry;
+
+static const char *not_built(const w4a16_gemm_call *call) {
+    (void)call;
+    return "it is not built into this version of w4a16";
+}
+
+static const kernel_entry KERNELS[W4A16_KERNEL_COUNT] = {
+    [W4A16_KERNEL_AUTO] = {"auto", NULL, NULL},
+    [W4A16_KERNEL_FALLBACK] = {"fallback", w4a16_fallback_cannot_run, w4a16_fallback_run},
+    [W4A16_KERNEL_SM90_PREFILL] = {"sm90_prefill", not_built, NULL},
+    [W4A16_KERNEL_DECODE] = {"decode", not_built, NULL},
+};
+
+/* Crossovers between the kernels. Each entry needs the `w4a16 bench`
+ * measurement that justifies it (bench/RESULTS.md); until the fast kernels
+ * land these are placeholders and every call goes to the fallback. */
+static const int64_t DECODE_MAX_M = 16;  /* decode streams W once: small M only */
+static const int64_t PREFILL_MIN_M = 64; /* below one wgmma N tile, decode or fallback */
+
+static int can_run(w4a16_kernel kernel, const w4a16_gemm_call *call) {
+    return KERNELS[kernel].cannot_run(call) == NULL;
+}
+
+static w4a16_kernel auto_choice(const w4a16_gemm_call *call) {
+    if (call->M <= DECODE_MAX_M && can_run(W4A16_KERNEL_DECODE, call)) return W4A16_KERNEL_DECODE;
+    if (call->M >= PREFILL_MIN_M && can_run(W4A16_KERNEL_SM90_PREFILL, call))
+        return W4A16_KERNEL_SM90_PREFILL;
+    return W4A16_KERNEL_FALLBACK;
+}
+
+const char *w4a16_kernel_name(w4a16_kernel kernel) {
+    if ((int)kernel < 0 || kernel >= W4A16_KERNEL_COUNT) return "unknown";
+    return KERNELS[kernel].name;
+}
+
+w4a16_status w4a16_kernel_parse(const char *name, w4a16_kernel *out) {
+    for (int k = 0; k < W4A16_KERNEL_COUNT; k++)
+        if (strcmp(name, KERNELS[k].name) == 0) {
+            *out = (w4a16_kernel)k;
+            return W4A16_OK;
+        }
+    return w4a16_fail(W4A16_ERR_ARG, "kernel \"%s\" is not auto, fallback, sm90_prefill or decode",
+                      name);
+}
+
+void w4a16_ctx_force_kernel(w4a16_ctx *ctx, w4a16_kernel kernel) {
+    if (ctx != NULL && (int)kernel >= 0 && kernel < W4A16_KERNEL_COUNT) ctx->forced = kernel;
+}
+
+w4a16_status w4a16_dispatch_choose(const w4a16_gemm_call *call, w4a16_kernel *out) {
+    w4a16_kernel forced = call->ctx->forced;
+    if (forced == W4A16_KERNEL_AUTO) {
+        *out = auto_choice(call);
+        return W4A16_OK;
+    }
+    const char *why = KERNELS[forced].cannot_run(call);
+    W4A16_FAIL_IF(why != NULL, W4A16_ERR_UNSUPPORTED,
+                  "kernel %s (forced by W4A16_KERNEL) cannot run n=%lld, k=%lld, M=%lld: %s",
+                  KERNELS[forced].name, (long long)call->w->n, (long long)call->w->k,
+                  (long long)call->M, why);
+    *out = forced;
+    return W4A16_OK;
+}
+
+/* W4A16_LOG: each new (shape, M, kernel) once; the table is small and only
+ * searched when logging. */
+static void log_choice(w4a16_ctx *ctx, const w4a16_gemm_call *call, w4a16_kernel kernel) {
+    const w4a16_weight *w = call->w;
+    w4a16_choice_key key;
+    memset(&key, 0, sizeof key);
+    key.n = w->n;
+    key.k = w->k;
+    key.group_size = w->group_size;
+    key.m = call->M;
+    key.act_dtype = w->act_dtype;
+    key.asymmetric = w->zeros != NULL;
+    key.act_order = w->perm != NULL;
+    key.kernel = kernel;
+    for (int i = 0; i < ctx->n_logged; i++)
+        if (memcmp(&ctx->logged[i], &key, sizeof key) == 0) return;
+    if (ctx->n_logged == W4A16_LOGGED_CHOICES) return;
+    ctx->logged[ctx->n_logged++] = key;
+    w4a16_log("gemm n=%lld k=%lld group=%lld %s %s%s M=%lld -> %s (%s)", (long long)w->n,
+              (long long)w->k, (long long)w->group_size, w4a16_dtype_name(w->act_dtype),
+              key.asymmetric ? "asym" : "sym", key.act_order ? " act-order" : "",
+              (long long)call->M, KERNELS[kernel].name,
+              ctx->forced == W4A16_KERNEL_AUTO ? "auto" : "forced by W4A16_KERNEL");
+}
+
+w4a16_status w4a16_dispatch_run(const w4a16_gemm_call *call) {
+    w4a16_kernel kernel;
+    W4A16_TRY(w4a16_dispatch_choose(call, &kernel));
+    if (call->ctx->log_choices) log_choice(call->ctx, call, kernel);
+    return KERNELS[kernel].run(call);
+}

@@ -1,0 +1,51 @@
+/* Which kernel runs a w4a16_gemm call: a table of kernels, each with a
+ * predicate saying whether it can take the call, and the auto choice
+ * between them (docs/DESIGN.md §5). W4A16_KERNEL, read at ctx creation,
+ * forces one; forcing one that cannot take the call is an error, never a
+ * silent substitute. */
+#ifndef W4A16_GPU_DISPATCH_H
+#define W4A16_GPU_DISPATCH_H
+
+#include <cuda_runtime_api.h>
+
+#include "w4a16.h"
+
+typedef enum {
+    W4A16_KERNEL_AUTO = 0,
+    W4A16_KERNEL_FALLBACK,
+    W4A16_KERNEL_SM90_PREFILL,
+    W4A16_KERNEL_DECODE,
+    W4A16_KERNEL_COUNT
+} w4a16_kernel;
+
+/* One w4a16_gemm call, arguments already validated. A and C may be NULL when
+ * only asking which kernel would run (w4a16_gemm_kernel_name). */
+typedef struct {
+    w4a16_ctx *ctx;
+    const w4a16_weight *w;
+    const void *A;
+    int64_t lda;
+    void *C;
+    int64_t ldc;
+    int64_t M;
+    const void *bias;
+    cudaStream_t stream;
+} w4a16_gemm_call;
+
+/* "auto", "fallback", "sm90_prefill", "decode". */
+const char *w4a16_kernel_name(w4a16_kernel kernel);
+/* Parses those names; W4A16_ERR_ARG naming the value otherwise. */
+w4a16_status w4a16_kernel_parse(const char *name, w4a16_kernel *out);
+
+/* The kernel for this call: the forced one if it can take the call (else
+ * W4A16_ERR_UNSUPPORTED with the reason), otherwise the auto choice. Logs
+ * each new (shape, M, kernel) choice once when the ctx logs. */
+w4a16_status w4a16_dispatch_choose(const w4a16_gemm_call *call, w4a16_kernel *out);
+/* Chooses, then runs. */
+w4a16_status w4a16_dispatch_run(const w4a16_gemm_call *call);
+
+/* Forces a kernel on this ctx, as W4A16_KERNEL does (AUTO: the auto choice).
+ * For `w4a16 bench`, which times every kernel that can run. */
+void w4a16_ctx_force_kernel(w4a16_ctx *ctx, w4a16_kernel kernel);
+
+#endif
