@@ -49,16 +49,16 @@ static int make_dirs(const char *dir) {
     return rc;
 }
 
-int out_dir_prepare(const char *command, const char *dir, int force) {
+int out_dir_check(const char *command, const char *dir, int force) {
     struct stat st;
-    if (stat(dir, &st) == 0) {
-        if (!S_ISDIR(st.st_mode))
-            return tool_fail(command, "output '%s' exists and is not a folder", dir);
-        if (!is_empty_dir(dir) && !force)
-            return tool_fail(command, "output folder '%s' is not empty (use --force to overwrite)",
-                             dir);
-        return 0;
-    }
+    if (stat(dir, &st) != 0) return 0;
+    if (!S_ISDIR(st.st_mode)) return tool_fail(command, "output '%s' exists and is not a folder", dir);
+    if (!is_empty_dir(dir) && !force)
+        return tool_fail(command, "output folder '%s' is not empty (use --force to overwrite)", dir);
+    return 0;
+}
+
+int out_dir_create(const char *command, const char *dir) {
     if (make_dirs(dir) != 0)
         return tool_fail(command, "cannot create output folder '%s': %s", dir, strerror(errno));
     return 0;

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""safetensors helpers for the command-line tests (stdlib only).
+
+  st_tool.py header FILE               print the header as JSON (without __metadata__)
+  st_tool.py bytes FILE                print the sum of tensor data bytes and the tensor count
+  st_tool.py same FILE_A FILE_B        exit 1 unless both hold the same tensors, byte for byte
+  st_tool.py same-tensors A B NAME...  exit 1 unless the named tensors are byte-identical
+  st_tool.py set-int32 FILE NAME V     overwrite every element of an I32 tensor with V
+  st_tool.py act-order DIR             give each GPTQ layer of DIR a non-trivial g_idx
+                                       (g_idx[k] = k % groups) and set desc_act in config.json
+  st_tool.py dequant-error DENSE OUT   print max |W_out - W_dense| over the .weight tensors of
+                                       OUT that DENSE has too, and the largest |W_dense|
+"""
+import json
+import struct
+import sys
+
+
+def read(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    header.pop("__metadata__", None)
+    body = data[8 + n:]
+    tensors = {}
+    for name, t in header.items():
+        b, e = t["data_offsets"]
+        tensors[name] = (t["dtype"], t["shape"], body[b:e])
+    return tensors
+
+
+def write(path, tensors):
+    header, blobs, offset = {}, [], 0
+    for name in sorted(tensors):
+        dtype, shape, blob = tensors[name]
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(blob)]}
+        blobs.append(blob)
+        offset += len(blob)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
+def values(dtype, blob):
+    if dtype == "F32":
+        return struct.unpack("<%df" % (len(blob) // 4), blob)
+    if dtype == "F16":
+        return struct.unpack("<%de" % (len(blob) // 2), blob)
+    if dtype == "BF16":
+        words = struct.unpack("<%dH" % (len(blob) // 2), blob)
+        return [struct.unpack("<f", struct.pack("<I", w << 16))[0] for w in words]
+    raise SystemExit("no float values in dtype " + dtype)
+
+
+def compare(a, b, names):
+    bad = [n for n in names if n not in a or n not in b or a[n] != b[n]]
+    if bad:
+        for n in bad[:10]:
+            da, db = a.get(n), b.get(n)
+            print("differs: %s (%s vs %s)" % (n, da and da[:2], db and db[:2]), file=sys.stderr)
+        sys.exit(1)
+
+
+def main(argv):
+    cmd = argv[1]
+    if cmd == "header":
+        print(json.dumps({n: {"dtype": t[0], "shape": t[1]} for n, t in read(argv[2]).items()}))
+    elif cmd == "bytes":
+        t = read(argv[2])
+        print(sum(len(v[2]) for v in t.values()), len(t))
+    elif cmd == "same":
+        a, b = read(argv[2]), read(argv[3])
+        if sorted(a) != sorted(b):
+            print("tensor names differ: %s" % sorted(set(a) ^ set(b)), file=sys.stderr)
+            sys.exit(1)
+        compare(a, b, sorted(a))
+    elif cmd == "same-tensors":
+        compare(read(argv[2]), read(argv[3]), argv[4:])
+    elif cmd == "set-int32":
+        t = read(argv[2])
+        dtype, shape, blob = t[argv[3]]
+        assert dtype == "I32", dtype
+        t[argv[3]] = (dtype, shape, struct.pack("<i", int(argv[4])) * (len(blob) // 4))
+        write(argv[2], t)
+    elif cmd == "act-order":
+        folder = argv[2]
+        t = read(folder + "/model.safetensors")
+        for name in [n for n in t if n.endswith(".qweight")]:
+            prefix = name[: -len(".qweight")]
+            k = t[name][1][0] * 8
+            groups = t[prefix + ".scales"][1][0]
+            g_idx = [i % groups for i in range(k)]
+            t[prefix + ".g_idx"] = ("I32", [k], struct.pack("<%di" % k, *g_idx))
+        write(folder + "/model.safetensors", t)
+        with open(folder + "/config.json") as f:
+            config = json.load(f)
+        config["quantization_config"]["desc_act"] = True
+        with open(folder + "/config.json", "w") as f:
+            json.dump(config, f, indent=2)
+    elif cmd == "dequant-error":
+        dense, out = read(argv[2]), read(argv[3])
+        worst, largest, count = 0.0, 0.0, 0
+        for n, (dtype, shape, blob) in out.items():
+            if not n.endswith(".weight") or n not in dense or dense[n][2] == blob:
+                continue
+            assert dense[n][1] == shape, (n, shape)
+            for x, y in zip(values(*dense[n][::2]), values(dtype, blob)):
+                worst, largest = max(worst, abs(x - y)), max(largest, abs(x))
+            count += 1
+        print(worst, largest, count)
+    else:
+        raise SystemExit("unknown command " + cmd)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
