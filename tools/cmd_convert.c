@@ -50,6 +50,7 @@ static void print_help(void) {
 typedef struct {
     w4a16_format to;
     w4a16_dtype dtype;          /* --to dense */
+    w4a16_dtype scales_from;    /* scales dtype that had to change (INVALID: none did) */
     double max_scale_change;    /* largest |s' - s| / s over the layers */
     const char *changed_layer;  /* where it was */
 } convert_plan;
@@ -86,6 +87,8 @@ static int convert_layer(convert_plan *plan, const char *name, const w4a16_sourc
     if (st == W4A16_OK) st = w4a16_encode(&w, plan->to, name, out, &change);
     w4a16_unpacked_free(&w);
     if (st != W4A16_OK) return tool_fail_status(COMMAND, st, name);
+    if (w4a16_format_scales_dtype(plan->to, src->scales_dtype) != src->scales_dtype)
+        plan->scales_from = src->scales_dtype;
     if (change > plan->max_scale_change) {
         plan->max_scale_change = change;
         plan->changed_layer = name;
@@ -161,6 +164,16 @@ static int open_quantized(const char *path, w4a16_format from, w4a16_checkpoint 
     return 0;
 }
 
+/* On stderr: scales that changed dtype, and by how much at most. */
+static void report_scale_change(const convert_plan *plan) {
+    fprintf(stderr, "w4a16 convert: %s scales rounded to %s for %s: largest relative change %.3g",
+            w4a16_dtype_name(plan->scales_from),
+            w4a16_dtype_name(w4a16_format_scales_dtype(plan->to, plan->scales_from)),
+            w4a16_format_name(plan->to), plan->max_scale_change);
+    if (plan->changed_layer) fprintf(stderr, " (in %s)\n", plan->changed_layer);
+    else fprintf(stderr, " (every scale exact)\n");
+}
+
 static int run(const char *path, w4a16_format from, const char *out_dir, int force,
                convert_plan *plan) {
     w4a16_checkpoint *ckpt = NULL;
@@ -180,10 +193,8 @@ static int run(const char *path, w4a16_format from, const char *out_dir, int for
         w4a16_status st = w4a16_checkpoint_write(out_dir, &tensors, config);
         if (st != W4A16_OK) rc = tool_fail_status(COMMAND, st, out_dir);
     }
-    if (rc == 0 && plan->max_scale_change > 0)
-        fprintf(stderr, "w4a16 convert: scales rounded to %s's f16: largest relative change "
-                        "%.3g (in %s)\n",
-                w4a16_format_name(plan->to), plan->max_scale_change, plan->changed_layer);
+    if (rc == 0 && plan->scales_from != W4A16_DTYPE_INVALID)
+        report_scale_change(plan);
     if (rc == 0)
         printf("converted %lld layers from %s to %s; wrote %s\n", (long long)n_converted,
                w4a16_format_name(w4a16_checkpoint_format(ckpt)), w4a16_format_name(plan->to),
@@ -212,7 +223,7 @@ int cmd_convert(int argc, char **argv) {
     static const w4a16_format formats[] = {W4A16_FORMAT_DENSE, W4A16_FORMAT_AWQ, W4A16_FORMAT_GPTQ,
                                            W4A16_FORMAT_GPTQ_V2, W4A16_FORMAT_CT};
     static const w4a16_dtype dtypes[] = {W4A16_F32, W4A16_F16, W4A16_BF16};
-    convert_plan plan = {W4A16_FORMAT_DENSE, W4A16_F16, 0, NULL};
+    convert_plan plan = {W4A16_FORMAT_DENSE, W4A16_F16, W4A16_DTYPE_INVALID, 0, NULL};
     w4a16_format from_format = W4A16_FORMAT_AUTO;
     if (to == NULL) return usage_error(COMMAND, "missing --to FORMAT");
     if (out_dir == NULL) return usage_error(COMMAND, "missing -o OUT_DIR");

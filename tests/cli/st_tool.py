@@ -6,6 +6,7 @@
   st_tool.py same FILE_A FILE_B        exit 1 unless both hold the same tensors, byte for byte
   st_tool.py same-tensors A B NAME...  exit 1 unless the named tensors are byte-identical
   st_tool.py set-int32 FILE NAME V     overwrite every element of an I32 tensor with V
+  st_tool.py f32-scales FILE           store every "*.weight_scale" as F32, times (1 + 1e-4)
   st_tool.py act-order DIR             give each GPTQ layer of DIR a non-trivial g_idx
                                        (g_idx[k] = k % groups) and set desc_act in config.json
   st_tool.py dequant-error DENSE OUT   print max |W_out - W_dense| over the .weight tensors of
@@ -83,6 +84,13 @@ def main(argv):
         dtype, shape, blob = t[argv[3]]
         assert dtype == "I32", dtype
         t[argv[3]] = (dtype, shape, struct.pack("<i", int(argv[4])) * (len(blob) // 4))
+        write(argv[2], t)
+    elif cmd == "f32-scales":
+        t = read(argv[2])
+        for name in [n for n in t if n.endswith(".weight_scale")]:
+            dtype, shape, blob = t[name]
+            scaled = [v * (1 + 1e-4) for v in values(dtype, blob)]
+            t[name] = ("F32", shape, struct.pack("<%df" % len(scaled), *scaled))
         write(argv[2], t)
     elif cmd == "act-order":
         folder = argv[2]
