@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "checkpoint/layouts.h"
 #include "checkpoint/checkpoint_writer.h"
 #include "commands.h"
 #include "failure.h"
@@ -76,11 +77,6 @@ static int quantize_tensor(const quantize_plan *plan, const w4a16_tensor_info *t
     char prefix[4096];
     layer_prefix(t->name, prefix, sizeof prefix);
     int64_t n = t->shape[0], k = t->shape[1];
-    if (plan->group_size > 0 && k % plan->group_size != 0)
-        return tool_fail(COMMAND,
-                         "layer %s: K=%lld is not a multiple of the group size %lld "
-                         "(leave it dense with --exclude '%s')",
-                         prefix, (long long)k, (long long)plan->group_size, prefix);
     w4a16_unpacked w = {0};
     w4a16_status st = w4a16_quantize_min_zero(
         t->data, t->dtype, n, k, plan->group_size, plan->symmetric,
@@ -91,18 +87,38 @@ static int quantize_tensor(const quantize_plan *plan, const w4a16_tensor_info *t
     return 0;
 }
 
+/* Checks the shape of one selected tensor before any work: K a multiple of
+ * the group size, and whatever the format's layout needs (layouts.h). */
+static int check_shape(const quantize_plan *plan, const w4a16_tensor_info *t) {
+    char prefix[4096];
+    layer_prefix(t->name, prefix, sizeof prefix);
+    int64_t n = t->shape[0], k = t->shape[1];
+    if (plan->group_size > 0 && k % plan->group_size != 0)
+        return tool_fail(COMMAND,
+                         "layer %s: K=%lld is not a multiple of the group size %lld "
+                         "(leave it dense with --exclude '%s')",
+                         prefix, (long long)k, (long long)plan->group_size, prefix);
+    w4a16_format_layout layout;
+    int64_t groups = plan->group_size > 0 ? k / plan->group_size : 1;
+    w4a16_status st = w4a16_format_layout_get(plan->format, n, k, groups, &layout);
+    if (st != W4A16_OK) return tool_fail_status(COMMAND, st, prefix);
+    return 0;
+}
+
 /* Quantizes the selected tensors into out and adds the rest unchanged;
  * the linear layers left dense go to kept (the config's ignore list). */
 static int quantize_all(const quantize_plan *plan, const w4a16_checkpoint *ckpt,
                         w4a16_tensor_list *out, name_list *kept, int64_t *n_quantized) {
     int64_t count = w4a16_checkpoint_tensor_count(ckpt), total = 0;
     w4a16_tensor_info t;
-    for (int64_t i = 0; i < count; i++)
-        if (w4a16_checkpoint_tensor(ckpt, i, &t) == W4A16_OK)
-            total += layer_select_wants(&plan->select, &t);
+    int rc = 0;
+    for (int64_t i = 0; i < count && rc == 0; i++)
+        if (w4a16_checkpoint_tensor(ckpt, i, &t) == W4A16_OK && layer_select_wants(&plan->select, &t)) {
+            rc = check_shape(plan, &t);
+            total++;
+        }
     progress bar;
     progress_begin(&bar, COMMAND, total);
-    int rc = 0;
     for (int64_t i = 0; i < count && rc == 0; i++) {
         w4a16_status st = w4a16_checkpoint_tensor(ckpt, i, &t);
         if (st != W4A16_OK) {
@@ -172,12 +188,13 @@ static int run(const char *path, const char *out_dir, int force, const quantize_
         w4a16_status st = w4a16_checkpoint_write(out_dir, &tensors, config);
         if (st != W4A16_OK) rc = tool_fail_status(COMMAND, st, out_dir);
     }
-    if (rc == 0)
-        printf("quantized %lld layers to %s (group %lld, %s), %lld linear layers left "
-                        "dense; wrote %s\n",
-                (long long)n_quantized, w4a16_format_name(plan->format),
-                (long long)plan->group_size, plan->symmetric ? "symmetric" : "asymmetric",
-                (long long)kept.count, out_dir);
+    if (rc == 0) {
+        char group[32] = "per-channel";
+        if (plan->group_size > 0) snprintf(group, sizeof group, "group %lld", (long long)plan->group_size);
+        printf("quantized %lld layers to %s (%s, %s); %lld linear layers left dense; wrote %s\n",
+               (long long)n_quantized, w4a16_format_name(plan->format), group,
+               plan->symmetric ? "symmetric" : "asymmetric", (long long)kept.count, out_dir);
+    }
     json_decref(config);
     name_list_free(&kept);
     w4a16_tensor_list_free(&tensors);

@@ -129,4 +129,36 @@ python3 -c "import json, sys; h = json.loads(sys.stdin.read()); \
     assert h['model.layers.0.mlp.up_proj.weight_scale']['dtype'] == 'F16', h" \
     < <(python3 "$ST" header ct_bf16_v2_ct/model.safetensors) || fail "ct from gptq scales"
 
+# A layer no config group targets is listed as unsupported, with the reason; inspect
+# still succeeds, convert refuses naming it. When no layer is readable, inspect fails.
+expect_rc 0 "$W4A16" quantize dense --format ct -o ct_partial
+python3 - <<'PY' || fail "could not edit ct_partial/config.json"
+import json
+c = json.load(open("ct_partial/config.json"))
+c["quantization_config"]["config_groups"]["group_0"]["targets"] = ["re:.*mlp.*"]
+json.dump(c, open("ct_partial/config.json", "w"))
+PY
+expect_rc 0 "$W4A16" inspect ct_partial --json
+python3 - "$OUT" <<'PY' || fail "unsupported layers in inspect"
+import json, sys
+j = json.load(open(sys.argv[1]))
+status = {l["name"]: (l["status"], l["reason"]) for l in j["layers"]}
+assert status["model.layers.0.mlp.up_proj"] == ("quantized", ""), status
+s, reason = status["model.layers.0.self_attn.q_proj"]
+assert s == "unsupported" and reason, status
+names = [t["name"] for t in j["other_tensors"]]
+assert "model.layers.0.self_attn.q_proj.weight_packed" in names, names
+PY
+expect_rc 1 "$W4A16" convert ct_partial --to dense -o partial_dense
+expect_one_line_error
+expect_stderr_has "self_attn"
+python3 - <<'PY' || fail "could not edit ct_partial/config.json"
+import json
+c = json.load(open("ct_partial/config.json"))
+c["quantization_config"]["config_groups"]["group_0"]["targets"] = ["re:nothing"]
+json.dump(c, open("ct_partial/config.json", "w"))
+PY
+expect_rc 1 "$W4A16" inspect ct_partial --json
+expect_one_line_error
+
 echo "ok"
