@@ -2,11 +2,12 @@
 #ifndef W4A16_TOOLS_BENCH_H
 #define W4A16_TOOLS_BENCH_H
 
+#include "kernels.h"
 #include "sweep.h"
 
 typedef struct {
     sweep sw;                 /* one dtype, one group size, one zero-point kind */
-    int kernel_enabled[8];    /* indexed like KERNEL_NAMES: 1 = time this kernel */
+    int kernel_enabled[KERNELS_MAX]; /* by kernel_index: 1 = time this kernel */
     const char *json_path;    /* NULL: no JSON */
 } bench_options;
 

@@ -28,7 +28,7 @@ typedef struct {
     cudaStream_t stream;
     dense_gemm dense;
     w4a16_ctx *auto_ctx;
-    w4a16_ctx *kernel_ctx[8]; /* indexed like KERNEL_NAMES; NULL when not timed */
+    w4a16_ctx *kernel_ctx[KERNELS_MAX]; /* by kernel_index; NULL when not timed */
     void *A, *C;              /* for the largest M, K and N of the sweep */
     bench_rows rows;
     uint64_t rng;
@@ -105,14 +105,14 @@ static int bench_m(bench_state *b, shape_weights *w, int64_t m) {
     if (!add_row(b, &row, cublas_us, 2.0 * (double)shape->n * (double)shape->k, cublas_us))
         return 0;
 
-    for (int i = 0; i < KERNEL_COUNT; i++) {
+    for (int i = 0; i < kernel_count(); i++) {
         if (b->kernel_ctx[i] == NULL) continue;
         call.ctx = b->kernel_ctx[i];
-        int ran = probe(b, &call, shape->name, KERNEL_NAMES[i]);
+        int ran = probe(b, &call, shape->name, kernel_name(i));
         if (ran < 0) return 0;
         if (ran == 0) continue;
         if (!time_row(b, shape->name, m, gemm_call_packed, &call, copies->n_packed, &us)) return 0;
-        row = make_row(b, shape, m, KERNEL_NAMES[i]);
+        row = make_row(b, shape, m, kernel_name(i));
         if (!add_row(b, &row, us, copies->packed_bytes, cublas_us)) return 0;
     }
 
@@ -257,9 +257,9 @@ static int allocate_io(bench_state *b) {
 
 static int create_contexts(bench_state *b) {
     if (!W4A16_OK_CALL(kernel_ctx_create("auto", &b->auto_ctx))) return 0;
-    for (int i = 0; i < KERNEL_COUNT; i++)
+    for (int i = 0; i < kernel_count(); i++)
         if (b->options->kernel_enabled[i] &&
-            !W4A16_OK_CALL(kernel_ctx_create(KERNEL_NAMES[i], &b->kernel_ctx[i])))
+            !W4A16_OK_CALL(kernel_ctx_create(kernel_name(i), &b->kernel_ctx[i])))
             return 0;
     return 1;
 }
@@ -310,7 +310,7 @@ done:
     bench_rows_free(&b.rows);
     cudaFree(b.A);
     cudaFree(b.C);
-    for (int i = 0; i < KERNEL_COUNT; i++) w4a16_ctx_destroy(b.kernel_ctx[i]);
+    for (int i = 0; i < kernel_count(); i++) w4a16_ctx_destroy(b.kernel_ctx[i]);
     w4a16_ctx_destroy(b.auto_ctx);
     dense_gemm_destroy(&b.dense);
     if (b.stream) cudaStreamDestroy(b.stream);

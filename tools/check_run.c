@@ -22,7 +22,7 @@ typedef struct {
     cudaStream_t stream;
     dense_gemm dense;
     w4a16_ctx *pack_ctx;
-    w4a16_ctx *kernel_ctx[8]; /* indexed like KERNEL_NAMES */
+    w4a16_ctx *kernel_ctx[KERNELS_MAX]; /* by kernel_index */
     uint64_t rng;
     int passed, failed, skipped;
 } check_state;
@@ -90,7 +90,7 @@ static int cublas_error(check_state *s, const check_case *c, check_io *io, doubl
 /* Runs one forced kernel and prints its row; 0 on a CUDA error (exit 1). */
 static int check_kernel(check_state *s, const check_case *c, check_io *io, int kernel,
                         double cublas_err) {
-    const char *name = KERNEL_NAMES[kernel];
+    const char *name = kernel_name(kernel);
     const tool_shape *shape = c->shape;
     if (!verify_poison(io->C, io->m, shape->n, s->stream)) return 0;
     w4a16_status status = w4a16_gemm(s->kernel_ctx[kernel], &c->packed, io->A, shape->k, io->C,
@@ -148,7 +148,7 @@ static int check_m(check_state *s, const check_case *c, int64_t m) {
     }
     double cublas_err = NAN;
     ok = ok && cublas_error(s, c, &io, &cublas_err);
-    for (int kernel = 0; ok && kernel < KERNEL_COUNT; kernel++)
+    for (int kernel = 0; ok && kernel < kernel_count(); kernel++)
         ok = check_kernel(s, c, &io, kernel, cublas_err);
     free_io(&io);
     return ok;
@@ -202,8 +202,8 @@ static int create(check_state *s) {
         !dense_gemm_create(&s->dense, s->stream) ||
         !W4A16_OK_CALL(kernel_ctx_create("auto", &s->pack_ctx)))
         return 0;
-    for (int i = 0; i < KERNEL_COUNT; i++)
-        if (!W4A16_OK_CALL(kernel_ctx_create(KERNEL_NAMES[i], &s->kernel_ctx[i]))) return 0;
+    for (int i = 0; i < kernel_count(); i++)
+        if (!W4A16_OK_CALL(kernel_ctx_create(kernel_name(i), &s->kernel_ctx[i]))) return 0;
     return 1;
 }
 
@@ -249,7 +249,7 @@ int check_run(const check_options *options) {
     }
     code = s.failed ? EXIT_WRONG_RESULTS : EXIT_OK;
 done:
-    for (int i = 0; i < KERNEL_COUNT; i++) w4a16_ctx_destroy(s.kernel_ctx[i]);
+    for (int i = 0; i < kernel_count(); i++) w4a16_ctx_destroy(s.kernel_ctx[i]);
     w4a16_ctx_destroy(s.pack_ctx);
     dense_gemm_destroy(&s.dense);
     if (s.stream) cudaStreamDestroy(s.stream);

@@ -1,30 +1,51 @@
-/* Kernel names and one forced ctx per kernel. */
+/* Kernel names from the dispatch table, and one forced ctx per kernel. */
 #include "kernels.h"
 
-#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
-const char *const KERNEL_NAMES[] = {"fallback", "decode", "sm90_prefill"};
-const int KERNEL_COUNT = (int)(sizeof KERNEL_NAMES / sizeof KERNEL_NAMES[0]);
+#ifdef W4A16_WITH_CUDA
+#include "gpu/dispatch.h"
 
-int kernel_known(const char *name) {
-    for (int i = 0; i < KERNEL_COUNT; i++)
-        if (strcmp(name, KERNEL_NAMES[i]) == 0) return 1;
-    return 0;
-}
+_Static_assert(W4A16_KERNEL_COUNT - 1 <= KERNELS_MAX, "KERNELS_MAX holds every kernel");
 
-const char *kernel_names_joined(void) { return "fallback|decode|sm90_prefill"; }
+/* Entry 0 of the dispatch table is "auto": the kernels are 1.. */
+int kernel_count(void) { return W4A16_KERNEL_COUNT - 1; }
+
+const char *kernel_name(int index) { return w4a16_kernel_name((w4a16_kernel)(index + 1)); }
 
 w4a16_status kernel_ctx_create(const char *kernel, w4a16_ctx **out) {
-    const char *previous = getenv("W4A16_KERNEL");
-    char *saved = previous ? strdup(previous) : NULL;
-    setenv("W4A16_KERNEL", kernel, 1);
-    w4a16_status status = w4a16_ctx_create(0, 0, out);
-    if (saved) {
-        setenv("W4A16_KERNEL", saved, 1);
-        free(saved);
-    } else {
-        unsetenv("W4A16_KERNEL");
-    }
+    w4a16_kernel forced;
+    w4a16_status status = w4a16_kernel_parse(kernel, &forced);
+    if (status == W4A16_OK) status = w4a16_ctx_create(0, 0, out);
+    if (status == W4A16_OK) w4a16_ctx_force_kernel(*out, forced);
     return status;
+}
+#else
+int kernel_count(void) { return 0; }
+
+const char *kernel_name(int index) {
+    (void)index;
+    return "none";
+}
+
+w4a16_status kernel_ctx_create(const char *kernel, w4a16_ctx **out) {
+    (void)kernel;
+    return w4a16_ctx_create(0, 0, out); /* reports that the build has no CUDA */
+}
+#endif
+
+int kernel_index(const char *name) {
+    for (int i = 0; i < kernel_count(); i++)
+        if (strcmp(name, kernel_name(i)) == 0) return i;
+    return -1;
+}
+
+const char *kernel_names_joined(void) {
+    static char joined[256];
+    joined[0] = '\0';
+    for (int i = 0; i < kernel_count(); i++)
+        snprintf(joined + strlen(joined), sizeof joined - strlen(joined), "%s%s", i ? "|" : "",
+                 kernel_name(i));
+    return kernel_count() ? joined : "NAME";
 }
