@@ -32,6 +32,10 @@ static w4a16_status check_slice(const w4a16_slice *s, int64_t total_n, int64_t k
     W4A16_FAIL_IF(s->k_begin < 0 || s->k_end > k || s->k_begin >= s->k_end, W4A16_ERR_ARG,
                   "slice columns [%lld, %lld) are not a non-empty range inside [0, %lld)",
                   (long long)s->k_begin, (long long)s->k_end, (long long)k);
+    /* The dequantize reads one scale per pair of neighbouring columns. */
+    W4A16_FAIL_IF(group_size > 0 && group_size % 2 != 0, W4A16_ERR_UNSUPPORTED,
+                  "group_size=%lld is odd: the packed layout keeps column pairs in one group",
+                  (long long)group_size);
     if (group_size > 0)
         W4A16_FAIL_IF(s->k_begin % group_size != 0 || s->k_end % group_size != 0, W4A16_ERR_ARG,
                       "slice columns [%lld, %lld) must be multiples of group_size=%lld",

@@ -1,0 +1,361 @@
+/* GPU test helpers (see gpu_support.h). */
+#include "gpu_support.h"
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "checkpoint/layouts.h"
+#include "checkpoint/source.h"
+#include "common/dtype.h"
+#include "test_support.h"
+
+int gpu_present(void) {
+    static int present = -1;
+    if (present < 0) {
+        int count = 0;
+        present = w4a16_device_count(&count) == W4A16_OK && count > 0;
+        if (!present) printf("no CUDA device: skipping GPU tests\n");
+    }
+    return present;
+}
+
+void gpu_check_cuda(cudaError_t error, const char *expr, const char *file, int line) {
+    if (error != cudaSuccess)
+        fail_msg("%s:%d: %s: %s", file, line, expr, cudaGetErrorString(error));
+}
+
+void gpu_check_cublas(cublasStatus_t status, const char *expr, const char *file, int line) {
+    if (status != CUBLAS_STATUS_SUCCESS)
+        fail_msg("%s:%d: %s: %s", file, line, expr, cublasGetStatusString(status));
+}
+
+void gpu_check_w4a16(w4a16_status status, const char *expr, const char *file, int line) {
+    if (status != W4A16_OK)
+        fail_msg("%s:%d: %s: %s: %s", file, line, expr, w4a16_status_str(status),
+                 w4a16_last_error());
+}
+
+static void *host_alloc(size_t bytes) {
+    void *p = calloc(1, bytes ? bytes : 1);
+    assert_non_null(p);
+    return p;
+}
+
+/* ------------------------------------------------------------- weights */
+
+static int64_t random_below(uint64_t *rng, int64_t bound) {
+    return (int64_t)(test_rng_next(rng) % (uint64_t)bound);
+}
+
+static void put_scale(void *scales, w4a16_dtype dtype, int64_t i, float value) {
+    switch (dtype) {
+    case W4A16_F16: ((uint16_t *)scales)[i] = w4a16_float_to_f16(value); break;
+    case W4A16_BF16: ((uint16_t *)scales)[i] = w4a16_float_to_bf16(value); break;
+    default: ((float *)scales)[i] = value; break;
+    }
+}
+
+/* g_idx with exactly G columns per group, in a random column order. */
+static void random_g_idx(int32_t *g_idx, int64_t k, int64_t group_size, uint64_t *rng) {
+    int64_t *order = host_alloc((size_t)k * sizeof *order);
+    for (int64_t j = 0; j < k; j++) order[j] = j;
+    for (int64_t j = k - 1; j > 0; j--) {
+        int64_t other = random_below(rng, j + 1), t = order[j];
+        order[j] = order[other], order[other] = t;
+    }
+    for (int64_t j = 0; j < k; j++) g_idx[order[j]] = (int32_t)(j / group_size);
+    free(order);
+}
+
+void gpu_weight_make(const gpu_weight_spec *spec, uint64_t seed, gpu_weight *out) {
+    memset(out, 0, sizeof *out);
+    out->spec = *spec;
+    uint64_t rng = seed;
+    const int64_t n = spec->n, k = spec->k;
+    const int64_t groups = spec->group_size < 0 ? 1 : k / spec->group_size;
+    w4a16_format_layout layout;
+    if (w4a16_format_layout_get(spec->format, n, k, groups, &layout) != W4A16_OK)
+        fail_msg("%s: %s", gpu_weight_describe(spec), w4a16_last_error());
+    out->qweight_bytes = (size_t)(layout.qweight_shape[0] * layout.qweight_shape[1]) * 4;
+    out->qweight = host_alloc(out->qweight_bytes);
+    for (int64_t r = 0; r < n; r++)
+        for (int64_t c = 0; c < k; c++)
+            w4a16_qlayout_put(&layout.qweight, out->qweight, r, c, (int32_t)random_below(&rng, 16));
+    if (spec->asymmetric) {
+        out->qzeros_bytes = (size_t)(layout.qzeros_shape[0] * layout.qzeros_shape[1]) * 4;
+        out->qzeros = host_alloc(out->qzeros_bytes);
+        const int32_t lowest = layout.qzeros.offset; /* GPTQ v1: 1..16 */
+        for (int64_t r = 0; r < n; r++)
+            for (int64_t g = 0; g < groups; g++)
+                w4a16_qlayout_put(&layout.qzeros, out->qzeros, r, g,
+                                  lowest + (int32_t)random_below(&rng, 16));
+    }
+    const int64_t scale_count = layout.scales_shape[0] * layout.scales_shape[1];
+    out->scales_bytes = (size_t)scale_count * (size_t)(w4a16_dtype_bits(spec->scales_dtype) / 8);
+    out->scales = host_alloc(out->scales_bytes);
+    for (int64_t i = 0; i < scale_count; i++)
+        put_scale(out->scales, spec->scales_dtype, i, (float)test_rng_uniform(&rng, 0.002, 0.02));
+    if (spec->act_order && spec->group_size > 0) {
+        out->g_idx = host_alloc((size_t)k * sizeof(int32_t));
+        random_g_idx(out->g_idx, k, spec->group_size, &rng);
+    }
+    w4a16_source *s = &out->src;
+    s->n = n;
+    s->k = k;
+    s->group_size = spec->group_size;
+    s->qweight = out->qweight;
+    s->qweight_layout = layout.qweight;
+    s->qzeros = out->qzeros;
+    s->qzeros_layout = layout.qzeros;
+    s->scales = out->scales;
+    s->scales_dtype = spec->scales_dtype;
+    s->scales_stride_n = layout.scales_stride_n;
+    s->scales_stride_g = layout.scales_stride_g;
+    s->g_idx = out->g_idx;
+    s->on_device = 0;
+}
+
+void gpu_weight_free(gpu_weight *w) {
+    free(w->qweight);
+    free(w->qzeros);
+    free(w->scales);
+    free(w->g_idx);
+    memset(w, 0, sizeof *w);
+}
+
+w4a16_source gpu_source_upload(const gpu_weight *w) {
+    w4a16_source s = w->src;
+    s.qweight = gpu_upload(w->qweight, w->qweight_bytes);
+    s.qzeros = w->qzeros ? gpu_upload(w->qzeros, w->qzeros_bytes) : NULL;
+    s.scales = gpu_upload(w->scales, w->scales_bytes);
+    s.g_idx = w->g_idx ? gpu_upload(w->g_idx, (size_t)w->spec.k * sizeof(int32_t)) : NULL;
+    s.on_device = 1;
+    return s;
+}
+
+void gpu_source_free(w4a16_source *src) {
+    cudaFree((void *)src->qweight);
+    cudaFree((void *)src->qzeros);
+    cudaFree((void *)src->scales);
+    cudaFree((void *)src->g_idx);
+    memset(src, 0, sizeof *src);
+}
+
+const char *gpu_weight_describe(const gpu_weight_spec *spec) {
+    static char text[160];
+    char group[24];
+    if (spec->group_size < 0)
+        snprintf(group, sizeof group, "per-channel");
+    else
+        snprintf(group, sizeof group, "g%lld", (long long)spec->group_size);
+    snprintf(text, sizeof text, "%s %s %s %s-scales%s %lldx%lld", w4a16_format_name(spec->format),
+             group, spec->asymmetric ? "asym" : "sym", w4a16_dtype_name(spec->scales_dtype),
+             spec->act_order ? " act-order" : "", (long long)spec->n, (long long)spec->k);
+    return text;
+}
+
+void *gpu_dense_weight(const w4a16_source *src, w4a16_dtype act_dtype) {
+    uint16_t *dense = host_alloc((size_t)(src->n * src->k) * 2);
+    double *row = host_alloc((size_t)src->k * sizeof *row);
+    for (int64_t r = 0; r < src->n; r++) {
+        w4a16_source_row(src, r, row);
+        for (int64_t c = 0; c < src->k; c++)
+            dense[r * src->k + c] = act_dtype == W4A16_BF16 ? w4a16_float_to_bf16((float)row[c])
+                                                            : w4a16_float_to_f16((float)row[c]);
+    }
+    void *device = gpu_upload(dense, (size_t)(src->n * src->k) * 2);
+    free(row);
+    free(dense);
+    return device;
+}
+
+/* ------------------------------------------------------------- buffers */
+
+void *gpu_alloc(size_t bytes) {
+    void *p = NULL;
+    CUDA_CHECK(cudaMalloc(&p, bytes ? bytes : 1));
+    return p;
+}
+
+void *gpu_upload(const void *host, size_t bytes) {
+    void *p = gpu_alloc(bytes);
+    CUDA_CHECK(cudaMemcpy(p, host, bytes, cudaMemcpyHostToDevice));
+    return p;
+}
+
+void gpu_download(void *host, const void *device, size_t bytes) {
+    CUDA_CHECK(cudaMemcpy(host, device, bytes, cudaMemcpyDeviceToHost));
+}
+
+void gpu_poison(void *device, size_t bytes) { CUDA_CHECK(cudaMemset(device, 0xff, bytes)); }
+
+uint16_t *gpu_random_halves(int64_t count, w4a16_dtype dtype, double lo, double hi,
+                            uint64_t seed) {
+    uint16_t *values = host_alloc((size_t)count * 2);
+    uint64_t rng = seed;
+    test_fill_random(values, dtype, count, lo, hi, &rng);
+    return values;
+}
+
+/* ------------------------------------------------------------ accuracy */
+
+static int compare_int64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+void gpu_reference_make(const w4a16_source *src, const uint16_t *A, w4a16_dtype dtype,
+                        int64_t lda, const uint16_t *bias, const int64_t *ms, int n_ms,
+                        int extra, uint64_t seed, gpu_reference *out) {
+    int64_t max_m = 0;
+    for (int i = 0; i < n_ms; i++) max_m = ms[i] > max_m ? ms[i] : max_m;
+    int64_t *rows = host_alloc((size_t)(3 * n_ms + extra) * sizeof *rows);
+    int64_t count = 0;
+    for (int i = 0; i < n_ms; i++) {
+        rows[count++] = 0;
+        if (ms[i] >= 2) rows[count++] = ms[i] - 2;
+        rows[count++] = ms[i] - 1;
+    }
+    uint64_t rng = seed;
+    for (int i = 0; i < extra; i++) rows[count++] = random_below(&rng, max_m);
+    qsort(rows, (size_t)count, sizeof *rows, compare_int64);
+    int64_t unique = 0;
+    for (int64_t i = 0; i < count; i++)
+        if (unique == 0 || rows[unique - 1] != rows[i]) rows[unique++] = rows[i];
+    out->n = src->n;
+    out->n_rows = unique;
+    out->rows = rows;
+    out->C = host_alloc((size_t)(unique * src->n) * sizeof(double));
+    W4A16_CHECK(w4a16_ref_gemm(src, A, dtype, lda, rows, unique, bias, out->C));
+}
+
+void gpu_reference_free(gpu_reference *ref) {
+    free(ref->rows);
+    free(ref->C);
+    memset(ref, 0, sizeof *ref);
+}
+
+/* Broadcasts bias into every row of C, so that GemmEx with beta = 1 adds it:
+ * row 0, then rows [0, r) copied to [r, 2r), doubling. */
+static void fill_bias(const void *bias, int64_t n, int64_t M, void *C, int64_t ldc,
+                      cudaStream_t stream) {
+    const size_t pitch = (size_t)ldc * 2, width = (size_t)n * 2;
+    CUDA_CHECK(cudaMemcpyAsync(C, bias, width, cudaMemcpyDeviceToDevice, stream));
+    for (int64_t done = 1; done < M; done *= 2) {
+        const int64_t rows = done < M - done ? done : M - done;
+        CUDA_CHECK(cudaMemcpy2DAsync((char *)C + (size_t)done * pitch, pitch, C, pitch, width,
+                                     (size_t)rows, cudaMemcpyDeviceToDevice, stream));
+    }
+}
+
+void gpu_cublas_gemm(cublasHandle_t handle, const void *W, w4a16_dtype dtype, int64_t n,
+                     int64_t k, const void *A, int64_t lda, int64_t M, const void *bias, void *C,
+                     int64_t ldc, cudaStream_t stream) {
+    if (M == 0) return;
+    if (bias != NULL) fill_bias(bias, n, M, C, ldc, stream);
+    const float alpha = 1.0f, beta = bias != NULL ? 1.0f : 0.0f;
+    const cudaDataType t = dtype == W4A16_BF16 ? CUDA_R_16BF : CUDA_R_16F;
+    CUBLAS_CHECK(cublasSetStream(handle, stream));
+    CUBLAS_CHECK(cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, (int)n, (int)M, (int)k, &alpha, W,
+                              t, (int)k, A, t, (int)lda, &beta, C, t, (int)ldc,
+                              CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
+static double to_double(uint16_t bits, w4a16_dtype dtype) {
+    return dtype == W4A16_BF16 ? w4a16_bf16_to_float(bits) : w4a16_f16_to_float(bits);
+}
+
+gpu_result gpu_measure(const void *C, int64_t ldc, int64_t M, w4a16_dtype dtype,
+                       const gpu_reference *ref) {
+    gpu_result result = {0, 0, 0};
+    if (M == 0) return result;
+    const int64_t n = ref->n;
+    uint16_t *host = host_alloc((size_t)(M * ldc) * 2);
+    gpu_download(host, C, (size_t)(M * ldc) * 2);
+    for (int64_t m = 0; m < M; m++) {
+        for (int64_t j = 0; j < n; j++)
+            if (!isfinite(to_double(host[m * ldc + j], dtype))) result.nan++;
+        for (int64_t j = n; j < ldc; j++)
+            if (host[m * ldc + j] != 0xffff) result.touched++;
+    }
+    double worst = 0, scale = 0;
+    for (int64_t i = 0; i < ref->n_rows && ref->rows[i] < M; i++)
+        for (int64_t j = 0; j < n; j++) {
+            const double want = ref->C[i * n + j];
+            const double got = to_double(host[ref->rows[i] * ldc + j], dtype);
+            const double diff = fabs(got - want);
+            worst = diff > worst || isnan(diff) ? diff : worst;
+            scale = fabs(want) > scale ? fabs(want) : scale;
+        }
+    result.err = scale > 0 ? worst / scale : worst;
+    free(host);
+    return result;
+}
+
+double gpu_error_floor(w4a16_dtype dtype) { return dtype == W4A16_BF16 ? 8e-3 : 1e-3; }
+
+/* ------------------------------------------------ one weight, many M */
+
+static int64_t max_of(const int64_t *values, int count) {
+    int64_t best = 0;
+    for (int i = 0; i < count; i++) best = values[i] > best ? values[i] : best;
+    return best;
+}
+
+int gpu_check_gemm(w4a16_ctx *ctx, cublasHandle_t cublas, const gpu_weight_spec *spec,
+                   const int64_t *ms, int n_ms, const gpu_check_options *o) {
+    const w4a16_dtype dtype = o->act_dtype;
+    gpu_weight w;
+    gpu_weight_make(spec, o->seed, &w);
+    w4a16_source device = o->from_device ? gpu_source_upload(&w) : w.src;
+    w4a16_weight packed;
+    memset(&packed, 0, sizeof packed);
+    W4A16_CHECK(w4a16_pack(ctx, &device, 1, NULL, dtype, &packed, NULL));
+
+    const int64_t n = spec->n, k = spec->k, max_m = max_of(ms, n_ms);
+    const int64_t lda = k + o->lda_pad, ldc = n + o->ldc_pad;
+    uint16_t *A = gpu_random_halves(max_m * lda, dtype, -1, 1, o->seed ^ 0xa);
+    uint16_t *bias = o->with_bias ? gpu_random_halves(n, dtype, -1, 1, o->seed ^ 0xb) : NULL;
+    void *A_dev = gpu_upload(A, (size_t)(max_m * lda) * 2);
+    void *bias_dev = bias ? gpu_upload(bias, (size_t)n * 2) : NULL;
+    gpu_reference ref;
+    gpu_reference_make(&w.src, A, dtype, lda, bias, ms, n_ms, o->extra_rows, o->seed ^ 0xc, &ref);
+    void *dense = gpu_dense_weight(&w.src, dtype);
+    void *C = gpu_alloc((size_t)(max_m * ldc) * 2), *C_cublas = gpu_alloc((size_t)(max_m * ldc) * 2);
+
+    for (int i = 0; i < n_ms; i++) {
+        const int64_t M = ms[i];
+        gpu_poison(C, (size_t)(max_m * ldc) * 2);
+        gpu_poison(C_cublas, (size_t)(max_m * ldc) * 2);
+        W4A16_CHECK(w4a16_gemm(ctx, &packed, A_dev, lda, C, ldc, M, bias_dev, NULL));
+        gpu_cublas_gemm(cublas, dense, dtype, n, k, A_dev, lda, M, bias_dev, C_cublas, ldc, NULL);
+        CUDA_CHECK(cudaDeviceSynchronize());
+        const gpu_result got = gpu_measure(C, ldc, M, dtype, &ref);
+        const gpu_result base = gpu_measure(C_cublas, ldc, M, dtype, &ref);
+        const double limit = fmax(1.5 * base.err, gpu_error_floor(dtype));
+        if (got.nan || got.touched || !(got.err <= limit) || base.nan)
+            fail_msg("%s, %s activations, M=%lld%s: err %.3g (limit %.3g, e_cublas %.3g), "
+                     "%lld NaN, %lld written past n (cuBLAS NaN %lld)",
+                     gpu_weight_describe(spec), w4a16_dtype_name(dtype), (long long)M,
+                     o->with_bias ? " with bias" : "", got.err, limit, base.err,
+                     (long long)got.nan, (long long)got.touched, (long long)base.nan);
+    }
+    CUDA_CHECK(cudaFree(C));
+    CUDA_CHECK(cudaFree(C_cublas));
+    CUDA_CHECK(cudaFree(dense));
+    CUDA_CHECK(cudaFree(A_dev));
+    if (bias_dev) CUDA_CHECK(cudaFree(bias_dev));
+    gpu_reference_free(&ref);
+    free(A);
+    free(bias);
+    w4a16_weight_free(&packed);
+    if (o->from_device) gpu_source_free(&device);
+    gpu_weight_free(&w);
+    return n_ms;
+}
