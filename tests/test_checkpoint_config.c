@@ -201,6 +201,20 @@ static void test_unknown_or_broken_config(void **state) {
                           &l);
     expect_open_fails(dir, W4A16_FORMAT_AUTO, W4A16_ERR_FORMAT, "'group_size' is not an integer");
     test_layer_free(&l);
+    dir = write_one_layer("cfg_bad_regex", W4A16_FORMAT_CT, 32, 1, 0,
+                          "{\"quantization_config\": {\"quant_method\": \"compressed-tensors\", "
+                          "\"ignore\": [\"re:(unclosed\"]}}",
+                          &l);
+    expect_open_fails(dir, W4A16_FORMAT_AUTO, W4A16_ERR_FORMAT, "'re:(unclosed'");
+    test_layer_free(&l);
+    /* glibc's regcomp copies repeated subexpressions: a pattern that would take
+     * gigabytes is refused. */
+    dir = write_one_layer("cfg_huge_regex", W4A16_FORMAT_CT, 32, 1, 0,
+                          "{\"quantization_config\": {\"quant_method\": \"compressed-tensors\", "
+                          "\"ignore\": [\"re:(a{999}){999}\"]}}",
+                          &l);
+    expect_open_fails(dir, W4A16_FORMAT_AUTO, W4A16_ERR_FORMAT, "too large");
+    test_layer_free(&l);
     dir = write_one_layer("cfg_no_method", W4A16_FORMAT_AWQ, 32, 1, 0,
                           "{\"quantization_config\": {\"bits\": 4}}", &l);
     expect_open_fails(dir, W4A16_FORMAT_AUTO, W4A16_ERR_FORMAT, "no quant_method");

@@ -7,6 +7,42 @@
 #include "common/error.h"
 #include "config.h"
 
+/* glibc's regcomp copies the expression once per repetition, so nested or
+ * bounded repeats ("a+++...", "a{999}{999}") grow its memory exponentially.
+ * Module patterns hold a few ".*": bound the product of repetition factors
+ * (each * + ? doubles it, {m,n} multiplies it by n + 1). */
+enum { REGEX_MAX_COPIES = 1 << 10, REGEX_MAX_BYTES = 1024 };
+
+/* The largest count in a bound "{m}", "{m,}" or "{m,n}" (p at '{'), capped. */
+static double repeat_bound(const char *p) {
+    double largest = 0, value = 0;
+    for (p++; (*p >= '0' && *p <= '9') || *p == ','; p++) {
+        value = *p == ',' ? 0 : value * 10 + (*p - '0');
+        if (value > largest) largest = value > 1e9 ? 1e9 : value;
+    }
+    return largest;
+}
+
+static int regex_is_small(const char *text) {
+    if (strlen(text) > REGEX_MAX_BYTES) return 0;
+    double copies = 1;
+    for (const char *p = text; *p && copies <= REGEX_MAX_COPIES; p++) {
+        if (*p == '\\' && p[1] != '\0') {
+            p++;
+        } else if (*p == '[') { /* a bracket expression: its characters are literal */
+            p += p[1] == '^' ? 2 : 1;
+            if (*p == ']') p++;
+            while (*p && *p != ']') p++;
+            if (*p == '\0') break;
+        } else if (*p == '*' || *p == '+' || *p == '?') {
+            copies *= 2;
+        } else if (*p == '{') {
+            copies *= repeat_bound(p) + 1;
+        }
+    }
+    return copies <= REGEX_MAX_COPIES;
+}
+
 w4a16_status w4a16_name_patterns_add(w4a16_name_patterns *patterns, const char *text,
                                      w4a16_match_kind kind, const char *origin) {
     w4a16_name_pattern pattern;
@@ -18,9 +54,12 @@ w4a16_status w4a16_name_patterns_add(w4a16_name_patterns *patterns, const char *
     }
     pattern.text = strdup(text);
     W4A16_FAIL_IF(pattern.text == NULL, W4A16_ERR_NOMEM, "out of memory copying pattern");
-    if (pattern.kind == W4A16_MATCH_REGEX && regcomp(&pattern.regex, text, REG_EXTENDED) != 0) {
+    if (pattern.kind == W4A16_MATCH_REGEX &&
+        (!regex_is_small(text) || regcomp(&pattern.regex, text, REG_EXTENDED) != 0)) {
         free(pattern.text);
-        return w4a16_fail(W4A16_ERR_FORMAT, "%s: pattern 're:%s' is not a valid regular expression",
+        return w4a16_fail(W4A16_ERR_FORMAT,
+                          "%s: pattern 're:%.200s' is not a valid (or is too large a) regular "
+                          "expression",
                           origin, text);
     }
     w4a16_name_pattern *grown =
