@@ -9,6 +9,7 @@
 
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/layouts.h"
+#include "checkpoint/source.h"
 #include "common/error.h"
 
 /* Above this, a dimension is not a linear layer's (and products stay far from overflow). */
@@ -237,16 +238,14 @@ static w4a16_status read_g_idx(layer_reader *r, const w4a16_quant_scheme *scheme
     const void *data;
     W4A16_TRY(aligned_data(r->ckpt, t, &data));
     const int32_t *g_idx = data;
-    int trivial = 1;
     for (int64_t k = 0; k < r->k; k++) {
         if (g_idx[k] < 0 || g_idx[k] >= r->groups) {
             *ok = refuse(r, "%s: g_idx[%lld]=%d is outside [0, %lld)", t->name, (long long)k,
                          g_idx[k], (long long)r->groups);
             return W4A16_OK;
         }
-        trivial = trivial && g_idx[k] == (r->group_size < 0 ? 0 : k / r->group_size);
     }
-    *out = trivial ? NULL : g_idx;
+    *out = w4a16_g_idx_is_trivial(g_idx, r->k, r->group_size) ? NULL : g_idx;
     return W4A16_OK;
 }
 
