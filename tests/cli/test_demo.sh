@@ -14,7 +14,8 @@ grep -q "read back: equals the quantized weight exactly" "$OUT" || fail "no exac
 grep -q "max|C - C_ref| / max|C_ref| = .* PASS" "$OUT" || fail "no passing CPU check: $(cat "$OUT")"
 grep -q "GPU" "$OUT" || fail "the GPU part said nothing"
 [ -z "$(ls -A "$SCRATCH" | grep w4a16-demo)" ] || fail "the demo left its temporary folder"
-[ "$elapsed" -le 60 ] || fail "the demo took ${elapsed}s"
+# A guard against hangs: seconds normally, ~10x that under the sanitizers.
+[ "$elapsed" -le 300 ] || fail "the demo took ${elapsed}s"
 
 expect_rc 0 "$W4A16" demo --dtype bf16 --out "$SCRATCH/kept"
 expect_rc 0 "$W4A16" inspect "$SCRATCH/kept" --json

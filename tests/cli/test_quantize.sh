@@ -9,6 +9,10 @@ source "$(dirname "$0")/lib.sh"
 cd "$SCRATCH" || fail "no scratch dir"
 
 make_dense dense
+expect_rc 0 "$W4A16" inspect dense --json
+python3 -c "import json, sys; j = json.load(open(sys.argv[1])); \
+    assert j['format'] == 'dense' and j['layers'] == [] and j['tensor_count'] == 13, j" "$OUT" ||
+    fail "inspect of a dense checkpoint"
 expect_rc 0 "$W4A16" quantize dense --format awq -o awq
 expect_rc 0 "$W4A16" inspect awq --json
 cp "$OUT" awq.json
