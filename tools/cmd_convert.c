@@ -43,8 +43,9 @@ static void print_help(void) {
            "target cannot hold them: act-order (g_idx) into awq, a zero of 0 into gptq (v1\n"
            "stores z - 1), or a GPTQ v1 zero of 16 into any other format. Scales that must\n"
            "change dtype (bf16 or f32 into awq's and gptq's f16) are rounded, and the largest\n"
-           "relative change is reported on stderr. All quantized layers must share one group\n"
-           "size, symmetry and act-order, since the config states them once.\n");
+           "relative change is reported on stderr (bf16 values within f16's range carry over\n"
+           "exactly). All quantized layers must share one group size, symmetry and\n"
+           "act-order, since the config states them once.\n");
 }
 
 typedef struct {
