@@ -100,12 +100,13 @@ int shapes_parse(const char *spec, shape_list *out, char *err, size_t err_size) 
     char buffer[1024];
     if (copy_spec(spec, "--shapes", buffer, sizeof buffer, err, err_size)) return -1;
     out->count = 0;
-    char *save = NULL;
-    for (char *item = strtok_r(buffer, ";", &save); item; item = strtok_r(NULL, ";", &save))
+    char *rest = buffer;
+    for (char *item = strsep(&rest, ";"); item; item = strsep(&rest, ";")) {
+        if (item[0] == '\0') {
+            snprintf(err, err_size, "--shapes '%s' has an empty item", spec);
+            return -1;
+        }
         if (parse_item(item, out, err, err_size)) return -1;
-    if (out->count == 0) {
-        snprintf(err, err_size, "--shapes '%s' names no shape", spec);
-        return -1;
     }
     return 0;
 }
@@ -114,8 +115,8 @@ int m_list_parse(const char *spec, m_list *out, char *err, size_t err_size) {
     char buffer[1024];
     if (copy_spec(spec, "--m", buffer, sizeof buffer, err, err_size)) return -1;
     out->count = 0;
-    char *save = NULL;
-    for (char *item = strtok_r(buffer, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+    char *rest = buffer;
+    for (char *item = strsep(&rest, ","); item; item = strsep(&rest, ",")) {
         int64_t m;
         if (parse_int(item, 1, DIM_MAX, &m)) {
             snprintf(err, err_size, "M '%s' is not an integer in 1..%" PRId64, item, DIM_MAX);
@@ -126,10 +127,6 @@ int m_list_parse(const char *spec, m_list *out, char *err, size_t err_size) {
             return -1;
         }
         out->values[out->count++] = m;
-    }
-    if (out->count == 0) {
-        snprintf(err, err_size, "--m '%s' names no M", spec);
-        return -1;
     }
     return 0;
 }
