@@ -31,7 +31,8 @@ typedef struct {
 /* Packs source (host or device memory) into copies; 1 on success. */
 int weight_copies_pack(weight_copies *w, w4a16_ctx *ctx, const w4a16_source *source,
                        w4a16_dtype dtype, size_t l2_bytes, cudaStream_t stream);
-/* Uploads a host [n, k] weight of 16-bit values into dense copies; 1 on success. */
+/* Uploads a host [n, k] weight of 16-bit values into dense copies, after
+ * weight_copies_pack (which sets n, k and dtype); 1 on success. */
 int weight_copies_dense(weight_copies *w, const uint16_t *host, size_t l2_bytes);
 void weight_copies_free(weight_copies *w);
 
