@@ -3,10 +3,10 @@
 //
 // Dequantize napkin math: per value it reads 0.5 byte of qweight and writes 2
 // bytes of W (scales and zeros add 1/G of that), so it is bound by memory:
-// gate_up (19456 x 2560) moves 125 MB, ~50 us at 2.5 TB/s. One warp takes one
-// 16 x 64 tile: one 16-byte load per lane, 32 values converted in fp32
-// ((q - z) exact, one multiply by the scale, one rounding to 16 bits), then
-// through shared memory so that the stores are whole 128-byte row segments.
+// gate_up (19456 x 2560) moves 125 MB, ~50 us at 2.5 TB/s. A warp takes up to
+// four 16 x 64 tiles: one 16-byte load per lane per tile, 32 values converted
+// in fp32 ((q - z) exact, one multiply by the scale, one rounding to 16 bits),
+// then through shared memory so that the stores are whole row segments.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -16,7 +16,8 @@
 
 namespace {
 
-constexpr int kWarps = 4;                  // warps per block, one tile each
+constexpr int kWarps = 4;                  // warps per block
+constexpr int kTilesPerWarp = 4;           // consecutive k-tiles per warp
 constexpr int kSmemRowPad = 8;             // 16 bytes: lanes g = 0..7 of a column land in distinct banks
 constexpr int kSmemRow = W4A16_TILE_COLS + kSmemRowPad;
 
@@ -74,27 +75,23 @@ __device__ __forceinline__ float q_minus_z(uint32_t q, float zero_biased) {
     return __uint_as_float(0x4B000000u | q) - zero_biased;
 }
 
-// kSpan: columns sharing a group come in aligned runs of kSpan (64: one group
-// per tile, G = 64, 128, ...; 16: one per k16 step, G = 32, 48, ...; 2: per
-// column pair, any even G -- the layout keeps a pair in one group).
+// One 16 x 64 tile: a lane's 32 values into shared memory, then out as
+// 16 rows of 128 bytes. kSpan: columns sharing a group come in aligned runs
+// of kSpan (64: one group per tile, G = 64, 128, ...; 16: one per k16 step,
+// G = 32, 48, ...; 2: per column pair, any even G -- the layout keeps a pair
+// in one group).
 template <typename T, int kSpan>
-__global__ void __launch_bounds__(kWarps * 32) dequantize_kernel(const DequantParams p) {
-    __shared__ __align__(16) T smem[kWarps][W4A16_TILE_ROWS][kSmemRow];
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const int64_t task = (int64_t)blockIdx.x * kWarps + warp;
-    if (task >= (int64_t)p.tiles_n * p.tiles_k) return; // whole warps leave; no block barrier below
-    const int tile_n_local = (int)(task % p.tiles_n), tile_k = (int)(task / p.tiles_n);
-    const int tile_n = p.tile_n_begin + tile_n_local;
-    const int64_t tile = (int64_t)tile_k * (p.n_padded / W4A16_TILE_ROWS) + tile_n;
-    const uint4 packed = __ldg(p.qweight + tile * W4A16_TILE_LANES + lane);
+__device__ __forceinline__ void dequantize_tile(const DequantParams &p, uint4 packed, int tile_n,
+                                                int tile_n_local, int tile_k,
+                                                T (*smem)[kSmemRow], int lane) {
+    typedef typename pair_of<T>::type Pair;
     const uint32_t words[4] = {packed.x, packed.y, packed.z, packed.w};
-
     const int g = lane / 4, t = lane % 4;
     const int row0 = W4A16_TILE_ROWS * tile_n + g;
     const int col_base = W4A16_TILE_COLS * tile_k + 2 * t;
-    typedef typename pair_of<T>::type Pair;
     GroupPair group;
     if (kSpan == 64) group = load_group(p, row0, col_base / p.group_cols);
+    __syncwarp(); // the previous tile's reads of smem are done
 #pragma unroll
     for (int step = 0; step < 4; step++) {
         if (kSpan == 16) group = load_group(p, row0, (col_base + 16 * step) / p.group_cols);
@@ -104,11 +101,11 @@ __global__ void __launch_bounds__(kWarps * 32) dequantize_kernel(const DequantPa
             if (kSpan == 2) group = load_group(p, row0, (col_base + col - 2 * t) / p.group_cols);
 #pragma unroll
             for (int h = 0; h < 2; h++) {
-                // pair index 2 * col_half + h sits in nibbles (pair, pair + 4)
+                // pair 2 * col_half + h: rows g + 8h, columns col, col + 1; nibbles (pair, pair + 4)
                 const uint32_t v = (words[step] >> (4 * (2 * col_half + h))) & 0x000f000fu;
                 const float lo = q_minus_z(v & 0xfu, group.zero_biased[h]) * group.scale[h];
                 const float hi = q_minus_z(v >> 16, group.zero_biased[h]) * group.scale[h];
-                *reinterpret_cast<Pair *>(&smem[warp][g + 8 * h][col]) = pair_of<T>::make(lo, hi);
+                *reinterpret_cast<Pair *>(&smem[g + 8 * h][col]) = pair_of<T>::make(lo, hi);
             }
         }
     }
@@ -120,8 +117,34 @@ __global__ void __launch_bounds__(kWarps * 32) dequantize_kernel(const DequantPa
     for (int i = 0; i < W4A16_TILE_ROWS * 8 / 32; i++) {
         const int idx = i * 32 + lane, r = idx / 8, chunk = idx % 8;
         *reinterpret_cast<uint4 *>(out + r * p.ldo + 8 * chunk) =
-            *reinterpret_cast<const uint4 *>(&smem[warp][r][8 * chunk]);
+            *reinterpret_cast<const uint4 *>(&smem[r][8 * chunk]);
     }
+}
+
+// One warp takes kTilesPerWarp consecutive k-tiles of one 16-row block:
+// their 16-byte loads are all in flight before the first conversion, the
+// index math is done once, and each row gets a 512-byte contiguous segment.
+template <typename T, int kSpan>
+__global__ void __launch_bounds__(kWarps * 32) dequantize_kernel(const DequantParams p) {
+    __shared__ __align__(16) T smem[kWarps][W4A16_TILE_ROWS][kSmemRow];
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int k_blocks = (p.tiles_k + kTilesPerWarp - 1) / kTilesPerWarp;
+    const int64_t task = (int64_t)blockIdx.x * kWarps + warp;
+    if (task >= (int64_t)p.tiles_n * k_blocks) return; // whole warps leave; no block barrier below
+    const int tile_n_local = (int)(task % p.tiles_n);
+    const int tile_k0 = (int)(task / p.tiles_n) * kTilesPerWarp;
+    const int tile_n = p.tile_n_begin + tile_n_local;
+    const int tiles = min(kTilesPerWarp, p.tiles_k - tile_k0);
+    const int64_t tiles_n_all = p.n_padded / W4A16_TILE_ROWS;
+    uint4 packed[kTilesPerWarp];
+#pragma unroll
+    for (int i = 0; i < kTilesPerWarp; i++)
+        if (i < tiles)
+            packed[i] = __ldg(p.qweight + ((tile_k0 + i) * tiles_n_all + tile_n) * W4A16_TILE_LANES + lane);
+#pragma unroll
+    for (int i = 0; i < kTilesPerWarp; i++)
+        if (i < tiles)
+            dequantize_tile<T, kSpan>(p, packed[i], tile_n, tile_n_local, tile_k0 + i, smem[warp], lane);
 }
 
 // One thread gathers 8 columns of one row and stores them as 16 bytes.
@@ -152,7 +175,7 @@ __global__ void fill_rows_kernel(const uint16_t *row, int64_t n, int64_t rows, u
 
 template <typename T>
 cudaError_t launch_dequantize_as(const DequantParams &p, cudaStream_t stream) {
-    const int64_t tasks = (int64_t)p.tiles_n * p.tiles_k;
+    const int64_t tasks = (int64_t)p.tiles_n * ((p.tiles_k + kTilesPerWarp - 1) / kTilesPerWarp);
     const unsigned blocks = (unsigned)((tasks + kWarps - 1) / kWarps);
     if (p.group_cols % 64 == 0)
         dequantize_kernel<T, 64><<<blocks, kWarps * 32, 0, stream>>>(p);
