@@ -79,6 +79,12 @@ static void qweight_1d(test_ckpt *c) {
     replace(c, "bad.qweight", W4A16_I32, 1, shape);
 }
 
+/* Empty, so the file is valid, but K = rows * 8 would overflow. */
+static void qweight_huge_empty(test_ckpt *c) {
+    int64_t shape[2] = {INT64_C(1) << 61, 0};
+    replace(c, "bad.qweight", W4A16_I32, 2, shape);
+}
+
 static void qzeros_too_wide(test_ckpt *c) {
     int64_t shape[2] = {4, 3};
     replace(c, "bad.qzeros", W4A16_I32, 2, shape);
@@ -158,6 +164,8 @@ static const malformed_case CASES[] = {
      "bad.scales: dtype I16, expected F16 or BF16 or F32"},
     {"qweight_1d", W4A16_FORMAT_GPTQ, GPTQ_CONFIG, 128, 32, 0, qweight_1d,
      "bad.qweight: 1 dimensions, expected 2"},
+    {"qweight_huge_empty", W4A16_FORMAT_GPTQ, GPTQ_CONFIG, 128, 32, 0, qweight_huge_empty,
+     "bad.qweight: dimension 0 is 2305843009213693952, too large for a linear layer"},
     {"qzeros_shape", W4A16_FORMAT_GPTQ, GPTQ_CONFIG, 128, 32, 0, qzeros_too_wide,
      "bad.qzeros: shape [4, 3], but gptq with N=16, K=128 and 4 group(s) stores [4, 2]"},
     {"scales_shape", W4A16_FORMAT_GPTQ, GPTQ_CONFIG, 128, 32, 0, scales_too_wide,

@@ -80,6 +80,13 @@ static const w4a16_st_tensor *require(layer_reader *r, const char *suffix,
         refuse(r, "%s: %d dimensions, expected %d", tensor->name, tensor->ndim, ndim);
         return NULL;
     }
+    /* An empty tensor may state any size in its other dimension. */
+    for (int32_t d = 0; d < ndim; d++)
+        if (tensor->shape[d] > MAX_DIMENSION) {
+            refuse(r, "%s: dimension %d is %lld, too large for a linear layer", tensor->name, d,
+                   (long long)tensor->shape[d]);
+            return NULL;
+        }
     return tensor;
 }
 
