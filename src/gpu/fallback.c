@@ -24,14 +24,19 @@ enum {
     CHUNK_ROWS = 64, /* chunk boundaries: whole packed row blocks */
 };
 
-/* Overlap policy (unmeasured starting point): below OVERLAP_MIN_M the GEMM is
- * too short to hide a dequantize behind, so W is done in as few chunks as the
- * workspace allows; above it, W is split into up to OVERLAP_CHUNKS chunks of
- * at least OVERLAP_MIN_ROWS rows, so that all but the first chunk's
- * dequantize can hide behind a GEMM that is still large for cuBLAS. */
-static const int64_t OVERLAP_MIN_M = 128;
-static const int64_t OVERLAP_CHUNKS = 4;
-static const int64_t OVERLAP_MIN_ROWS = 1024;
+/* Chunking policy (unmeasured starting point; tune with `w4a16 bench`):
+ * - W that fits in the workspace whole is dequantized in one piece, so the
+ *   GEMM is exactly the dense baseline's; its dequantize is not hidden
+ *   (about 2.5 bytes per weight against 2 * M flops per weight: ~15% of the
+ *   GEMM at M = 2048, so it matters only at large M).
+ * - at M >= OVERLAP_MIN_M, a W of at least 2 * OVERLAP_MIN_ROWS rows is split
+ *   in two or more chunks so that all but the first chunk's dequantize run
+ *   beside a GEMM; chunks keep OVERLAP_MIN_ROWS rows or more, so that each
+ *   GEMM still fills the GPU with tiles.
+ * - W that does not fit is split into as few double-buffered chunks as the
+ *   workspace allows, balanced, each a multiple of 64 rows. */
+static const int64_t OVERLAP_MIN_M = 256;
+static const int64_t OVERLAP_MIN_ROWS = 2048;
 
 typedef struct {
     int64_t ldw;        /* row pitch of a W chunk, elements: k_padded (128-byte rows) */
@@ -69,6 +74,14 @@ static const char *make_plan(const w4a16_ctx *ctx, const w4a16_weight *w, int64_
         p->a_perm = (char *)ctx->workspace + w_bytes;
         p->m_chunk = a_rows;
     }
+    const int want_overlap = M >= OVERLAP_MIN_M && w->n_padded >= 2 * OVERLAP_MIN_ROWS;
+    p->w_buffer[0] = ctx->workspace;
+    if (!want_overlap && w->n_padded * row_bytes <= (int64_t)w_bytes) {
+        p->chunk_rows = w->n_padded;
+        p->n_chunks = 1;
+        p->w_buffer[1] = NULL;
+        return NULL;
+    }
     const size_t buffer_bytes = align_down(w_bytes / 2);
     const int64_t max_rows = (int64_t)buffer_bytes / row_bytes / CHUNK_ROWS * CHUNK_ROWS;
     if (max_rows < CHUNK_ROWS) {
@@ -79,13 +92,9 @@ static const char *make_plan(const w4a16_ctx *ctx, const w4a16_weight *w, int64_
         return why;
     }
     int64_t n_chunks = ceil_div(w->n_padded, max_rows);
-    if (M >= OVERLAP_MIN_M) {
-        int64_t overlap = min64(OVERLAP_CHUNKS, w->n_padded / OVERLAP_MIN_ROWS);
-        if (overlap > n_chunks) n_chunks = overlap;
-    }
+    if (want_overlap && n_chunks < 2) n_chunks = 2;
     p->chunk_rows = w4a16_round_up(ceil_div(w->n_padded, n_chunks), CHUNK_ROWS);
     p->n_chunks = ceil_div(w->n_padded, p->chunk_rows);
-    p->w_buffer[0] = ctx->workspace;
     p->w_buffer[1] = (char *)ctx->workspace + buffer_bytes;
     return NULL;
 }
