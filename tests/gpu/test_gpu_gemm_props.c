@@ -42,6 +42,25 @@ static uint16_t *download_halves(const void *device, int64_t count) {
     return host;
 }
 
+/* Runs everywhere: without a GPU (or driver) the count is 0 and a ctx is a
+ * clear W4A16_ERR_CUDA; with one, a device past the last is W4A16_ERR_ARG. */
+static void test_device_count_and_ctx(void **state) {
+    (void)state;
+    int count = -1;
+    W4A16_CHECK(w4a16_device_count(&count));
+    assert_true(count >= 0);
+    w4a16_ctx *ctx = NULL;
+    if (count == 0) {
+        assert_int_equal(w4a16_ctx_create(0, 0, &ctx), W4A16_ERR_CUDA);
+        assert_non_null(strstr(w4a16_last_error(), "no CUDA device"));
+    } else {
+        assert_int_equal(w4a16_ctx_create(count, 0, &ctx), W4A16_ERR_ARG);
+        assert_non_null(strstr(w4a16_last_error(), "device="));
+    }
+    assert_null(ctx);
+    w4a16_ctx_destroy(NULL);
+}
+
 /* A PyTorch-style slice: A, C and bias start one element past an aligned
  * address and their rows have odd pitches. */
 static void test_misaligned_views(void **state) {
@@ -433,6 +452,7 @@ static void test_log_once(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_device_count_and_ctx),
         cmocka_unit_test(test_misaligned_views),
         cmocka_unit_test(test_interleaved_and_overlapping),
         cmocka_unit_test(test_argument_errors),
