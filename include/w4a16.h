@@ -306,7 +306,8 @@ W4A16_API w4a16_status w4a16_gemm(w4a16_ctx *ctx, const w4a16_weight *w, const v
                                   int64_t lda, void *C, int64_t ldc, int64_t M,
                                   const void *bias, w4a16_stream stream);
 /* Which kernel w4a16_gemm would run ("fallback", "sm90_prefill", "decode"),
- * honouring W4A16_KERNEL. */
+ * honouring W4A16_KERNEL, for 16-byte aligned A and C; "none" when the call
+ * would fail (a bad weight header, or a forced kernel that cannot take it). */
 W4A16_API const char *w4a16_gemm_kernel_name(w4a16_ctx *ctx, const w4a16_weight *w, int64_t M);
 
 #ifdef __cplusplus
