@@ -15,7 +15,7 @@ import math
 import sys
 from collections import OrderedDict
 
-PER_SHAPE_ROWS = ("pack", "dequant")
+PER_SHAPE_ROWS = ("pack", "copy", "dequant")
 
 
 def load(paths):

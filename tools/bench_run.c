@@ -102,6 +102,8 @@ static int bench_m(bench_state *b, shape_weights *w, int64_t m) {
         !time_row(b, shape->name, m, gemm_call_dense, &call, copies->n_dense, &cublas_us))
         return 0;
     bench_row row = make_row(b, shape, m, "cublas");
+    /* cuBLAS's own host time per call: the floor under the fallback's. */
+    if (!time_host(b->stream, gemm_call_dense, &call, &row.host_us)) return 0;
     if (!add_row(b, &row, cublas_us, 2.0 * (double)shape->n * (double)shape->k, cublas_us))
         return 0;
 
@@ -178,6 +180,33 @@ static int time_dequant(bench_state *b, shape_weights *w) {
     return add_row(b, &row, us, w->copies.packed_bytes + written, NAN);
 }
 
+/* The copy ceiling the dequantize is held to: a device-to-device copy of
+ * COPY_BYTES (far past the L2), GB/s counting bytes read plus written. */
+#define COPY_BYTES ((size_t)256 << 20)
+
+typedef struct {
+    void *from, *to;
+} copy_buffers;
+
+static int enqueue_copy(void *user, int call, cudaStream_t stream) {
+    (void)call;
+    const copy_buffers *c = user;
+    return CUDA_OK(cudaMemcpyAsync(c->to, c->from, COPY_BYTES, cudaMemcpyDeviceToDevice, stream));
+}
+
+static int time_copy(bench_state *b, const tool_shape *shape) {
+    copy_buffers c = {gpu_tool_alloc(COPY_BYTES, "the copy source"),
+                      gpu_tool_alloc(COPY_BYTES, "the copy target")};
+    double us;
+    int ok = c.from && c.to && CUDA_OK(cudaMemset(c.from, 0x3c, COPY_BYTES)) &&
+             time_row(b, shape->name, 0, enqueue_copy, &c, 1, &us);
+    cudaFree(c.from);
+    cudaFree(c.to);
+    if (!ok) return 0;
+    bench_row row = make_row(b, shape, 0, "copy");
+    return add_row(b, &row, us, 2.0 * (double)COPY_BYTES, NAN);
+}
+
 /* Random checkpoint tensors copied to the device, packed into the copies. */
 static int pack_copies(bench_state *b, shape_weights *w) {
     const tool_shape *shape = w->shape;
@@ -226,7 +255,7 @@ static int bench_shape(bench_state *b, const tool_shape *shape) {
     shape_weights *w = calloc(1, sizeof *w);
     if (w == NULL) return 0;
     w->shape = shape;
-    int ok = pack_copies(b, w) && time_dequant(b, w) && dense_copies(b, w);
+    int ok = pack_copies(b, w) && time_copy(b, shape) && time_dequant(b, w) && dense_copies(b, w);
     for (int i = 0; ok && i < b->options->sw.ms.count; i++)
         ok = bench_m(b, w, b->options->sw.ms.values[i]);
     weight_copies_free(&w->copies);

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/log.h"
 #include "gpu/cuda_check.h"
@@ -50,6 +51,15 @@ static w4a16_status read_environment(w4a16_ctx *ctx) {
         if (status != W4A16_OK) return w4a16_fail_context(status, "W4A16_KERNEL");
     }
     ctx->log_choices = w4a16_log_enabled();
+    const char *split = getenv("W4A16_FALLBACK_SPLIT");
+    ctx->fallback_split = W4A16_SPLIT_NONE;
+    if (split != NULL && split[0] != '\0') {
+        if (strcmp(split, "none") == 0) ctx->fallback_split = W4A16_SPLIT_NONE;
+        else if (strcmp(split, "even") == 0) ctx->fallback_split = W4A16_SPLIT_EVEN;
+        else if (strcmp(split, "head") != 0)
+            return w4a16_fail(W4A16_ERR_ARG,
+                              "W4A16_FALLBACK_SPLIT='%s' is not none, even or head", split);
+    }
     return W4A16_OK;
 }
 
@@ -58,7 +68,12 @@ static w4a16_status allocate(w4a16_ctx *ctx, size_t workspace_bytes) {
     CUDA_TRY(cudaMalloc(&ctx->workspace, workspace_bytes));
     CUDA_TRY(cudaMalloc(&ctx->cublas_workspace, W4A16_CUBLAS_WORKSPACE_BYTES));
     CUBLAS_TRY(cublasCreate(&ctx->cublas));
-    CUDA_TRY(cudaStreamCreateWithFlags(&ctx->side_stream, cudaStreamNonBlocking));
+    /* The side stream dequantizes the next chunk beside a GEMM that fills the
+     * GPU: its blocks go first whenever the GEMM frees an SM. */
+    int least_priority = 0, greatest_priority = 0;
+    CUDA_TRY(cudaDeviceGetStreamPriorityRange(&least_priority, &greatest_priority));
+    CUDA_TRY(cudaStreamCreateWithPriority(&ctx->side_stream, cudaStreamNonBlocking,
+                                          greatest_priority));
     CUDA_TRY(cudaEventCreateWithFlags(&ctx->fork, cudaEventDisableTiming));
     for (int b = 0; b < 2; b++) {
         CUDA_TRY(cudaEventCreateWithFlags(&ctx->chunk_ready[b], cudaEventDisableTiming));

@@ -19,6 +19,9 @@ enum {
     W4A16_LOGGED_CHOICES = 512,
 };
 
+/* How the fallback splits W into chunks (W4A16_FALLBACK_SPLIT; see fallback.c). */
+typedef enum { W4A16_SPLIT_HEAD = 0, W4A16_SPLIT_NONE, W4A16_SPLIT_EVEN } w4a16_fallback_split;
+
 typedef struct {
     int64_t n, k, group_size, m;
     int32_t act_dtype, asymmetric, act_order, kernel;
@@ -41,6 +44,7 @@ struct w4a16_ctx {
     cudaEvent_t chunk_used[2];  /* caller's stream -> side: the GEMM on buffer b is done */
 
     w4a16_kernel forced; /* W4A16_KERNEL; W4A16_KERNEL_AUTO when unset */
+    w4a16_fallback_split fallback_split; /* W4A16_FALLBACK_SPLIT; none when unset */
     int log_choices;     /* W4A16_LOG=1 or a log callback, at creation */
     w4a16_choice_key logged[W4A16_LOGGED_CHOICES];
     int n_logged;

@@ -24,23 +24,29 @@ enum {
     CHUNK_ROWS = 64, /* chunk boundaries: whole packed row blocks */
 };
 
-/* Chunking policy (unmeasured starting point; tune with `w4a16 bench`):
- * - W that fits in the workspace whole is dequantized in one piece, so the
- *   GEMM is exactly the dense baseline's; its dequantize is not hidden
- *   (about 2.5 bytes per weight against 2 * M flops per weight: ~15% of the
- *   GEMM at M = 2048, so it matters only at large M).
- * - at M >= OVERLAP_MIN_M, a W of at least 2 * OVERLAP_MIN_ROWS rows is split
- *   in two or more chunks so that all but the first chunk's dequantize run
- *   beside a GEMM; chunks keep OVERLAP_MIN_ROWS rows or more, so that each
- *   GEMM still fills the GPU with tiles.
- * - W that does not fit is split into as few double-buffered chunks as the
- *   workspace allows, balanced, each a multiple of 64 rows. */
-static const int64_t OVERLAP_MIN_M = 256;
-static const int64_t OVERLAP_MIN_ROWS = 2048;
+/* Chunking policy (measured on the H100: bench/NOTES.md, "fallback chunking").
+ * - default ("none"): W that fits the workspace is dequantized in one piece,
+ *   so the GEMM is exactly the dense baseline's. Splitting it to overlap the
+ *   dequantize with a GEMM measured slower at every M from 512 to 8192: the
+ *   cuBLAS kernel holds every SM, so the side stream's blocks mostly wait,
+ *   and the narrower GEMMs lose more than the hidden dequantize saves.
+ * - W larger than the workspace (gate_up: 100 MB of f16 against 64 MiB) is
+ *   split into as few equal chunks as the two half-workspace buffers allow;
+ *   each chunk after the first is dequantized on the side stream while the
+ *   previous chunk's GEMM runs.
+ * - W4A16_FALLBACK_SPLIT=none|even|head (read at ctx creation) chooses the
+ *   split for A/B runs at M >= OVERLAP_MIN_M: even splits into at least two
+ *   equal chunks; head makes a small first chunk (1/HEAD_FRACTION of the
+ *   rows), the only dequantize not hidden, then chunks as large as fit.
+ * Chunk boundaries are multiples of 64 rows (whole packed row blocks). */
+static const int64_t OVERLAP_MIN_M = 512;
+static const int64_t OVERLAP_MIN_ROWS = 1024;
+enum { HEAD_FRACTION = 8 };
 
 typedef struct {
     int64_t ldw;        /* row pitch of a W chunk, elements: k_padded (128-byte rows) */
-    int64_t chunk_rows; /* multiple of 64 */
+    int64_t head_rows;  /* rows of chunk 0, a multiple of 64 */
+    int64_t body_rows;  /* rows of every later chunk, a multiple of 64 */
     int64_t n_chunks;
     void *w_buffer[2];
     void *a_perm;       /* act-order: the permuted A rows; NULL otherwise */
@@ -74,10 +80,11 @@ static const char *make_plan(const w4a16_ctx *ctx, const w4a16_weight *w, int64_
         p->a_perm = (char *)ctx->workspace + w_bytes;
         p->m_chunk = a_rows;
     }
-    const int want_overlap = M >= OVERLAP_MIN_M && w->n_padded >= 2 * OVERLAP_MIN_ROWS;
+    const int want_overlap = ctx->fallback_split != W4A16_SPLIT_NONE && M >= OVERLAP_MIN_M &&
+                             w->n_padded >= OVERLAP_MIN_ROWS;
     p->w_buffer[0] = ctx->workspace;
     if (!want_overlap && w->n_padded * row_bytes <= (int64_t)w_bytes) {
-        p->chunk_rows = w->n_padded;
+        p->head_rows = p->body_rows = w->n_padded;
         p->n_chunks = 1;
         p->w_buffer[1] = NULL;
         return NULL;
@@ -91,12 +98,28 @@ static const char *make_plan(const w4a16_ctx *ctx, const w4a16_weight *w, int64_
                  (long long)(2 * CHUNK_ROWS * row_bytes + 2 * ALIGN) * (w->perm != NULL ? 2 : 1));
         return why;
     }
-    int64_t n_chunks = ceil_div(w->n_padded, max_rows);
-    if (want_overlap && n_chunks < 2) n_chunks = 2;
-    p->chunk_rows = w4a16_round_up(ceil_div(w->n_padded, n_chunks), CHUNK_ROWS);
-    p->n_chunks = ceil_div(w->n_padded, p->chunk_rows);
     p->w_buffer[1] = (char *)ctx->workspace + buffer_bytes;
+    int64_t head = 0, rest = w->n_padded;
+    if (want_overlap && ctx->fallback_split == W4A16_SPLIT_HEAD) {
+        head = min64(max_rows, w4a16_round_up(w->n_padded / HEAD_FRACTION, CHUNK_ROWS));
+        rest -= head;
+    }
+    int64_t body_chunks = ceil_div(rest, max_rows);
+    if (want_overlap && head == 0 && body_chunks < 2) body_chunks = 2;
+    p->body_rows = w4a16_round_up(ceil_div(rest, body_chunks), CHUNK_ROWS);
+    body_chunks = ceil_div(rest, p->body_rows);
+    p->head_rows = head > 0 ? head : p->body_rows;
+    p->n_chunks = head > 0 ? 1 + body_chunks : body_chunks;
     return NULL;
+}
+
+/* First row and row count of chunk i. */
+static int64_t chunk_start(const fallback_plan *p, int64_t i) {
+    return i == 0 ? 0 : p->head_rows + (i - 1) * p->body_rows;
+}
+
+static int64_t chunk_rows(const fallback_plan *p, int64_t i, int64_t n) {
+    return min64(i == 0 ? p->head_rows : p->body_rows, n - chunk_start(p, i));
 }
 
 const char *w4a16_fallback_cannot_run(const w4a16_gemm_call *call) {
@@ -126,8 +149,8 @@ static w4a16_status gemm_chunk(const w4a16_gemm_call *c, const fallback_plan *p,
 static w4a16_status dequantize_chunk(const w4a16_gemm_call *c, const fallback_plan *p,
                                      int64_t chunk, int b, int64_t uses, int overlap) {
     w4a16_ctx *ctx = c->ctx;
-    const int64_t n0 = chunk * p->chunk_rows;
-    const int64_t rows = min64(p->chunk_rows, c->w->n_padded - n0);
+    const int64_t n0 = chunk_start(p, chunk);
+    const int64_t rows = chunk_rows(p, chunk, c->w->n_padded);
     if (!overlap) {
         CUDA_TRY(w4a16_launch_dequantize(c->w, n0, rows, p->w_buffer[b], p->ldw, c->stream));
         return W4A16_OK;
@@ -159,8 +182,8 @@ static w4a16_status run_rows(const w4a16_gemm_call *c, const fallback_plan *p, i
         const int b = overlap ? (int)(*uses % 2) : 0;
         /* One chunk: W stays in buffer 0 across M passes. */
         if (overlap || *uses == 0) W4A16_TRY(dequantize_chunk(c, p, chunk, b, *uses, overlap));
-        const int64_t n0 = chunk * p->chunk_rows;
-        const int64_t rows = min64(p->chunk_rows, c->w->n - n0);
+        const int64_t n0 = chunk_start(p, chunk);
+        const int64_t rows = chunk_rows(p, chunk, c->w->n);
         W4A16_TRY(gemm_chunk(c, p, p->w_buffer[b], rows, mc, A, lda, C + n0 * 2));
         if (overlap) CUDA_TRY(cudaEventRecord(c->ctx->chunk_used[b], c->stream));
         (*uses)++;
