@@ -1,56 +1,12 @@
 /* Opening a checkpoint: a .safetensors file, a model.safetensors.index.json,
- * or a folder holding either, with the config beside it deciding the format
- * (docs/DESIGN.md §2). Also closing it and listing its tensors. */
-#include <errno.h>
-#include <stdio.h>
+ * or a folder holding its weights (locate.c), with the config beside them
+ * deciding the format (docs/DESIGN.md §2). Also closing it and listing its
+ * tensors. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "checkpoint/checkpoint.h"
 #include "common/error.h"
-
-enum { PATH_BYTES = 4096 };
-
-static int is_file(const char *path) {
-    struct stat info;
-    return stat(path, &info) == 0 && S_ISREG(info.st_mode);
-}
-
-static int ends_with(const char *text, const char *suffix) {
-    size_t length = strlen(text), suffix_length = strlen(suffix);
-    return length >= suffix_length && strcmp(text + length - suffix_length, suffix) == 0;
-}
-
-/* Where the weights are (a file or an index) and the folder the config sits in. */
-static w4a16_status locate(const char *path, char weights[PATH_BYTES], char dir[PATH_BYTES],
-                           int *is_index) {
-    struct stat info;
-    W4A16_FAIL_IF(stat(path, &info) != 0, W4A16_ERR_IO, "cannot open '%s': %s", path,
-                  strerror(errno));
-    W4A16_FAIL_IF(strlen(path) >= PATH_BYTES - 64, W4A16_ERR_ARG, "path '%s' is too long", path);
-    if (S_ISDIR(info.st_mode)) {
-        snprintf(dir, PATH_BYTES, "%s", path);
-        snprintf(weights, PATH_BYTES, "%s/model.safetensors", path);
-        *is_index = 0;
-        if (is_file(weights)) return W4A16_OK;
-        snprintf(weights, PATH_BYTES, "%s/model.safetensors.index.json", path);
-        *is_index = 1;
-        W4A16_FAIL_IF(!is_file(weights), W4A16_ERR_ARG,
-                      "folder '%s' holds neither model.safetensors nor "
-                      "model.safetensors.index.json",
-                      path);
-        return W4A16_OK;
-    }
-    snprintf(weights, PATH_BYTES, "%s", path);
-    const char *slash = strrchr(path, '/');
-    if (slash == NULL)
-        snprintf(dir, PATH_BYTES, ".");
-    else
-        snprintf(dir, PATH_BYTES, "%.*s", slash == path ? 1 : (int)(slash - path), path);
-    *is_index = ends_with(path, ".json");
-    return W4A16_OK;
-}
 
 static int same_family(w4a16_format a, w4a16_format b) {
     int a_gptq = a == W4A16_FORMAT_GPTQ || a == W4A16_FORMAT_GPTQ_V2;
@@ -92,9 +48,9 @@ w4a16_status w4a16_checkpoint_open(const char *path, w4a16_format format, w4a16_
     W4A16_FAIL_IF(path == NULL || out == NULL, W4A16_ERR_ARG, "path or output is NULL");
     W4A16_FAIL_IF((int)format < W4A16_FORMAT_AUTO || (int)format > W4A16_FORMAT_CT, W4A16_ERR_ARG,
                   "format=%d is not a w4a16_format", (int)format);
-    char weights[PATH_BYTES], dir[PATH_BYTES];
+    char weights[W4A16_CKPT_PATH_BYTES], dir[W4A16_CKPT_PATH_BYTES];
     int is_index;
-    W4A16_TRY(locate(path, weights, dir, &is_index));
+    W4A16_TRY(w4a16_ckpt_locate(path, weights, dir, &is_index));
     w4a16_quant_config config;
     W4A16_TRY(decide_config(path, dir, format, &config));
 

@@ -1,8 +1,9 @@
 /* The opened checkpoint behind the public w4a16_checkpoint handle: its
  * safetensors files (one, or the shards of an index), every tensor across
- * them in name order, and the layers found in them. checkpoint.c opens and
- * closes it, shards.c gathers the files and tensors, layers.c finds the
- * layers, layer_read.c checks one layer's tensors and builds its source. */
+ * them in name order, and the layers found in them. locate.c finds the
+ * weights, checkpoint.c opens and closes it, shards.c gathers the files and
+ * tensors, layers.c finds the layers, layer_read.c checks one layer's tensors
+ * and builds its source. */
 #ifndef W4A16_CHECKPOINT_CHECKPOINT_H
 #define W4A16_CHECKPOINT_CHECKPOINT_H
 
@@ -32,6 +33,16 @@ struct w4a16_checkpoint {
     void **copies; /* aligned copies of tensors the files store misaligned */
     int64_t copy_count;
 };
+
+enum { W4A16_CKPT_PATH_BYTES = 4096 };
+
+/* The weights `path` names (a .safetensors file, an index, or what a folder
+ * holds: model.safetensors, model.safetensors.index.json, quantize_config.json's
+ * model_file_base_name + .safetensors or .safetensors.index.json, else the only
+ * index or the only .safetensors file) and the folder its config sits in.
+ * W4A16_ERR_ARG, listing them, when a folder holds several and no rule picks one. */
+w4a16_status w4a16_ckpt_locate(const char *path, char weights[W4A16_CKPT_PATH_BYTES],
+                               char dir[W4A16_CKPT_PATH_BYTES], int *is_index);
 
 /* Opens a single .safetensors file, or every shard a model.safetensors.index.json
  * names, and lists their tensors (W4A16_ERR_FORMAT for a tensor in two shards or
