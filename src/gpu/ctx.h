@@ -34,6 +34,8 @@ struct w4a16_ctx {
     char device_name[256];
 
     cublasHandle_t cublas;
+    cudaStream_t cublas_stream; /* the stream (and our workspace) last set on the handle */
+    int cublas_stream_set;
     void *cublas_workspace;
     void *workspace; /* 256-byte aligned (cudaMalloc) */
     size_t workspace_bytes;

@@ -197,10 +197,15 @@ w4a16_status w4a16_fallback_run(const w4a16_gemm_call *c) {
     char why[256];
     W4A16_FAIL_IF(make_plan(ctx, c->w, c->M, &p, why, sizeof why) != NULL,
                   W4A16_ERR_UNSUPPORTED, "fallback: %s", why);
-    /* cublasSetStream resets the workspace to cuBLAS's pool: set ours after it. */
-    CUBLAS_TRY(cublasSetStream(ctx->cublas, c->stream));
-    CUBLAS_TRY(cublasSetWorkspace(ctx->cublas, ctx->cublas_workspace,
-                                  W4A16_CUBLAS_WORKSPACE_BYTES));
+    /* cublasSetStream resets the workspace to cuBLAS's pool: set ours after it.
+     * The handle is the ctx's own, so both hold until the stream changes. */
+    if (!ctx->cublas_stream_set || ctx->cublas_stream != c->stream) {
+        CUBLAS_TRY(cublasSetStream(ctx->cublas, c->stream));
+        CUBLAS_TRY(cublasSetWorkspace(ctx->cublas, ctx->cublas_workspace,
+                                      W4A16_CUBLAS_WORKSPACE_BYTES));
+        ctx->cublas_stream = c->stream;
+        ctx->cublas_stream_set = 1;
+    }
     if (p.n_chunks > 1) {
         /* Fork: the side stream starts after everything already on the caller's. */
         CUDA_TRY(cudaEventRecord(ctx->fork, c->stream));
