@@ -50,6 +50,7 @@ struct w4a16_ctx {
     int log_choices;     /* W4A16_LOG=1 or a log callback, at creation */
     w4a16_choice_key logged[W4A16_LOGGED_CHOICES];
     int n_logged;
+    int logged_full; /* the table filled up, and the log said so */
 };
 
 #endif

@@ -94,7 +94,14 @@ static void log_choice(w4a16_ctx *ctx, const w4a16_gemm_call *call, w4a16_kernel
     key.kernel = kernel;
     for (int i = 0; i < ctx->n_logged; i++)
         if (memcmp(&ctx->logged[i], &key, sizeof key) == 0) return;
-    if (ctx->n_logged == W4A16_LOGGED_CHOICES) return;
+    if (ctx->n_logged == W4A16_LOGGED_CHOICES) {
+        /* Say once that the log stops here rather than go silent. */
+        if (!ctx->logged_full)
+            w4a16_log("gemm: more than %d distinct (shape, M, kernel) choices on this ctx; "
+                      "further ones are not logged", W4A16_LOGGED_CHOICES);
+        ctx->logged_full = 1;
+        return;
+    }
     ctx->logged[ctx->n_logged++] = key;
     w4a16_log("gemm n=%lld k=%lld group=%lld %s %s%s M=%lld -> %s (%s)", (long long)w->n,
               (long long)w->k, (long long)w->group_size, w4a16_dtype_name(w->act_dtype),

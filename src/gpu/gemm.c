@@ -33,8 +33,8 @@ static w4a16_status check_weight(const w4a16_weight *w) {
                   W4A16_ERR_ARG, "w's groups (group_size=%lld, groups=%lld, padded %lld) do not fit k=%lld",
                   (long long)w->group_size, (long long)w->groups, (long long)w->groups_padded,
                   (long long)w->k);
-    W4A16_FAIL_IF(w->qweight == NULL || w->scales == NULL, W4A16_ERR_ARG,
-                  "w->qweight or w->scales is NULL");
+    W4A16_FAIL_IF(w->qweight == NULL, W4A16_ERR_ARG, "w->qweight is NULL");
+    W4A16_FAIL_IF(w->scales == NULL, W4A16_ERR_ARG, "w->scales is NULL");
     return W4A16_OK;
 }
 
@@ -74,8 +74,8 @@ static int overlaps(const void *x, int64_t rows_x, int64_t cols_x, int64_t ld_x,
 
 static w4a16_status check_call(const w4a16_gemm_call *c) {
     const w4a16_weight *w = c->w;
-    W4A16_FAIL_IF(c->A == NULL || c->C == NULL, W4A16_ERR_ARG, "A or C is NULL (M=%lld)",
-                  (long long)c->M);
+    W4A16_FAIL_IF(c->A == NULL, W4A16_ERR_ARG, "A is NULL (M=%lld)", (long long)c->M);
+    W4A16_FAIL_IF(c->C == NULL, W4A16_ERR_ARG, "C is NULL (M=%lld)", (long long)c->M);
     W4A16_FAIL_IF((uintptr_t)c->A % 2 != 0, W4A16_ERR_ARG, "A=%p is not 2-byte aligned", c->A);
     W4A16_FAIL_IF((uintptr_t)c->C % 2 != 0, W4A16_ERR_ARG, "C=%p is not 2-byte aligned", c->C);
     W4A16_FAIL_IF((uintptr_t)c->bias % 2 != 0, W4A16_ERR_ARG, "bias=%p is not 2-byte aligned",
@@ -89,9 +89,12 @@ static w4a16_status check_call(const w4a16_gemm_call *c) {
                   "M=%lld, lda=%lld or ldc=%lld exceeds 2^31 - 1", (long long)c->M,
                   (long long)c->lda, (long long)c->ldc);
     W4A16_FAIL_IF(overlaps(c->A, c->M, w->k, c->lda, c->C, c->M, w->n, c->ldc), W4A16_ERR_ARG,
-                  "C overlaps A");
+                  "C overlaps A: C=%p (M=%lld rows of n=%lld, ldc=%lld), A=%p (k=%lld, lda=%lld)",
+                  c->C, (long long)c->M, (long long)w->n, (long long)c->ldc, c->A,
+                  (long long)w->k, (long long)c->lda);
     W4A16_FAIL_IF(c->bias != NULL && overlaps(c->bias, 1, w->n, w->n, c->C, c->M, w->n, c->ldc),
-                  W4A16_ERR_ARG, "C overlaps bias");
+                  W4A16_ERR_ARG, "C overlaps bias: C=%p (M=%lld rows of n=%lld, ldc=%lld), bias=%p",
+                  c->C, (long long)c->M, (long long)w->n, (long long)c->ldc, c->bias);
     int current = -1;
     CUDA_TRY(cudaGetDevice(&current));
     W4A16_FAIL_IF(current != c->ctx->device, W4A16_ERR_ARG,

@@ -117,8 +117,6 @@ static w4a16_status launch(const w4a16_pack_plan *plan, const w4a16_source *sour
     memset(&args, 0, sizeof args);
     int64_t g_begin = 0, g_end = plan->source_groups;
     if (order->permuted) {
-        CUDA_TRY(cudaMemcpyAsync(w->perm, order->perm, (size_t)plan->k * sizeof(int32_t),
-                                 cudaMemcpyHostToDevice, stream));
         void *group_of = NULL;
         W4A16_TRY(w4a16_stage_copy(staging, order->group_of,
                                    (size_t)plan->groups * sizeof(int32_t), stream, &group_of));
@@ -141,6 +139,12 @@ static w4a16_status launch(const w4a16_pack_plan *plan, const w4a16_source *sour
     args.qweight = w->qweight;
     args.scales = w->scales;
     args.zeros = w->zeros;
+    /* The first write into the output: everything that can fail on the host
+     * (staging allocations and copies) is done, so a caller's buffers stay
+     * untouched on those errors. */
+    if (order->permuted)
+        CUDA_TRY(cudaMemcpyAsync(w->perm, order->perm, (size_t)plan->k * sizeof(int32_t),
+                                 cudaMemcpyHostToDevice, stream));
     CUDA_TRY(w4a16_launch_pack(&args, stream));
     return W4A16_OK;
 }
