@@ -271,9 +271,11 @@ static void test_encode_errors(void **state) {
     w.g_idx = NULL;
     w.zeros[5] = 0;
     expect_encode_error(&w, W4A16_FORMAT_GPTQ, W4A16_ERR_UNSUPPORTED, "zero point 0 at (n=2, g=1)");
-    w.zeros[5] = 16;
+    w.zeros[5] = 16; /* a GPTQ v1 stored 15: only GPTQ v1 holds it */
     for (int f = 0; f < 4; f++)
-        expect_encode_error(&w, FORMATS[f], W4A16_ERR_UNSUPPORTED, "zero point 16 at (n=2, g=1)");
+        if (FORMATS[f] != W4A16_FORMAT_GPTQ)
+            expect_encode_error(&w, FORMATS[f], W4A16_ERR_UNSUPPORTED,
+                                "zero point 16 at (n=2, g=1)");
     w.zeros[5] = 3;
     w.scales[9] = 1e5f; /* beyond F16, fine for F32 */
     expect_encode_error(&w, W4A16_FORMAT_AWQ, W4A16_ERR_UNSUPPORTED, "overflows F16");
@@ -293,7 +295,8 @@ static void test_encode_errors(void **state) {
     w4a16_unpacked_free(&w);
 }
 
-/* GPTQ v1 -> AWQ -> CT carries every value; a v1 stored 15 (z = 16) goes nowhere. */
+/* GPTQ v1 -> AWQ -> CT carries every value; a v1 stored 15 (z = 16) goes
+ * back into v1 word for word and nowhere else. */
 static void test_convert_between_formats(void **state) {
     (void)state;
     uint64_t rng = 21;
@@ -326,7 +329,25 @@ static void test_convert_between_formats(void **state) {
     assert_int_equal(w4a16_unpack_source(&src, &with_16), W4A16_OK);
     assert_int_equal(with_16.zeros[3 * 2 + 1], 16);
     for (int f = 0; f < 4; f++)
-        expect_encode_error(&with_16, FORMATS[f], W4A16_ERR_UNSUPPORTED, "zero point 16");
+        if (FORMATS[f] != W4A16_FORMAT_GPTQ)
+            expect_encode_error(&with_16, FORMATS[f], W4A16_ERR_UNSUPPORTED, "zero point 16");
+    /* v1 -> v1: every tensor identical, the 16 stored as the 15 it was read from. */
+    assert_int_equal(w4a16_encode(&with_16, W4A16_FORMAT_GPTQ, "c", &list, NULL), W4A16_OK);
+    const char *suffixes[] = {"qweight", "qzeros", "scales", "g_idx"};
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        char a_name[32], c_name[32];
+        snprintf(a_name, sizeof a_name, "a.%s", suffixes[i]);
+        snprintf(c_name, sizeof c_name, "c.%s", suffixes[i]);
+        const w4a16_st_write_tensor *a = tensor(&list, a_name), *c = tensor(&list, c_name);
+        assert_int_equal(a->dtype, c->dtype);
+        assert_int_equal(a->ndim, c->ndim);
+        assert_memory_equal(a->shape, c->shape, (size_t)a->ndim * sizeof a->shape[0]);
+        uint64_t bytes;
+        assert_int_equal(w4a16_st_tensor_bytes(a->dtype, a->ndim, a->shape, &bytes), W4A16_OK);
+        assert_memory_equal(a->data, c->data, (size_t)bytes);
+    }
+    uint32_t word = (uint32_t)((const int32_t *)tensor(&list, "c.qzeros")->data)[1 * 2 + 0];
+    assert_int_equal((word >> 12) & 15u, 15); /* z[n=3, g=1]: row g=1, word n/8=0, nibble 3 */
     w4a16_unpacked_free(&with_16);
     w4a16_unpacked_free(&from_awq);
     w4a16_unpacked_free(&from_gptq);

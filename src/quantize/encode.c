@@ -39,19 +39,24 @@ typedef struct {
     void *data;
 } built_tensor;
 
+/* A GPTQ v1 zero of 16 is its stored 15 (z - 1): written back into v1 it is
+ * the same nibble, so v1 -> v1 carries over exactly. No other format has a
+ * place for it. */
+static int32_t highest_zero(w4a16_format format) { return format == W4A16_FORMAT_GPTQ ? 16 : 15; }
+
 static w4a16_status check_zeros(const w4a16_unpacked *w, w4a16_format format) {
     if (w->symmetric) return W4A16_OK; /* z = 8 fits every format */
-    int32_t lowest = w4a16_format_min_zero(format);
+    int32_t lowest = w4a16_format_min_zero(format), highest = highest_zero(format);
     int64_t groups = w4a16_unpacked_groups(w);
     for (int64_t n = 0; n < w->n; n++)
         for (int64_t g = 0; g < groups; g++) {
             int32_t zero = w4a16_unpacked_zero(w, n, g);
-            if (zero >= lowest && zero <= 15) continue;
+            if (zero >= lowest && zero <= highest) continue;
             if (format == W4A16_FORMAT_GPTQ)
                 return w4a16_fail(W4A16_ERR_UNSUPPORTED,
                                   "zero point %d at (n=%lld, g=%lld) cannot be stored in gptq, "
-                                  "which holds 1..15 (it stores z - 1 and readers disagree on 0 "
-                                  "and 16); write gptq_v2 or ct instead",
+                                  "which stores z - 1 (so holds 1..16); write gptq_v2 or ct "
+                                  "instead",
                                   (int)zero, (long long)n, (long long)g);
             return w4a16_fail(W4A16_ERR_UNSUPPORTED,
                               "zero point %d at (n=%lld, g=%lld) cannot be stored in %s, which "

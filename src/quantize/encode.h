@@ -16,7 +16,8 @@
 
 /* Lowest zero point every reader of `format` agrees on: 1 for GPTQ v1 (it
  * stores z - 1; readers add 1 back, some masking the sum to 4 bits), else 0.
- * The highest is 15 for every format. */
+ * The highest is 15 for every format; the encoder also takes a GPTQ v1 16
+ * (stored 15) back into GPTQ v1, so that v1 checkpoints carry over as stored. */
 int32_t w4a16_format_min_zero(w4a16_format format);
 
 /* The dtype `format` stores scales in: F16 for AWQ and GPTQ, the weight's
@@ -35,7 +36,8 @@ w4a16_dtype w4a16_format_scales_dtype(w4a16_format format, w4a16_dtype unpacked_
  *               weight_g_idx I32 [K] (act-order only)
  * G' = K / G, or 1 per-channel. Fails, appending nothing, when the format
  * cannot hold the weight: its shape (layouts.h), act-order into AWQ, a zero
- * outside w4a16_format_min_zero(format)..15, a scale beyond F16. Scales
+ * outside w4a16_format_min_zero(format)..15 (..16 for GPTQ v1, whose stored
+ * 15 reads 16), a scale beyond F16. Scales
  * rounded to the format's dtype report their largest relative change
  * |s' - s| / s in *max_scale_change (may be NULL; 0 when none changed). */
 w4a16_status w4a16_encode(const w4a16_unpacked *w, w4a16_format format, const char *prefix,
