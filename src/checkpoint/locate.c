@@ -13,6 +13,7 @@
 
 #include "checkpoint/checkpoint.h"
 #include "common/error.h"
+#include "common/log.h"
 
 enum {
     PATH_BYTES = W4A16_CKPT_PATH_BYTES,
@@ -169,7 +170,9 @@ w4a16_status w4a16_ckpt_locate(const char *path, char weights[W4A16_CKPT_PATH_BY
                   path);
     if (S_ISDIR(info.st_mode)) {
         snprintf(dir, PATH_BYTES, "%s", path);
-        return locate_in_folder(dir, weights, is_index);
+        W4A16_TRY(locate_in_folder(dir, weights, is_index));
+        w4a16_log("folder '%s': reading %s", dir, weights);
+        return W4A16_OK;
     }
     snprintf(weights, PATH_BYTES, "%s", path);
     const char *slash = strrchr(path, '/');

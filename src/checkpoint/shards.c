@@ -9,6 +9,7 @@
 
 #include "checkpoint/checkpoint.h"
 #include "common/error.h"
+#include "common/log.h"
 
 static w4a16_status add_file(w4a16_checkpoint *ckpt, const char *path) {
     w4a16_st_file *grown = realloc(ckpt->files, (size_t)(ckpt->file_count + 1) * sizeof *grown);
@@ -125,7 +126,10 @@ static w4a16_status open_index(w4a16_checkpoint *ckpt, const char *index_path) {
 
 w4a16_status w4a16_ckpt_open_files(w4a16_checkpoint *ckpt, const char *path, int is_index) {
     W4A16_TRY(is_index ? open_index(ckpt, path) : add_file(ckpt, path));
-    return list_tensors(ckpt);
+    W4A16_TRY(list_tensors(ckpt));
+    w4a16_log("%s: %lld tensors in %lld file(s)", path, (long long)ckpt->tensor_count,
+              (long long)ckpt->file_count);
+    return W4A16_OK;
 }
 
 static int compare_name_to_tensor(const void *name, const void *tensor) {

@@ -15,7 +15,8 @@ const char *w4a16_format_name(w4a16_format format) {
 }
 
 w4a16_status w4a16_format_parse(const char *name, w4a16_format *out) {
-    W4A16_FAIL_IF(name == NULL || out == NULL, W4A16_ERR_ARG, "format name or output is NULL");
+    W4A16_FAIL_IF(name == NULL, W4A16_ERR_ARG, "format name is NULL");
+    W4A16_FAIL_IF(out == NULL, W4A16_ERR_ARG, "out is NULL");
     for (int f = 0; f < FORMAT_COUNT; f++)
         if (strcmp(name, format_names[f]) == 0) {
             *out = (w4a16_format)f;

@@ -129,7 +129,8 @@ w4a16_status w4a16_quantize_min_zero(const void *weight, w4a16_dtype weight_dtyp
                                      int64_t k, int64_t group_size, int symmetric,
                                      w4a16_dtype scales_dtype, int32_t min_zero,
                                      w4a16_unpacked *out) {
-    W4A16_FAIL_IF(weight == NULL || out == NULL, W4A16_ERR_ARG, "weight or out is NULL");
+    W4A16_FAIL_IF(weight == NULL, W4A16_ERR_ARG, "weight is NULL");
+    W4A16_FAIL_IF(out == NULL, W4A16_ERR_ARG, "out is NULL");
     W4A16_FAIL_IF(weight_dtype != W4A16_F32 && weight_dtype != W4A16_F16 &&
                       weight_dtype != W4A16_BF16,
                   W4A16_ERR_UNSUPPORTED, "weight dtype %s is not F32, F16 or BF16",

@@ -56,7 +56,8 @@ static w4a16_status validate(const w4a16_source *w, const void *A, w4a16_dtype a
     W4A16_FAIL_IF(lda < w->k, W4A16_ERR_ARG, "lda=%lld is less than K=%lld", (long long)lda,
                   (long long)w->k);
     if (n_rows == 0) return W4A16_OK;
-    W4A16_FAIL_IF(A == NULL || C == NULL, W4A16_ERR_ARG, "A or C is NULL");
+    W4A16_FAIL_IF(A == NULL, W4A16_ERR_ARG, "A is NULL (n_rows=%lld)", (long long)n_rows);
+    W4A16_FAIL_IF(C == NULL, W4A16_ERR_ARG, "C is NULL (n_rows=%lld)", (long long)n_rows);
     if (rows != NULL)
         for (int64_t r = 0; r < n_rows; r++)
             W4A16_FAIL_IF(rows[r] < 0 || rows[r] > (INT64_MAX - w->k) / lda, W4A16_ERR_ARG,
