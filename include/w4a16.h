@@ -175,7 +175,8 @@ typedef struct {
 } w4a16_tensor_info;
 
 /* Opens a .safetensors file, a model.safetensors.index.json, or a folder
- * holding either and config.json. format: W4A16_FORMAT_AUTO decides from the
+ * holding one (model.safetensors first; docs/checkpoint-import.md gives the
+ * order) and config.json. format: W4A16_FORMAT_AUTO decides from the
  * config; a bare file without a config needs its format named. */
 W4A16_API w4a16_status w4a16_checkpoint_open(const char *path, w4a16_format format,
                                              w4a16_checkpoint **out);

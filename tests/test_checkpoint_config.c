@@ -260,16 +260,6 @@ static void test_unsupported_variants_fail_with_reason(void **state) {
 
 /* ------------------------------------------------------- per-layer rules */
 
-static void expect_status(const w4a16_checkpoint *ckpt, const char *layer,
-                          w4a16_layer_status status, const char *reason_needle) {
-    w4a16_layer_info info;
-    test_layer_of(ckpt, layer, &info);
-    if (info.status != status)
-        fail_msg("%s: status %d, expected %d (%s)", layer, info.status, status, info.reason);
-    if (strstr(info.reason, reason_needle) == NULL)
-        fail_msg("%s: reason \"%s\" lacks \"%s\"", layer, info.reason, reason_needle);
-}
-
 static void expect_not_listed(const w4a16_checkpoint *ckpt, const char *layer) {
     int64_t index;
     assert_int_equal(w4a16_checkpoint_find_layer(ckpt, layer, &index), W4A16_ERR_ARG);
@@ -295,9 +285,11 @@ static void test_awq_modules_to_not_convert(void **state) {
     test_ckpt_free(&c);
     w4a16_checkpoint *ckpt = test_open_ok(dir, W4A16_FORMAT_AUTO);
     assert_int_equal(w4a16_checkpoint_layer_count(ckpt), 3);
-    expect_status(ckpt, "model.layers.0.mlp.up_proj", W4A16_LAYER_QUANTIZED, "");
-    expect_status(ckpt, "visual.blocks.0.attn.qkv", W4A16_LAYER_UNQUANTIZED, "unquantized");
-    expect_status(ckpt, "model.layers.0.mlp.gate", W4A16_LAYER_UNQUANTIZED, "unquantized");
+    test_expect_layer_status(ckpt, "model.layers.0.mlp.up_proj", W4A16_LAYER_QUANTIZED, "");
+    test_expect_layer_status(ckpt, "visual.blocks.0.attn.qkv", W4A16_LAYER_UNQUANTIZED,
+                             "unquantized");
+    test_expect_layer_status(ckpt, "model.layers.0.mlp.gate", W4A16_LAYER_UNQUANTIZED,
+                             "unquantized");
     expect_not_listed(ckpt, "model.embed_tokens");
     w4a16_layer_info info;
     test_layer_of(ckpt, "visual.blocks.0.attn.qkv", &info);
@@ -358,15 +350,17 @@ static void test_ct_groups_and_ignore(void **state) {
         "\"ignore\": [\"lm_head\", \"re:.*mlp\\\\.gate$\"]}}");
     test_ckpt_free(&c);
     w4a16_checkpoint *ckpt = test_open_ok(dir, W4A16_FORMAT_AUTO);
-    expect_status(ckpt, "model.layers.0.mlp.up_proj", W4A16_LAYER_QUANTIZED, "");
-    expect_status(ckpt, "model.layers.0.self_attn.o_proj", W4A16_LAYER_QUANTIZED, "");
-    expect_status(ckpt, "model.layers.0.self_attn.k_proj", W4A16_LAYER_UNSUPPORTED, "bits=8");
-    expect_status(ckpt, "model.layers.0.self_attn.q_proj", W4A16_LAYER_UNSUPPORTED,
-                  "format 'float-quantized' is not supported");
-    expect_status(ckpt, "model.layers.1.mlp.up_proj", W4A16_LAYER_UNSUPPORTED,
-                  "no config group targets it");
-    expect_status(ckpt, "lm_head", W4A16_LAYER_UNQUANTIZED, "unquantized");
-    expect_status(ckpt, "model.layers.0.mlp.gate", W4A16_LAYER_UNQUANTIZED, "unquantized");
+    test_expect_layer_status(ckpt, "model.layers.0.mlp.up_proj", W4A16_LAYER_QUANTIZED, "");
+    test_expect_layer_status(ckpt, "model.layers.0.self_attn.o_proj", W4A16_LAYER_QUANTIZED, "");
+    test_expect_layer_status(ckpt, "model.layers.0.self_attn.k_proj", W4A16_LAYER_UNSUPPORTED,
+                             "bits=8");
+    test_expect_layer_status(ckpt, "model.layers.0.self_attn.q_proj", W4A16_LAYER_UNSUPPORTED,
+                             "format 'float-quantized' is not supported");
+    test_expect_layer_status(ckpt, "model.layers.1.mlp.up_proj", W4A16_LAYER_UNSUPPORTED,
+                             "no config group targets it");
+    test_expect_layer_status(ckpt, "lm_head", W4A16_LAYER_UNQUANTIZED, "unquantized");
+    test_expect_layer_status(ckpt, "model.layers.0.mlp.gate", W4A16_LAYER_UNQUANTIZED,
+                             "unquantized");
     expect_not_listed(ckpt, "model.layers.0.mlp.experts_norm");
     assert_int_equal(w4a16_checkpoint_layer_count(ckpt), 7);
 
@@ -413,8 +407,9 @@ static void test_ignored_but_stored_quantized(void **state) {
         "\"group_size\": 32}}}, \"ignore\": [\"b.proj\"]}}");
     test_ckpt_free(&c);
     w4a16_checkpoint *ckpt = test_open_ok(dir, W4A16_FORMAT_AUTO);
-    expect_status(ckpt, "a.proj", W4A16_LAYER_QUANTIZED, "");
-    expect_status(ckpt, "b.proj", W4A16_LAYER_UNSUPPORTED, "config leaves it unquantized");
+    test_expect_layer_status(ckpt, "a.proj", W4A16_LAYER_QUANTIZED, "");
+    test_expect_layer_status(ckpt, "b.proj", W4A16_LAYER_UNSUPPORTED,
+                             "config leaves it unquantized");
     w4a16_checkpoint_close(ckpt);
     test_layer_free(&l);
 }

@@ -114,7 +114,8 @@ static void test_only_index(void **state) {
     test_layer l;
     build_layer(&c, &l, 0xd9);
     const char *dir = autogptq_folder("folder_only_index");
-    test_write_config(dir, "quantize_config.json", "{\"bits\": 4, \"group_size\": 32, \"sym\": false}");
+    test_write_config(dir, "quantize_config.json",
+                      "{\"bits\": 4, \"group_size\": 32, \"sym\": false}");
     write_named(&c, dir, "shard-00001-of-00001.safetensors");
     write_named(&c, dir, "stray.safetensors");
     char index[8192] = "{\"weight_map\": {";

@@ -125,31 +125,119 @@ static w4a16_status parse_awq(const json_t *q, const char *origin, w4a16_quant_c
     return get_patterns(q, "modules_to_not_convert", W4A16_MATCH_SUBSTRING, origin, &out->ignore);
 }
 
+/* The GPTQ parameters a config states (or a dynamic rule overrides). */
+typedef struct {
+    int64_t bits, group_size;
+    int32_t sym, desc_act;
+    const char *checkpoint_format;
+} gptq_params;
+
+static w4a16_status get_gptq_params(const json_t *object, const char *origin, gptq_params *p) {
+    W4A16_TRY(get_int(object, "bits", origin, &p->bits));
+    W4A16_TRY(get_int(object, "group_size", origin, &p->group_size));
+    W4A16_TRY(get_bool(object, "sym", origin, &p->sym));
+    return get_bool(object, "desc_act", origin, &p->desc_act);
+}
+
+static w4a16_status gptq_scheme(const gptq_params *p, const char *origin,
+                                w4a16_quant_scheme *scheme) {
+    scheme_init(scheme);
+    if (p->group_size != 0) W4A16_TRY(check_group_size(scheme, p->group_size, origin));
+    scheme->symmetric = p->sym;
+    scheme->act_order = p->desc_act;
+    check_bits(scheme, p->bits);
+    if (strcmp(p->checkpoint_format, "gptq") != 0 && strcmp(p->checkpoint_format, "gptq_v2") != 0)
+        scheme_unsupported(scheme, "checkpoint_format '%s' is not supported (gptq or gptq_v2)",
+                           p->checkpoint_format);
+    return W4A16_OK;
+}
+
+/* Override keys that steer only how GPTQModel calibrates, not what it stores. */
+static int is_calibration_key(const char *key) {
+    static const char *const keys[] = {"damp_percent", "damp_auto_increment", "static_groups",
+                                       "true_sequential", "mse", "act_group_aware", "v2",
+                                       "v2_alpha"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (strcmp(key, keys[i]) == 0) return 1;
+    return 0;
+}
+
+/* An override rule's scheme: the config's parameters with the rule's bits,
+ * group_size, sym and desc_act. Any other stored-format key (an adapter,
+ * another format) makes its layers unsupported, naming the key; so does
+ * an override we cannot read (bits=8), naming the rule. */
+static w4a16_status dynamic_override(const char *key, const json_t *overrides,
+                                     const gptq_params *base, const w4a16_quant_scheme *base_scheme,
+                                     const char *origin, w4a16_quant_scheme *scheme) {
+    gptq_params p = *base;
+    W4A16_TRY(get_gptq_params(overrides, origin, &p));
+    W4A16_TRY(gptq_scheme(&p, origin, scheme));
+    char reason[W4A16_REASON_BYTES];
+    snprintf(reason, sizeof reason, "%s", scheme->unsupported);
+    scheme->unsupported[0] = '\0';
+    const char *name;
+    const json_t *value;
+    json_object_foreach((json_t *)overrides, name, value) {
+        int known = strcmp(name, "bits") == 0 || strcmp(name, "group_size") == 0 ||
+                    strcmp(name, "sym") == 0 || strcmp(name, "desc_act") == 0;
+        if (!known && !is_calibration_key(name) && reason[0] == '\0')
+            snprintf(reason, sizeof reason,
+                     "override '%.40s' is not supported (bits, group_size, sym, desc_act)", name);
+    }
+    if (reason[0] != '\0' && strcmp(reason, base_scheme->unsupported) == 0)
+        scheme_unsupported(scheme, "%s", reason);
+    else if (reason[0] != '\0')
+        scheme_unsupported(scheme, "dynamic rule '%.80s': %s", key, reason);
+    return W4A16_OK;
+}
+
+/* GPTQModel's dynamic: {"-:<regex>": {}, "+:<regex>": {overrides}, "<regex>":
+ * {overrides}}, regexes matched at the start of the module name (re.match).
+ * Skip rules are kept first, as GPTQModel orders them. */
+static w4a16_status parse_dynamic(const json_t *q, const gptq_params *base, const char *origin,
+                                  w4a16_quant_config *out) {
+    const json_t *dynamic = json_object_get(q, "dynamic");
+    if (dynamic == NULL || json_is_null(dynamic)) return W4A16_OK;
+    W4A16_FAIL_IF(!json_is_object(dynamic), W4A16_ERR_FORMAT, "%s: 'dynamic' is not an object",
+                  origin);
+    size_t count = json_object_size(dynamic);
+    out->dynamic = calloc(count ? count : 1, sizeof *out->dynamic);
+    W4A16_FAIL_IF(out->dynamic == NULL, W4A16_ERR_NOMEM, "out of memory for dynamic rules");
+    char where[4200];
+    snprintf(where, sizeof where, "%s: dynamic", origin);
+    for (int skip_pass = 1; skip_pass >= 0; skip_pass--) {
+        const char *key;
+        const json_t *overrides;
+        json_object_foreach((json_t *)dynamic, key, overrides) {
+            int skip = strncmp(key, "-:", 2) == 0;
+            if (skip != skip_pass) continue;
+            W4A16_FAIL_IF(!json_is_object(overrides), W4A16_ERR_FORMAT,
+                          "%s: dynamic '%.200s' is not an object", origin, key);
+            w4a16_dynamic_rule *rule = &out->dynamic[out->dynamic_count++];
+            rule->skip = skip;
+            const char *regex = skip || strncmp(key, "+:", 2) == 0 ? key + 2 : key;
+            W4A16_TRY(w4a16_name_patterns_add(&rule->pattern, regex, W4A16_MATCH_REGEX, where));
+            if (!skip)
+                W4A16_TRY(dynamic_override(key, overrides, base, &out->scheme, origin,
+                                           &rule->scheme));
+        }
+    }
+    return W4A16_OK;
+}
+
 /* AutoGPTQ / GPTQModel quantize_config.json or HF's gptq quantization_config.
  * Defaults follow HF's GPTQConfig: sym=true, desc_act=false. top is the
  * enclosing config.json, which may carry checkpoint_format itself. */
 static w4a16_status parse_gptq(const json_t *q, const json_t *top, const char *origin,
                                w4a16_quant_config *out) {
-    w4a16_quant_scheme *scheme = &out->scheme;
-    int64_t bits = 4, group_size = 0;
-    int32_t sym = 1, desc_act = 0;
-    const char *checkpoint_format = "gptq";
-    W4A16_TRY(get_int(q, "bits", origin, &bits));
-    W4A16_TRY(get_int(q, "group_size", origin, &group_size));
-    W4A16_TRY(get_bool(q, "sym", origin, &sym));
-    W4A16_TRY(get_bool(q, "desc_act", origin, &desc_act));
-    if (top != NULL) W4A16_TRY(get_string(top, "checkpoint_format", origin, &checkpoint_format));
-    W4A16_TRY(get_string(q, "checkpoint_format", origin, &checkpoint_format));
-    if (group_size != 0) W4A16_TRY(check_group_size(scheme, group_size, origin));
-    scheme->symmetric = sym;
-    scheme->act_order = desc_act;
-    check_bits(scheme, bits);
+    gptq_params p = {4, 0, 1, 0, "gptq"};
+    W4A16_TRY(get_gptq_params(q, origin, &p));
+    if (top != NULL) W4A16_TRY(get_string(top, "checkpoint_format", origin, &p.checkpoint_format));
+    W4A16_TRY(get_string(q, "checkpoint_format", origin, &p.checkpoint_format));
     out->format =
-        strcmp(checkpoint_format, "gptq_v2") == 0 ? W4A16_FORMAT_GPTQ_V2 : W4A16_FORMAT_GPTQ;
-    if (strcmp(checkpoint_format, "gptq") != 0 && strcmp(checkpoint_format, "gptq_v2") != 0)
-        scheme_unsupported(scheme, "checkpoint_format '%s' is not supported (gptq or gptq_v2)",
-                           checkpoint_format);
-    return W4A16_OK;
+        strcmp(p.checkpoint_format, "gptq_v2") == 0 ? W4A16_FORMAT_GPTQ_V2 : W4A16_FORMAT_GPTQ;
+    W4A16_TRY(gptq_scheme(&p, origin, &out->scheme));
+    return parse_dynamic(q, &p, origin, out);
 }
 
 /* One compressed-tensors quantization scheme ("weights" of a config group). */
@@ -372,5 +460,8 @@ void w4a16_quant_config_free(w4a16_quant_config *config) {
     }
     free(config->groups);
     w4a16_name_patterns_free(&config->ignore);
+    for (int64_t r = 0; r < config->dynamic_count; r++)
+        w4a16_name_patterns_free(&config->dynamic[r].pattern);
+    free(config->dynamic);
     w4a16_quant_config_default(W4A16_FORMAT_DENSE, config);
 }

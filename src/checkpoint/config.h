@@ -52,6 +52,15 @@ typedef struct {
     w4a16_quant_scheme scheme;
 } w4a16_scheme_group;
 
+/* A GPTQModel dynamic rule: "-:<regex>" leaves the modules it matches
+ * unquantized; "+:<regex>" (or no prefix) quantizes them with the config's
+ * scheme under the rule's overrides (bits, group_size, sym, desc_act). */
+typedef struct {
+    w4a16_name_patterns pattern; /* the one regular expression */
+    int32_t skip;                /* "-:" */
+    w4a16_quant_scheme scheme;   /* "+:": the scheme of the modules it matches */
+} w4a16_dynamic_rule;
+
 typedef struct {
     /* DENSE, AWQ, GPTQ, GPTQ_V2 or CT; AUTO when quant_method is one we do not
      * know (then unknown_method names it). */
@@ -62,6 +71,8 @@ typedef struct {
     w4a16_scheme_group *groups; /* CT config_groups, in the config's order */
     int64_t group_count;
     w4a16_name_patterns ignore; /* CT ignore, AWQ modules_to_not_convert: left dense */
+    w4a16_dynamic_rule *dynamic; /* GPTQ: skip rules first, then overrides, in the config's order */
+    int64_t dynamic_count;
 } w4a16_quant_config;
 
 /* Which file the text came from: decides where the parameters live and the
@@ -92,9 +103,14 @@ w4a16_status w4a16_name_patterns_add(w4a16_name_patterns *patterns, const char *
 void w4a16_name_patterns_free(w4a16_name_patterns *patterns);
 int w4a16_name_patterns_match(const w4a16_name_patterns *patterns, const char *name);
 
-/* The scheme for a quantized layer: the config's scheme (AWQ, GPTQ) or the
- * first config group whose targets match (CT). NULL when none applies; then
- * *ignored says whether the config leaves the layer dense. */
+/* 1 when the config leaves the module dense: ignore, modules_to_not_convert,
+ * or a GPTQ "-:" dynamic rule matches it. */
+int w4a16_quant_config_leaves_dense(const w4a16_quant_config *config, const char *module);
+
+/* The scheme for a quantized layer: the config's scheme (AWQ, GPTQ; a GPTQ
+ * dynamic override's when one matches) or the first config group whose
+ * targets match (CT). NULL when none applies; then *ignored says whether the
+ * config leaves the layer dense. */
 const w4a16_quant_scheme *w4a16_quant_config_scheme_for(const w4a16_quant_config *config,
                                                         const char *layer, int *ignored);
 

@@ -1,8 +1,8 @@
 /* The layers of a checkpoint: every prefix holding the format's packed
  * weight (qweight, weight_packed) is a quantized layer, read or refused with
  * a reason; 2-D "prefix.weight" tensors the config leaves dense (ignore,
- * modules_to_not_convert) are listed as unquantized. Also the public
- * accessors for layers and their sources. */
+ * modules_to_not_convert, GPTQ "-:" dynamic rules) are listed as
+ * unquantized. Also the public accessors for layers and their sources. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +56,7 @@ static w4a16_status find_candidates(const w4a16_checkpoint *ckpt, const w4a16_qu
                    !has_tensor(ckpt, prefix, marker)) {
             if (ckpt->format == W4A16_FORMAT_CT && has_tensor(ckpt, prefix, "weight_scale"))
                 W4A16_TRY(add_candidate(out, prefix, length, 1));
-            else if (w4a16_name_patterns_match(&config->ignore, prefix))
+            else if (w4a16_quant_config_leaves_dense(config, prefix))
                 W4A16_TRY(add_candidate(out, prefix, length, 0));
         }
     }

@@ -99,8 +99,10 @@ static w4a16_status list_files(const char *dir, const char *suffix, name_set *ou
         char **grown = realloc(out->names, (size_t)(out->count + 1) * sizeof *grown);
         char *copy = grown != NULL ? strdup(entry->d_name) : NULL;
         if (grown != NULL) out->names = grown;
-        if (copy == NULL) status = w4a16_fail(W4A16_ERR_NOMEM, "out of memory listing '%s'", dir);
-        else out->names[out->count++] = copy;
+        if (copy == NULL)
+            status = w4a16_fail(W4A16_ERR_NOMEM, "out of memory listing '%s'", dir);
+        else
+            out->names[out->count++] = copy;
     }
     closedir(folder);
     if (status == W4A16_OK && out->count > 1)

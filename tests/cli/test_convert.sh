@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # convert between every format and dense: exact round trips (byte-identical
-# tensors), the refusals (act-order into awq, a zero of 0 into gptq v1, a v1
-# zero of 16 elsewhere), scales rounded to f16 with the change reported, and
+# tensors, dense layers still listed), the refusals (act-order into awq, a zero
+# of 0 into gptq v1, a v1 zero of 16 elsewhere; into v1 it carries over), an
+# AutoGPTQ-named folder, scales rounded to f16 with the change reported, and
 # dense output that matches the original weights within the quantization step.
 W4A16="$1"
 SCRATCH="$2"
@@ -27,6 +28,20 @@ for via in gptq_v2 ct gptq; do
     expect_rc 0 "$W4A16" convert awq_$via --to awq -o awq_${via}_awq
     [ "$(format_of awq_${via}_awq)" = awq ] || fail "-> awq is not awq"
     same awq awq_${via}_awq
+    # The layers left dense (lm_head) stay listed: ct ignore, gptq dynamic "-:" rules.
+    python3 - awq awq_$via awq_${via}_awq <<'PY' || fail "awq -> $via -> awq lost the dense layers"
+import json, sys
+first, middle, back = (json.load(open(d + "/config.json"))["quantization_config"] for d in sys.argv[1:])
+assert first["modules_to_not_convert"] == ["lm_head"], first
+assert back["modules_to_not_convert"] == first["modules_to_not_convert"], back
+assert middle.get("ignore", ["lm_head"]) == ["lm_head"], middle
+assert list(middle.get("dynamic", {"-:lm_head$": {}})) == ["-:lm_head$"], middle
+PY
+    expect_rc 0 "$W4A16" inspect awq_$via --json
+    python3 -c "import json, sys; j = json.load(open(sys.argv[1])); \
+        assert {'name': 'lm_head', 'status': 'unquantized'}.items() <= \
+            next(l for l in j['layers'] if l['name'] == 'lm_head').items(), j" "$OUT" ||
+        fail "lm_head is not an unquantized layer of awq_$via"
 done
 # With --from naming the format of a bare file (no config beside it).
 mkdir bare && cp awq_gptq_v2/model.safetensors bare/
@@ -41,6 +56,31 @@ expect_rc 0 "$W4A16" convert gptq --to ct -o gptq_ct
 expect_rc 0 "$W4A16" convert gptq_ct --to gptq_v2 -o gptq_ct_v2
 expect_rc 0 "$W4A16" convert gptq_ct_v2 --to gptq -o gptq_back
 same gptq gptq_back
+
+# AutoGPTQ's folder: gptq_model-4bit-128g.safetensors, named by quantize_config.json's
+# model_file_base_name, and config.json without quantization_config.
+mkdir autogptq
+cp gptq/model.safetensors autogptq/gptq_model-4bit-128g.safetensors
+cp gptq/model.safetensors autogptq/adapter_model.safetensors
+python3 - <<'PY' || fail "could not write autogptq's configs"
+import json
+c = json.load(open("gptq/config.json"))
+q = c.pop("quantization_config")
+q["model_file_base_name"] = "gptq_model-4bit-128g"
+json.dump(c, open("autogptq/config.json", "w"))
+json.dump(q, open("autogptq/quantize_config.json", "w"))
+PY
+expect_rc 0 "$W4A16" inspect autogptq
+expect_rc 0 "$W4A16" convert autogptq --to gptq -o autogptq_back
+same gptq autogptq_back
+# Without the name, two files and no rule to choose between them; then the only one.
+python3 -c "import json; p = 'autogptq/quantize_config.json'; q = json.load(open(p)); \
+    del q['model_file_base_name']; json.dump(q, open(p, 'w'))"
+expect_rc 1 "$W4A16" inspect autogptq
+expect_one_line_error
+expect_stderr_has "adapter_model.safetensors, gptq_model-4bit-128g.safetensors"
+rm autogptq/adapter_model.safetensors
+[ "$(format_of autogptq)" = gptq ] || fail "autogptq's only file is not read as gptq"
 
 # A zero of 0 cannot go into GPTQ v1; gptq_v2 and ct hold it.
 expect_rc 0 "$W4A16" quantize dense_pos --format awq -o awq_pos
@@ -61,6 +101,9 @@ for to in gptq_v2 awq ct; do
     expect_stderr_has "up_proj"
 done
 expect_rc 0 "$W4A16" convert gptq_z16 --to dense -o z16_dense
+# Back into gptq (v1) the stored 15 stays 15: every tensor byte-identical.
+expect_rc 0 "$W4A16" convert gptq_z16 --to gptq -o z16_gptq
+same gptq_z16 z16_gptq
 
 # Act-order: a non-trivial g_idx refuses awq and carries into gptq_v2 and ct.
 cp -r gptq_pos gptq_act

@@ -34,7 +34,13 @@ static void check_config(const w4a16_quant_config *config) {
         EXPECT(config->groups[g].name != NULL);
         check_scheme(&config->groups[g].scheme);
     }
-    static const char *const names[] = {"model.layers.0.mlp.up_proj", "lm_head", "", "re:.*"};
+    for (int64_t r = 0; r < config->dynamic_count; r++) {
+        EXPECT(config->dynamic[r].pattern.count == 1);
+        EXPECT(r == 0 || config->dynamic[r - 1].skip >= config->dynamic[r].skip);
+        if (!config->dynamic[r].skip) check_scheme(&config->dynamic[r].scheme);
+    }
+    static const char *const names[] = {"model.layers.0.mlp.up_proj", "lm_head", "", "re:.*",
+                                        "model.layers.17.mlp.gate"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         int ignored = -1;
         const w4a16_quant_scheme *scheme =
@@ -44,6 +50,9 @@ static void check_config(const w4a16_quant_config *config) {
         int in_config = scheme == &config->scheme;
         for (int64_t g = 0; g < config->group_count; g++)
             in_config = in_config || scheme == &config->groups[g].scheme;
+        for (int64_t r = 0; r < config->dynamic_count; r++)
+            in_config = in_config ||
+                        (!config->dynamic[r].skip && scheme == &config->dynamic[r].scheme);
         EXPECT(scheme == NULL || in_config);
     }
 }

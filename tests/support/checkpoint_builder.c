@@ -240,6 +240,16 @@ void test_layer_of(const w4a16_checkpoint *ckpt, const char *layer, w4a16_layer_
     assert_int_equal(w4a16_checkpoint_layer(ckpt, index, info), W4A16_OK);
 }
 
+void test_expect_layer_status(const w4a16_checkpoint *ckpt, const char *layer,
+                              w4a16_layer_status status, const char *reason_needle) {
+    w4a16_layer_info info;
+    test_layer_of(ckpt, layer, &info);
+    if (info.status != status)
+        fail_msg("%s: status %d, expected %d (%s)", layer, info.status, status, info.reason);
+    if (strstr(info.reason, reason_needle) == NULL)
+        fail_msg("%s: reason \"%s\" lacks \"%s\"", layer, info.reason, reason_needle);
+}
+
 void test_source_of(const w4a16_checkpoint *ckpt, const char *layer, w4a16_source *src) {
     int64_t index;
     if (w4a16_checkpoint_find_layer(ckpt, layer, &index) != W4A16_OK)

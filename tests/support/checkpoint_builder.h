@@ -61,6 +61,9 @@ w4a16_checkpoint *test_open_ok(const char *path, w4a16_format format);
 void test_source_of(const w4a16_checkpoint *ckpt, const char *layer, w4a16_source *src);
 /* The info of the layer named `layer`; fails the test if there is none. */
 void test_layer_of(const w4a16_checkpoint *ckpt, const char *layer, w4a16_layer_info *info);
+/* Asserts the status of the layer named `layer` and that its reason holds reason_needle. */
+void test_expect_layer_status(const w4a16_checkpoint *ckpt, const char *layer,
+                              w4a16_layer_status status, const char *reason_needle);
 
 /* Writes text to dir/name; asserts success. */
 void test_write_config(const char *dir, const char *name, const char *text);
