@@ -298,6 +298,15 @@ gpu_result gpu_measure(const void *C, int64_t ldc, int64_t M, w4a16_dtype dtype,
     return result;
 }
 
+int64_t gpu_count_written(const void *device, int64_t count) {
+    uint16_t *host = host_alloc((size_t)count * 2);
+    gpu_download(host, device, (size_t)count * 2);
+    int64_t written = 0;
+    for (int64_t i = 0; i < count; i++) written += host[i] != 0xffff;
+    free(host);
+    return written;
+}
+
 double gpu_error_floor(w4a16_dtype dtype) { return dtype == W4A16_BF16 ? 8e-3 : 1e-3; }
 
 /* ------------------------------------------------ one weight, many M */
@@ -306,6 +315,35 @@ static int64_t max_of(const int64_t *values, int count) {
     int64_t best = 0;
     for (int i = 0; i < count; i++) best = values[i] > best ? values[i] : best;
     return best;
+}
+
+void gpu_check_runs(w4a16_ctx *ctx, cublasHandle_t cublas, const w4a16_weight *packed,
+                    const void *dense, const void *A, int64_t lda, const void *bias, int64_t ldc,
+                    const gpu_reference *ref, const int64_t *ms, int n_ms, const char *what) {
+    const w4a16_dtype dtype = packed->act_dtype;
+    const int64_t n = packed->n, k = packed->k, max_m = max_of(ms, n_ms);
+    void *C = gpu_alloc((size_t)(max_m * ldc) * 2), *C_cublas = gpu_alloc((size_t)(max_m * ldc) * 2);
+    for (int i = 0; i < n_ms; i++) {
+        const int64_t M = ms[i];
+        gpu_poison(C, (size_t)(max_m * ldc) * 2);
+        gpu_poison(C_cublas, (size_t)(max_m * ldc) * 2);
+        W4A16_CHECK(w4a16_gemm(ctx, packed, A, lda, C, ldc, M, bias, NULL));
+        gpu_cublas_gemm(cublas, dense, dtype, n, k, A, lda, M, bias, C_cublas, ldc, NULL);
+        CUDA_CHECK(cudaDeviceSynchronize());
+        const gpu_result got = gpu_measure(C, ldc, M, dtype, ref);
+        const gpu_result base = gpu_measure(C_cublas, ldc, M, dtype, ref);
+        const double limit = fmax(1.5 * base.err, gpu_error_floor(dtype));
+        /* The row after the last one asked for must still be poison. */
+        const int64_t past_m = M < max_m ? gpu_count_written((uint16_t *)C + M * ldc, ldc) : 0;
+        if (got.nan || got.touched || past_m || !(got.err <= limit) || base.nan)
+            fail_msg("%s, %s activations, M=%lld%s: err %.3g (limit %.3g, e_cublas %.3g), "
+                     "%lld NaN, %lld written past n, %lld in row M (cuBLAS NaN %lld)",
+                     what, w4a16_dtype_name(dtype), (long long)M, bias ? " with bias" : "",
+                     got.err, limit, base.err, (long long)got.nan, (long long)got.touched,
+                     (long long)past_m, (long long)base.nan);
+    }
+    CUDA_CHECK(cudaFree(C));
+    CUDA_CHECK(cudaFree(C_cublas));
 }
 
 int gpu_check_gemm(w4a16_ctx *ctx, cublasHandle_t cublas, const gpu_weight_spec *spec,
@@ -327,27 +365,10 @@ int gpu_check_gemm(w4a16_ctx *ctx, cublasHandle_t cublas, const gpu_weight_spec 
     gpu_reference ref;
     gpu_reference_make(&w.src, A, dtype, lda, bias, ms, n_ms, o->extra_rows, o->seed ^ 0xc, &ref);
     void *dense = gpu_dense_weight(&w.src, dtype);
-    void *C = gpu_alloc((size_t)(max_m * ldc) * 2), *C_cublas = gpu_alloc((size_t)(max_m * ldc) * 2);
+    char what[160];
+    snprintf(what, sizeof what, "%s", gpu_weight_describe(spec));
+    gpu_check_runs(ctx, cublas, &packed, dense, A_dev, lda, bias_dev, ldc, &ref, ms, n_ms, what);
 
-    for (int i = 0; i < n_ms; i++) {
-        const int64_t M = ms[i];
-        gpu_poison(C, (size_t)(max_m * ldc) * 2);
-        gpu_poison(C_cublas, (size_t)(max_m * ldc) * 2);
-        W4A16_CHECK(w4a16_gemm(ctx, &packed, A_dev, lda, C, ldc, M, bias_dev, NULL));
-        gpu_cublas_gemm(cublas, dense, dtype, n, k, A_dev, lda, M, bias_dev, C_cublas, ldc, NULL);
-        CUDA_CHECK(cudaDeviceSynchronize());
-        const gpu_result got = gpu_measure(C, ldc, M, dtype, &ref);
-        const gpu_result base = gpu_measure(C_cublas, ldc, M, dtype, &ref);
-        const double limit = fmax(1.5 * base.err, gpu_error_floor(dtype));
-        if (got.nan || got.touched || !(got.err <= limit) || base.nan)
-            fail_msg("%s, %s activations, M=%lld%s: err %.3g (limit %.3g, e_cublas %.3g), "
-                     "%lld NaN, %lld written past n (cuBLAS NaN %lld)",
-                     gpu_weight_describe(spec), w4a16_dtype_name(dtype), (long long)M,
-                     o->with_bias ? " with bias" : "", got.err, limit, base.err,
-                     (long long)got.nan, (long long)got.touched, (long long)base.nan);
-    }
-    CUDA_CHECK(cudaFree(C));
-    CUDA_CHECK(cudaFree(C_cublas));
     CUDA_CHECK(cudaFree(dense));
     CUDA_CHECK(cudaFree(A_dev));
     if (bias_dev) CUDA_CHECK(cudaFree(bias_dev));

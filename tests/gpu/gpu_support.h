@@ -106,10 +106,22 @@ typedef struct {
 gpu_result gpu_measure(const void *C, int64_t ldc, int64_t M, w4a16_dtype dtype,
                        const gpu_reference *ref);
 
+/* Halves of device memory [count] that are no longer poison (0xffff). */
+int64_t gpu_count_written(const void *device, int64_t count);
+
 /* The floor of the criterion: 1e-3 for F16, 8e-3 for BF16. */
 double gpu_error_floor(w4a16_dtype dtype);
 
 /* ------------------------------------------------ one weight, many M */
+
+/* For each M in ms: w4a16_gemm on a poisoned C [max(ms)][ldc] and cuBLAS on
+ * `dense` (W as packed, n x k, rounded to the activation dtype), both against
+ * `ref`. Fails the test, naming `what`, the dtype and M, unless err <=
+ * max(1.5 x e_cublas, floor), C has no NaN in [0, n), and nothing past
+ * column n, nor in row M (when M is not the largest), was written. */
+void gpu_check_runs(w4a16_ctx *ctx, cublasHandle_t cublas, const w4a16_weight *packed,
+                    const void *dense, const void *A, int64_t lda, const void *bias, int64_t ldc,
+                    const gpu_reference *ref, const int64_t *ms, int n_ms, const char *what);
 
 typedef struct {
     w4a16_dtype act_dtype;
@@ -120,11 +132,9 @@ typedef struct {
     uint64_t seed;
 } gpu_check_options;
 
-/* Packs a random weight of `spec`, then for each M runs w4a16_gemm on a
- * poisoned C and cuBLAS on W rounded to the activation dtype, both against
- * the fp64 reference rows. Fails the test, naming the weight, dtype and M,
- * unless err <= max(1.5 x e_cublas, floor), C has no NaN in [0, n) and
- * nothing past column n was written. Returns the number of M checked. */
+/* Packs a random weight of `spec`, then checks it with gpu_check_runs
+ * against the fp64 reference rows (gpu_reference_make). Returns the number
+ * of M checked. */
 int gpu_check_gemm(w4a16_ctx *ctx, cublasHandle_t cublas, const gpu_weight_spec *spec,
                    const int64_t *ms, int n_ms, const gpu_check_options *options);
 

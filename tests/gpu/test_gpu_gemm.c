@@ -86,7 +86,9 @@ static void test_medium_bf16(void **state) {
     cross_product(*state, 512, 1024, W4A16_BF16);
 }
 
-/* Odd sizes the fast kernels will not take: N not a multiple of 16, K of 64. */
+/* Odd sizes the fast kernels will not take: N not a multiple of 16, K of 64,
+ * K odd (AWQ packs along N, so any K; per-channel, the last column pair
+ * straddles the padding), groups of 8, 18 and 24 (one scale per column pair). */
 static void test_odd_shapes(void **state) {
     GPU_REQUIRED();
     fixture *f = *state;
@@ -95,7 +97,8 @@ static void test_odd_shapes(void **state) {
         int64_t n, k, group;
     } shapes[] = {{W4A16_FORMAT_CT, 13, 40, 8}, {W4A16_FORMAT_CT, 1, 8, -1},
                   {W4A16_FORMAT_GPTQ, 24, 200, -1}, {W4A16_FORMAT_AWQ, 40, 50, -1},
-                  {W4A16_FORMAT_GPTQ_V2, 8, 168, 24}, {W4A16_FORMAT_CT, 131, 2112, 64}};
+                  {W4A16_FORMAT_GPTQ_V2, 8, 168, 24}, {W4A16_FORMAT_CT, 131, 2112, 64},
+                  {W4A16_FORMAT_AWQ, 40, 51, -1}, {W4A16_FORMAT_AWQ, 16, 54, 18}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         for (int dtype = 0; dtype < 2; dtype++) {
             gpu_weight_spec spec = {shapes[i].format, shapes[i].n, shapes[i].k, shapes[i].group,

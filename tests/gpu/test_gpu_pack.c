@@ -248,11 +248,34 @@ static void test_pack_caller_buffers(void **state) {
     memset(&mine, 0, sizeof mine);
     mine.qweight = gpu_alloc(sizes.qweight_bytes);
     mine.scales = gpu_alloc(sizes.scales_bytes);
-    /* Missing zeros: an error naming them, nothing written. */
+    gpu_poison(mine.qweight, sizes.qweight_bytes);
+    gpu_poison(mine.scales, sizes.scales_bytes);
+    /* Missing zeros: an error naming them; neither the buffers nor the header change. */
+    w4a16_weight before = mine;
     assert_int_equal(w4a16_pack(ctx, &w.src, 1, NULL, W4A16_F16, &mine, NULL), W4A16_ERR_ARG);
     assert_non_null(strstr(w4a16_last_error(), "zeros"));
+    assert_memory_equal(&before, &mine, sizeof mine);
     mine.zeros = gpu_alloc(sizes.zeros_bytes);
     mine.perm = gpu_alloc(sizes.perm_bytes);
+    gpu_poison(mine.zeros, sizes.zeros_bytes);
+    gpu_poison(mine.perm, sizes.perm_bytes);
+    /* A g_idx whose group 0 holds G + 1 columns (and the last G - 1): refused
+     * before anything is written. */
+    int64_t moved = 0;
+    while (w.g_idx[moved] != (int32_t)(spec.k / spec.group_size - 1)) moved++;
+    const int32_t moved_group = w.g_idx[moved];
+    w.g_idx[moved] = 0;
+    before = mine;
+    assert_int_equal(w4a16_pack(ctx, &w.src, 1, NULL, W4A16_F16, &mine, NULL),
+                     W4A16_ERR_UNSUPPORTED);
+    assert_non_null(strstr(w4a16_last_error(), "g_idx"));
+    assert_memory_equal(&before, &mine, sizeof mine);
+    w.g_idx[moved] = moved_group;
+    CUDA_CHECK(cudaDeviceSynchronize());
+    assert_int_equal(gpu_count_written(mine.qweight, (int64_t)sizes.qweight_bytes / 2), 0);
+    assert_int_equal(gpu_count_written(mine.scales, (int64_t)sizes.scales_bytes / 2), 0);
+    assert_int_equal(gpu_count_written(mine.zeros, (int64_t)sizes.zeros_bytes / 2), 0);
+    assert_int_equal(gpu_count_written(mine.perm, (int64_t)sizes.perm_bytes / 2), 0);
     void *given[4] = {mine.qweight, mine.scales, mine.zeros, mine.perm};
     W4A16_CHECK(w4a16_pack(ctx, &w.src, 1, NULL, W4A16_F16, &mine, NULL));
     assert_int_equal(mine.owns_memory, 0);
