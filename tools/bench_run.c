@@ -10,11 +10,11 @@
 #include "bench_report.h"
 #include "bench_timing.h"
 #include "commands.h"
+#include "common/rng.h"
 #include "cuda/kernels.h"
 #include "gpu_tool.h"
 #include "kernels.h"
 #include "random_weight.h"
-#include "rng.h"
 #include "weight_copies.h"
 
 #define PACK_REPEATS 5
@@ -245,7 +245,7 @@ static int dense_copies(bench_state *b, shape_weights *w) {
         fprintf(stderr, "w4a16 bench: out of host memory for a dense %s\n", w->shape->name);
         return 0;
     }
-    rng_fill(host, b->dtype, (int64_t)count, -1.0, 1.0, &b->rng);
+    w4a16_rng_fill(host, b->dtype, (int64_t)count, -1.0, 1.0, &b->rng);
     int ok = weight_copies_dense(&w->copies, host, b->device.l2_bytes);
     free(host);
     return ok;
@@ -277,7 +277,7 @@ static int allocate_io(bench_state *b) {
         fprintf(stderr, "w4a16 bench: out of host memory for activations\n");
         return 0;
     }
-    rng_fill(host, b->dtype, (int64_t)a_count, -1.0, 1.0, &b->rng);
+    w4a16_rng_fill(host, b->dtype, (int64_t)a_count, -1.0, 1.0, &b->rng);
     b->A = gpu_tool_upload_new(host, 2 * a_count, "activations");
     free(host);
     b->C = gpu_tool_alloc((size_t)(2 * max_m * max_n), "outputs");

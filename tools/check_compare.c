@@ -4,7 +4,7 @@
 #include <math.h>
 
 #include "common/dtype.h"
-#include "rng.h"
+#include "common/rng.h"
 
 int check_sample_rows(int64_t m, uint64_t *rng, int64_t *rows) {
     if (m <= CHECK_MAX_ROWS) {
@@ -13,7 +13,7 @@ int check_sample_rows(int64_t m, uint64_t *rng, int64_t *rows) {
     }
     for (int i = 0; i < CHECK_MAX_ROWS; i++) {
         int64_t lo = i * m / CHECK_MAX_ROWS, hi = (i + 1) * m / CHECK_MAX_ROWS;
-        rows[i] = lo + (int64_t)(rng_next(rng) % (uint64_t)(hi - lo));
+        rows[i] = lo + (int64_t)(w4a16_rng_next(rng) % (uint64_t)(hi - lo));
     }
     rows[0] = 0;
     rows[CHECK_MAX_ROWS - 1] = m - 1;

@@ -10,12 +10,12 @@
 #include "check.h"
 #include "check_compare.h"
 #include "commands.h"
+#include "common/rng.h"
 #include "dense_gemm.h"
 #include "gpu_tool.h"
 #include "kernels.h"
 #include "random_weight.h"
 #include "ref_parallel.h"
-#include "rng.h"
 #include "verify_gpu.h"
 
 typedef struct {
@@ -140,7 +140,7 @@ static int check_m(check_state *s, const check_case *c, int64_t m) {
     int ok = io.A_host && io.ref;
     if (!ok) fprintf(stderr, "w4a16 check: out of host memory at M=%lld\n", (long long)m);
     if (ok) {
-        rng_fill(io.A_host, c->dtype, m * shape->k, -1.0, 1.0, &s->rng);
+        w4a16_rng_fill(io.A_host, c->dtype, m * shape->k, -1.0, 1.0, &s->rng);
         ok = (io.A = gpu_tool_upload_new(io.A_host, (size_t)(m * shape->k) * 2, "activations")) &&
              (io.C = gpu_tool_alloc((size_t)(m * shape->n) * 2, "outputs")) &&
              W4A16_OK_CALL(ref_gemm_parallel(&c->host.source, io.A_host, c->dtype, shape->k,

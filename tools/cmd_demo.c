@@ -13,6 +13,7 @@
 #include "args.h"
 #include "check_compare.h"
 #include "commands.h"
+#include "common/rng.h"
 #include "demo_checkpoint.h"
 #include "demo_emulate.h"
 #include "demo_gpu.h"
@@ -20,7 +21,6 @@
 #include "out_dir.h"
 #include "random_weight.h"
 #include "ref_parallel.h"
-#include "rng.h"
 
 static const char *const COMMAND = "demo";
 
@@ -135,7 +135,7 @@ static int check_on_cpu(demo_state *s, w4a16_dtype dtype, uint64_t *rng, double 
     s->C_ref = malloc((size_t)CHECK_MAX_ROWS * DEMO_N * sizeof *s->C_ref);
     s->C_rows = malloc((size_t)CHECK_MAX_ROWS * DEMO_N * sizeof *s->C_rows);
     if (!s->A || !s->W16 || !s->C_ref || !s->C_rows) return tool_fail(COMMAND, "out of memory");
-    rng_fill(s->A, dtype, (int64_t)DEMO_M * DEMO_K, -1.0, 1.0, rng);
+    w4a16_rng_fill(s->A, dtype, (int64_t)DEMO_M * DEMO_K, -1.0, 1.0, rng);
     s->n_rows = check_sample_rows(DEMO_M, rng, s->rows);
     w4a16_status st = ref_gemm_parallel(&s->source, s->A, dtype, DEMO_K, s->rows, s->n_rows,
                                         s->C_ref);

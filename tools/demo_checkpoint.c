@@ -7,18 +7,18 @@
 
 #include "checkpoint/checkpoint_writer.h"
 #include "checkpoint/source.h"
+#include "common/rng.h"
 #include "failure.h"
 #include "out_dir.h"
 #include "quantize/encode.h"
 #include "quantize/quantization_config.h"
 #include "quantize/unpacked.h"
-#include "rng.h"
 
 static int quantize_random(const char *command, uint64_t *rng, demo_weight *w) {
     uint16_t *dense = malloc((size_t)(w->n * w->k) * sizeof *dense);
     if (dense == NULL) return tool_fail(command, "out of memory for a %lldx%lld weight",
                                         (long long)w->n, (long long)w->k);
-    rng_fill(dense, W4A16_F16, w->n * w->k, -0.05, 0.05, rng);
+    w4a16_rng_fill(dense, W4A16_F16, w->n * w->k, -0.05, 0.05, rng);
     w4a16_status st = w4a16_quantize(dense, W4A16_F16, w->n, w->k, w->group_size, 0, W4A16_F16,
                                      &w->quantized);
     free(dense);

@@ -7,7 +7,7 @@
 #include "checkpoint/layouts.h"
 #include "common/dtype.h"
 #include "common/error.h"
-#include "rng.h"
+#include "common/rng.h"
 
 w4a16_status random_weight_make(int64_t n, int64_t k, int64_t group, int asym,
                                 w4a16_dtype scales_dtype, uint64_t *rng, random_weight *out) {
@@ -33,9 +33,10 @@ w4a16_status random_weight_make(int64_t n, int64_t k, int64_t group, int asym,
                           (long long)n, (long long)k);
     }
     /* Any 32 random bits are eight valid 4-bit values. */
-    for (int64_t i = 0; i < qweight_words; i++) out->qweight[i] = (int32_t)rng_next(rng);
-    for (int64_t i = 0; asym && i < qzeros_words; i++) out->qzeros[i] = (int32_t)rng_next(rng);
-    rng_fill(out->scales, scales_dtype, scale_count, 0.004, 0.02, rng);
+    for (int64_t i = 0; i < qweight_words; i++) out->qweight[i] = (int32_t)w4a16_rng_next(rng);
+    for (int64_t i = 0; asym && i < qzeros_words; i++)
+        out->qzeros[i] = (int32_t)w4a16_rng_next(rng);
+    w4a16_rng_fill(out->scales, scales_dtype, scale_count, 0.004, 0.02, rng);
 
     w4a16_source *src = &out->source;
     src->n = n;

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "common/dtype.h"
+#include "common/rng.h"
 
 static void make_dirs(const char *path) {
     char buffer[4096];
@@ -42,26 +42,14 @@ int test_write_text(const char *path, const char *text) {
     return test_write_file(path, text, strlen(text));
 }
 
-uint64_t test_rng_next(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+/* The library's generator (src/common/rng.c), shared with the program. */
+uint64_t test_rng_next(uint64_t *state) { return w4a16_rng_next(state); }
 
 double test_rng_uniform(uint64_t *state, double lo, double hi) {
-    return lo + (hi - lo) * ((double)(test_rng_next(state) >> 11) / 9007199254740992.0);
+    return w4a16_rng_uniform(state, lo, hi);
 }
 
 void test_fill_random(void *data, w4a16_dtype dtype, int64_t count, double lo, double hi,
                       uint64_t *state) {
-    for (int64_t i = 0; i < count; i++) {
-        float value = (float)test_rng_uniform(state, lo, hi);
-        switch (dtype) {
-        case W4A16_F32: ((float *)data)[i] = value; break;
-        case W4A16_F16: ((uint16_t *)data)[i] = w4a16_float_to_f16(value); break;
-        case W4A16_BF16: ((uint16_t *)data)[i] = w4a16_float_to_bf16(value); break;
-        default: break;
-        }
-    }
+    w4a16_rng_fill(data, dtype, count, lo, hi, state);
 }
