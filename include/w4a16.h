@@ -299,6 +299,14 @@ W4A16_API w4a16_status w4a16_pack(w4a16_ctx *ctx, const w4a16_source *sources, i
                                   const w4a16_slice *slice, w4a16_dtype act_dtype,
                                   w4a16_weight *out, w4a16_stream stream);
 W4A16_API void w4a16_weight_free(w4a16_weight *w); /* accepts NULL; frees only owned memory */
+/* w4a16_pack of checkpoint layers by name (w4a16_checkpoint_find_layer),
+ * concatenated along N in the order given: {"...q_proj", "...k_proj",
+ * "...v_proj"} packs one qkv weight. Each must be a readable quantized layer
+ * (W4A16_ERR_ARG / W4A16_ERR_UNSUPPORTED naming it otherwise). */
+W4A16_API w4a16_status w4a16_pack_checkpoint(w4a16_ctx *ctx, const w4a16_checkpoint *ckpt,
+                                             const char *const *layer_names, int n_layers,
+                                             const w4a16_slice *slice, w4a16_dtype act_dtype,
+                                             w4a16_weight *out, w4a16_stream stream);
 
 /* C[M, n] = A[M, k] · Wᵀ (+ bias[n]); A, C, bias device memory of w->act_dtype,
  * row-major with lda >= k, ldc >= n, 2-byte aligned. Allocates nothing, never

@@ -1,7 +1,7 @@
 /* w4a16_pack on the GPU: every element of the packed weight read back on the
  * host (src/packed/packed_unpack.h) and compared with the sources through
  * their layouts; padding; merged sources, slices, act-order; host and device
- * sources; caller-owned buffers; errors; the time to pack gate_up. */
+ * sources; caller-owned buffers; checkpoint layers by name; errors. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,8 +14,10 @@
 #include <cmocka.h>
 
 #include "checkpoint/source.h"
+#include "checkpoint_builder.h"
 #include "gpu_support.h"
 #include "packed/packed_unpack.h"
+#include "test_support.h"
 
 typedef struct {
     w4a16_weight header;
@@ -299,6 +301,66 @@ static void test_pack_caller_buffers(void **state) {
     w4a16_ctx_destroy(ctx);
 }
 
+/* q|k|v of a compressed-tensors checkpoint on disk, by name, merged and
+ * sliced: the same packed weight as w4a16_pack of the layers' sources. */
+static void test_pack_checkpoint_layers(void **state) {
+    (void)state;
+    GPU_REQUIRED();
+    uint64_t rng = 17;
+    const char *names[3] = {"model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.k_proj",
+                            "model.layers.0.self_attn.v_proj"};
+    const int64_t rows[3] = {40, 24, 24};
+    test_layer layers[3];
+    test_ckpt c = {0};
+    for (int i = 0; i < 3; i++) {
+        test_layer_random(&layers[i], W4A16_FORMAT_CT, rows[i], 128, 32, 1, 0, &rng);
+        test_ckpt_add_layer(&c, W4A16_FORMAT_CT, names[i], &layers[i]);
+    }
+    const char *dir = test_scratch_dir("gpu_pack_checkpoint");
+    test_ckpt_write_folder(
+        &c, dir,
+        "{\"quantization_config\": {\"quant_method\": \"compressed-tensors\", \"format\": "
+        "\"pack-quantized\", \"config_groups\": {\"group_0\": {\"targets\": [\"Linear\"], "
+        "\"weights\": {\"num_bits\": 4, \"type\": \"int\", \"symmetric\": false, "
+        "\"strategy\": \"group\", \"group_size\": 32, \"actorder\": null}}}}}");
+    w4a16_checkpoint *ckpt = test_open_ok(dir, W4A16_FORMAT_AUTO);
+    w4a16_source sources[3];
+    for (int i = 0; i < 3; i++) test_source_of(ckpt, names[i], &sources[i]);
+
+    w4a16_ctx *ctx = NULL;
+    W4A16_CHECK(w4a16_ctx_create(0, 0, &ctx));
+    const w4a16_slice slice = {8, 80, 32, 128};
+    w4a16_weight by_name, by_source;
+    memset(&by_name, 0, sizeof by_name);
+    memset(&by_source, 0, sizeof by_source);
+    W4A16_CHECK(w4a16_pack_checkpoint(ctx, ckpt, names, 3, &slice, W4A16_BF16, &by_name, NULL));
+    W4A16_CHECK(w4a16_pack(ctx, sources, 3, &slice, W4A16_BF16, &by_source, NULL));
+    check_packed(&by_name, sources, 3, &slice, "q|k|v by name");
+    packed_copy a, b;
+    download(&by_name, &a);
+    download(&by_source, &b);
+    assert_memory_equal(a.qweight, b.qweight, (size_t)(by_name.n_padded * by_name.k_padded / 2));
+    assert_memory_equal(a.scales, b.scales, (size_t)(by_name.groups_padded * by_name.n_padded * 2));
+    assert_memory_equal(a.zeros, b.zeros, (size_t)(by_name.groups_padded * by_name.n_padded));
+    copy_free(&a);
+    copy_free(&b);
+
+    const char *wrong[2] = {names[0], "model.layers.0.self_attn.qkv_proj"};
+    w4a16_weight out;
+    memset(&out, 0, sizeof out);
+    assert_int_equal(w4a16_pack_checkpoint(ctx, ckpt, wrong, 2, NULL, W4A16_F16, &out, NULL),
+                     W4A16_ERR_ARG);
+    assert_non_null(strstr(w4a16_last_error(), "qkv_proj"));
+    assert_null(out.qweight);
+
+    w4a16_weight_free(&by_name);
+    w4a16_weight_free(&by_source);
+    w4a16_ctx_destroy(ctx);
+    w4a16_checkpoint_close(ckpt);
+    test_ckpt_free(&c);
+    for (int i = 0; i < 3; i++) test_layer_free(&layers[i]);
+}
+
 static void test_pack_errors(void **state) {
     (void)state;
     GPU_REQUIRED();
@@ -328,6 +390,7 @@ int main(void) {
         cmocka_unit_test(test_pack_merged_and_sliced),
         cmocka_unit_test(test_pack_act_order_slice),
         cmocka_unit_test(test_pack_caller_buffers),
+        cmocka_unit_test(test_pack_checkpoint_layers),
         cmocka_unit_test(test_pack_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

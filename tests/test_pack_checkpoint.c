@@ -1,0 +1,83 @@
+/* w4a16_pack_checkpoint's checks, which come before any GPU work: the
+ * checkpoint, the name list, each name (unknown, or a layer the checkpoint
+ * left dense), then w4a16_pack's own (a NULL ctx; in a build without CUDA,
+ * that it has none). On every error the output is left as it was. Packing
+ * itself is checked on the GPU (tests/gpu/test_gpu_pack.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "checkpoint_builder.h"
+#include "test_support.h"
+
+static const char *CT_CONFIG =
+    "{\"quantization_config\": {\"quant_method\": \"compressed-tensors\", \"format\": "
+    "\"pack-quantized\", \"config_groups\": {\"group_0\": {\"targets\": [\"Linear\"], "
+    "\"weights\": {\"num_bits\": 4, \"type\": \"int\", \"symmetric\": false, \"strategy\": "
+    "\"group\", \"group_size\": 32, \"actorder\": null}}}, \"ignore\": [\"lm_head\"]}}";
+
+static void expect_refused(w4a16_status got, w4a16_status want, const char *needle,
+                           const w4a16_weight *out) {
+    assert_int_equal(got, want);
+    test_expect_error_has(needle);
+    w4a16_weight untouched;
+    memset(&untouched, 0x5a, sizeof untouched);
+    assert_memory_equal(out, &untouched, sizeof untouched);
+}
+
+static void test_pack_checkpoint_arguments(void **state) {
+    (void)state;
+    uint64_t rng = 41;
+    test_layer q, k;
+    test_layer_random(&q, W4A16_FORMAT_CT, 32, 64, 32, 1, 0, &rng);
+    test_layer_random(&k, W4A16_FORMAT_CT, 16, 64, 32, 1, 0, &rng);
+    test_ckpt c = {0};
+    test_ckpt_add_layer(&c, W4A16_FORMAT_CT, "model.layers.0.self_attn.q_proj", &q);
+    test_ckpt_add_layer(&c, W4A16_FORMAT_CT, "model.layers.0.self_attn.k_proj", &k);
+    test_ckpt_add_dense(&c, "lm_head.weight", 16, 64, &rng);
+    const char *dir = test_scratch_dir("pack_checkpoint_arguments");
+    test_ckpt_write_folder(&c, dir, CT_CONFIG);
+    w4a16_checkpoint *ckpt = test_open_ok(dir, W4A16_FORMAT_AUTO);
+
+    w4a16_weight out;
+    memset(&out, 0x5a, sizeof out);
+    const char *qk[] = {"model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.k_proj"};
+    const char *unknown[] = {qk[0], "model.layers.0.self_attn.o_proj"};
+    const char *dense[] = {"lm_head"};
+    const char *missing[] = {qk[0], NULL};
+    expect_refused(w4a16_pack_checkpoint(NULL, NULL, qk, 2, NULL, W4A16_F16, &out, NULL),
+                   W4A16_ERR_ARG, "ckpt is NULL", &out);
+    expect_refused(w4a16_pack_checkpoint(NULL, ckpt, NULL, 2, NULL, W4A16_F16, &out, NULL),
+                   W4A16_ERR_ARG, "layer_names is NULL", &out);
+    expect_refused(w4a16_pack_checkpoint(NULL, ckpt, qk, 0, NULL, W4A16_F16, &out, NULL),
+                   W4A16_ERR_ARG, "n_layers=0", &out);
+    expect_refused(w4a16_pack_checkpoint(NULL, ckpt, qk, W4A16_PACK_MAX_SOURCES + 1, NULL,
+                                         W4A16_F16, &out, NULL),
+                   W4A16_ERR_ARG, "n_layers=9", &out);
+    expect_refused(w4a16_pack_checkpoint(NULL, ckpt, missing, 2, NULL, W4A16_F16, &out, NULL),
+                   W4A16_ERR_ARG, "layer_names[1] is NULL", &out);
+    expect_refused(w4a16_pack_checkpoint(NULL, ckpt, unknown, 2, NULL, W4A16_F16, &out, NULL),
+                   W4A16_ERR_ARG, "layer_names[1]='model.layers.0.self_attn.o_proj'", &out);
+    expect_refused(w4a16_pack_checkpoint(NULL, ckpt, dense, 1, NULL, W4A16_F16, &out, NULL),
+                   W4A16_ERR_ARG, "not quantized", &out);
+    /* Valid names: w4a16_pack's turn. */
+    w4a16_status status = w4a16_pack_checkpoint(NULL, ckpt, qk, 2, NULL, W4A16_F16, &out, NULL);
+    if (status == W4A16_ERR_ARG)
+        expect_refused(status, W4A16_ERR_ARG, "ctx is NULL", &out);
+    else
+        expect_refused(status, W4A16_ERR_UNSUPPORTED, "no CUDA support", &out);
+
+    w4a16_checkpoint_close(ckpt);
+    test_ckpt_free(&c);
+    test_layer_free(&q);
+    test_layer_free(&k);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_pack_checkpoint_arguments)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
