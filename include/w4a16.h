@@ -291,8 +291,11 @@ W4A16_API w4a16_status w4a16_pack_size(const w4a16_source *sources, int n_source
  * columns of each group. If out->qweight is NULL, allocates the buffers
  * (owns_memory = 1); otherwise writes into the caller's buffers of
  * w4a16_pack_size's sizes (qweight, scales, and zeros / perm where those
- * sizes are non-zero). Host sources are staged on the device (at most the
- * packed size of the slice); act-order reads g_idx on the host, so it may
+ * sizes are non-zero). Host sources are staged on the device (about the
+ * packed size of the slice, plus an act-order K-slice's scales and zeros of
+ * every group: never more than the whole layer's packed size), freed on
+ * `stream`; device sources are read in place. Act-order reads g_idx on the
+ * host, so it may
  * synchronize `stream`. The weight is ready for work queued on `stream`. */
 #define W4A16_PACK_MAX_SOURCES 8
 W4A16_API w4a16_status w4a16_pack(w4a16_ctx *ctx, const w4a16_source *sources, int n_sources,

@@ -1,7 +1,8 @@
 /* The pack kernels' view of each source: device sources are read in place;
  * host sources are copied to the device first, only the box of words,
- * zeros and scales the slice needs (so staging takes at most about the
- * packed size of the slice), stream-ordered and freed on the stream. */
+ * zeros and scales the slice needs (so staging takes about the packed size
+ * of the slice; an act-order K-slice also takes the scales and zeros of
+ * every group), stream-ordered and freed on the stream. */
 #ifndef W4A16_GPU_PACK_STAGE_H
 #define W4A16_GPU_PACK_STAGE_H
 
