@@ -47,6 +47,15 @@ static int is_other_tensor(const w4a16_checkpoint *ckpt, const w4a16_tensor_info
     return layer.status != W4A16_LAYER_QUANTIZED;
 }
 
+static int64_t count_other_tensors(const w4a16_checkpoint *ckpt) {
+    int64_t count = 0;
+    for (int64_t i = 0; i < w4a16_checkpoint_tensor_count(ckpt); i++) {
+        w4a16_tensor_info t;
+        count += w4a16_checkpoint_tensor(ckpt, i, &t) == W4A16_OK && is_other_tensor(ckpt, &t);
+    }
+    return count;
+}
+
 static json_t *layer_json(const w4a16_layer_info *l) {
     return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:b, s:b}", "name", l->name, "status",
                      status_name(l->status), "reason", l->reason ? l->reason : "", "n",
@@ -67,8 +76,10 @@ static void print_layer_text(const w4a16_layer_info *l) {
         char group[32];
         if (l->group_size < 0) snprintf(group, sizeof group, "per-channel");
         else snprintf(group, sizeof group, "%lld", (long long)l->group_size);
-        printf("  %-48s N=%-6lld K=%-6lld group=%-11s %s%s\n", l->name, (long long)l->n,
-               (long long)l->k, group, l->symmetric ? "sym " : "asym", l->act_order ? " act-order" : "");
+        printf("  %-48s N=%-6lld K=%-6lld group=%-11s %s\n", l->name, (long long)l->n,
+               (long long)l->k, group,
+               l->act_order ? (l->symmetric ? "sym  act-order" : "asym act-order")
+                            : (l->symmetric ? "sym" : "asym"));
     } else {
         printf("  %-48s %s%s%s\n", l->name, status_name(l->status),
                l->reason && l->reason[0] ? ": " : "", l->reason ? l->reason : "");
@@ -98,7 +109,7 @@ static int report(const char *path, const w4a16_checkpoint *ckpt, json_t *json) 
     }
     int64_t n_tensors = w4a16_checkpoint_tensor_count(ckpt);
     uint64_t bytes = 0;
-    if (!json) printf("other tensors:\n");
+    if (!json) printf("other tensors: %lld\n", (long long)count_other_tensors(ckpt));
     for (int64_t i = 0; i < n_tensors; i++) {
         w4a16_tensor_info t;
         w4a16_status st = w4a16_checkpoint_tensor(ckpt, i, &t);
