@@ -1,10 +1,9 @@
 /* Every public function of w4a16.h called with NULL and out-of-range
  * arguments: each returns its status (or its documented value), the message
  * names the argument and its value, and nothing the caller passed in to be
- * filled has changed. Also the last-error message per thread, and the log:
- * silent unless asked, through a callback or W4A16_LOG=1. */
+ * filled has changed. (test_last_error_and_log.c: the message per thread,
+ * and the log.) */
 #include <math.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -324,111 +322,6 @@ static void test_gpu_functions_return_a_status(void **state) {
     w4a16_weight_free(NULL);
 }
 
-/* The last error of one thread is not another's. */
-typedef struct {
-    pthread_barrier_t *barrier;
-    char seen_first[64], seen_after[256];
-} thread_errors;
-
-static void *fail_on_a_thread(void *arg) {
-    thread_errors *t = arg;
-    snprintf(t->seen_first, sizeof t->seen_first, "%s", w4a16_last_error());
-    w4a16_format format;
-    w4a16_format_parse("from-the-thread", &format);
-    pthread_barrier_wait(t->barrier); /* main fails now, on its own thread */
-    pthread_barrier_wait(t->barrier);
-    snprintf(t->seen_after, sizeof t->seen_after, "%s", w4a16_last_error());
-    return NULL;
-}
-
-static void test_last_error_is_per_thread(void **state) {
-    (void)state;
-    w4a16_format format;
-    w4a16_format_parse("from-main-before", &format);
-    pthread_barrier_t barrier;
-    assert_int_equal(pthread_barrier_init(&barrier, NULL, 2), 0);
-    thread_errors t = {.barrier = &barrier};
-    pthread_t thread;
-    assert_int_equal(pthread_create(&thread, NULL, fail_on_a_thread, &t), 0);
-    pthread_barrier_wait(&barrier);
-    test_expect_error_has("from-main-before");
-    w4a16_format_parse("from-main-after", &format);
-    pthread_barrier_wait(&barrier);
-    assert_int_equal(pthread_join(thread, NULL), 0);
-    pthread_barrier_destroy(&barrier);
-
-    assert_string_equal(t.seen_first, ""); /* a new thread starts with no error */
-    assert_non_null(strstr(t.seen_after, "unknown format 'from-the-thread'"));
-    test_expect_error_has("unknown format 'from-main-after'");
-}
-
-/* The log: collected by a callback, else silent unless W4A16_LOG=1. */
-typedef struct {
-    int count;
-    char joined[2048];
-} log_record;
-
-static void record_log(const char *message, void *user) {
-    log_record *record = user;
-    record->count++;
-    size_t used = strlen(record->joined);
-    snprintf(record->joined + used, sizeof record->joined - used, "%s\n", message);
-}
-
-/* Runs an open (that logs) and a failing call with stderr sent to a file;
- * returns what reached stderr. */
-static void stderr_of_library_calls(const char *dir, char *text, size_t text_size) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/stderr.txt", dir);
-    fflush(stderr);
-    int saved = dup(2);
-    FILE *capture = fopen(path, "w+");
-    assert_non_null(capture);
-    dup2(fileno(capture), 2);
-    w4a16_checkpoint *ckpt = NULL;
-    w4a16_status opened = w4a16_checkpoint_open(dir, W4A16_FORMAT_AUTO, &ckpt);
-    w4a16_checkpoint_close(ckpt);
-    w4a16_format format;
-    w4a16_status parsed = w4a16_format_parse("nope", &format);
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    assert_int_equal(opened, W4A16_OK);
-    assert_int_equal(parsed, W4A16_ERR_ARG);
-    rewind(capture);
-    size_t length = fread(text, 1, text_size - 1, capture);
-    text[length] = '\0';
-    fclose(capture);
-}
-
-static void test_log_only_when_asked(void **state) {
-    (void)state;
-    const char *dir = awq_folder();
-    char output[4096];
-    unsetenv("W4A16_LOG");
-    stderr_of_library_calls(dir, output, sizeof output);
-    assert_string_equal(output, "");
-
-    log_record record = {0};
-    w4a16_set_log(record_log, &record);
-    w4a16_checkpoint *ckpt = test_open_ok(dir, W4A16_FORMAT_AUTO);
-    w4a16_checkpoint_close(ckpt);
-    w4a16_set_log(NULL, NULL);
-    assert_true(record.count >= 2);
-    assert_non_null(strstr(record.joined, "model.safetensors"));
-    assert_non_null(strstr(record.joined, "4 tensors in 1 file(s)"));
-    int count = record.count;
-    w4a16_checkpoint_close(test_open_ok(dir, W4A16_FORMAT_AUTO));
-    assert_int_equal(record.count, count);
-
-    setenv("W4A16_LOG", "1", 1);
-    stderr_of_library_calls(dir, output, sizeof output);
-    unsetenv("W4A16_LOG");
-    assert_non_null(strstr(output, "w4a16: "));
-    assert_non_null(strstr(output, "4 tensors in 1 file(s)"));
-    assert_null(strstr(output, "nope")); /* errors are returned, never printed */
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_version_and_names),
@@ -439,8 +332,6 @@ int main(void) {
         cmocka_unit_test(test_ref_gemm_arguments),
         cmocka_unit_test(test_pack_size_arguments),
         cmocka_unit_test(test_gpu_functions_return_a_status),
-        cmocka_unit_test(test_last_error_is_per_thread),
-        cmocka_unit_test(test_log_only_when_asked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
