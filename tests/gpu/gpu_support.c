@@ -183,9 +183,12 @@ void *gpu_alloc(size_t bytes) {
     return p;
 }
 
+/* Upload and poison finish before they return: tests run the library on
+ * non-blocking streams, which do not wait for the legacy stream's work. */
 void *gpu_upload(const void *host, size_t bytes) {
     void *p = gpu_alloc(bytes);
     CUDA_CHECK(cudaMemcpy(p, host, bytes, cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaDeviceSynchronize());
     return p;
 }
 
@@ -193,7 +196,10 @@ void gpu_download(void *host, const void *device, size_t bytes) {
     CUDA_CHECK(cudaMemcpy(host, device, bytes, cudaMemcpyDeviceToHost));
 }
 
-void gpu_poison(void *device, size_t bytes) { CUDA_CHECK(cudaMemset(device, 0xff, bytes)); }
+void gpu_poison(void *device, size_t bytes) {
+    CUDA_CHECK(cudaMemset(device, 0xff, bytes));
+    CUDA_CHECK(cudaDeviceSynchronize());
+}
 
 uint16_t *gpu_random_halves(int64_t count, w4a16_dtype dtype, double lo, double hi,
                             uint64_t seed) {

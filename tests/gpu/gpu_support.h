@@ -66,7 +66,7 @@ void *gpu_dense_weight(const w4a16_source *host_src, w4a16_dtype act_dtype);
 /* ------------------------------------------------------------- buffers */
 
 void *gpu_alloc(size_t bytes);
-void *gpu_upload(const void *host, size_t bytes);
+void *gpu_upload(const void *host, size_t bytes); /* finished on return, like gpu_poison */
 void gpu_download(void *host, const void *device, size_t bytes);
 /* All bytes 0xff: NaN in F16 and BF16, so anything left unwritten shows. */
 void gpu_poison(void *device, size_t bytes);

@@ -3,7 +3,8 @@
  * several W chunks and act-order's M-chunked permute of A; the
  * W4A16_FALLBACK_SPLIT modes; merged sources of different formats and their
  * N- and K-slices, act-order K-slices included; a GPTQ v1 zero of 16 end to
- * end; M = 0; W4A16_LOG=1 logging each choice once on stderr. */
+ * end; graph capture and determinism of the one-chunk path; M = 0;
+ * W4A16_LOG=1 logging each choice once on stderr. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -299,6 +300,71 @@ static void test_gptq_v1_zero_16(void **state) {
     w4a16_ctx_destroy(ctx);
 }
 
+/* ------------------------------------------- capture of one W chunk */
+
+/* The default path (W fits the workspace: one dequantize, one GEMM on the
+ * caller's stream, no side stream), with and without act-order's permute:
+ * a direct run, a second run, and two replays of a captured graph, each into
+ * poisoned C, are bitwise equal and finite. */
+static void test_single_chunk_capture(void **state) {
+    (void)state;
+    GPU_REQUIRED();
+    w4a16_ctx *ctx = NULL;
+    W4A16_CHECK(w4a16_ctx_create(0, 0, &ctx));
+    cudaStream_t stream;
+    CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    for (int act_order = 0; act_order < 2; act_order++) {
+        const gpu_weight_spec spec = {W4A16_FORMAT_CT, 520, 1024, 128, 1, act_order, W4A16_BF16};
+        gpu_weight w;
+        gpu_weight_make(&spec, 850 + (uint64_t)act_order, &w);
+        w4a16_weight packed;
+        memset(&packed, 0, sizeof packed);
+        W4A16_CHECK(w4a16_pack(ctx, &w.src, 1, NULL, W4A16_BF16, &packed, stream));
+        const int64_t M = 33, lda = 1024 + 1, ldc = 520 + 1, count = M * ldc;
+        uint16_t *A = gpu_random_halves(M * lda, W4A16_BF16, -1, 1, 860 + (uint64_t)act_order);
+        void *A_dev = gpu_upload(A, (size_t)(M * lda) * 2), *C = gpu_alloc((size_t)count * 2);
+        uint16_t *runs[4];
+        cudaGraph_t graph;
+        cudaGraphExec_t exec;
+        for (int run = 0; run < 4; run++) {
+            gpu_poison(C, (size_t)count * 2);
+            /* The poison (and A's upload) ran on the legacy stream; `stream` does not wait for it. */
+            CUDA_CHECK(cudaDeviceSynchronize());
+            if (run < 2) {
+                W4A16_CHECK(w4a16_gemm(ctx, &packed, A_dev, lda, C, ldc, M, NULL, stream));
+            } else {
+                if (run == 2) {
+                    CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
+                    W4A16_CHECK(w4a16_gemm(ctx, &packed, A_dev, lda, C, ldc, M, NULL, stream));
+                    CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
+                    CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+                }
+                CUDA_CHECK(cudaGraphLaunch(exec, stream));
+            }
+            CUDA_CHECK(cudaStreamSynchronize(stream));
+            runs[run] = malloc((size_t)count * 2);
+            assert_non_null(runs[run]);
+            gpu_download(runs[run], C, (size_t)count * 2);
+        }
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t j = 0; j < 520; j++) /* bf16 NaN / Inf: exponent all ones */
+                if ((runs[0][m * ldc + j] & 0x7f80) == 0x7f80)
+                    fail_msg("act_order=%d: C[%lld][%lld] is not finite", act_order,
+                             (long long)m, (long long)j);
+        for (int run = 1; run < 4; run++) assert_memory_equal(runs[0], runs[run], (size_t)count * 2);
+        for (int run = 0; run < 4; run++) free(runs[run]);
+        CUDA_CHECK(cudaGraphExecDestroy(exec));
+        CUDA_CHECK(cudaGraphDestroy(graph));
+        CUDA_CHECK(cudaFree(A_dev));
+        CUDA_CHECK(cudaFree(C));
+        free(A);
+        w4a16_weight_free(&packed);
+        gpu_weight_free(&w);
+    }
+    CUDA_CHECK(cudaStreamDestroy(stream));
+    w4a16_ctx_destroy(ctx);
+}
+
 /* ------------------------------------------------------- M = 0, log */
 
 /* M = 0 with real buffers is a no-op that writes nothing, and asks nothing
@@ -399,6 +465,7 @@ int main(void) {
         cmocka_unit_test(test_merged_sliced_gemm),
         cmocka_unit_test(test_act_order_slices_gemm),
         cmocka_unit_test(test_gptq_v1_zero_16),
+        cmocka_unit_test(test_single_chunk_capture),
         cmocka_unit_test(test_m_zero),
         cmocka_unit_test(test_log_env_stderr),
     };
