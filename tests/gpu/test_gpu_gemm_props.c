@@ -185,6 +185,16 @@ static void test_argument_errors(void **state) {
     assert_int_equal(w4a16_gemm(ctx, &c.packed, (char *)A + 1, 64, C, 64, M, NULL, NULL),
                      W4A16_ERR_ARG);
     assert_non_null(strstr(w4a16_last_error(), "2-byte aligned"));
+    assert_int_equal(w4a16_gemm(ctx, &c.packed, A, 64, (char *)C + 1, 64, M, NULL, NULL),
+                     W4A16_ERR_ARG);
+    assert_non_null(strstr(w4a16_last_error(), "C="));
+    assert_int_equal(w4a16_gemm(ctx, &c.packed, A, 64, C, 64, M, (char *)A + 3, NULL),
+                     W4A16_ERR_ARG);
+    assert_non_null(strstr(w4a16_last_error(), "bias="));
+    assert_int_equal(w4a16_gemm(ctx, &c.packed, NULL, 64, C, 64, M, NULL, NULL), W4A16_ERR_ARG);
+    assert_non_null(strstr(w4a16_last_error(), "A is NULL"));
+    assert_int_equal(w4a16_gemm(ctx, &c.packed, A, 64, NULL, 64, M, NULL, NULL), W4A16_ERR_ARG);
+    assert_non_null(strstr(w4a16_last_error(), "C is NULL"));
     assert_int_equal(w4a16_gemm(NULL, &c.packed, A, 64, C, 64, M, NULL, NULL), W4A16_ERR_ARG);
     w4a16_weight future = c.packed;
     future.version = 2;
