@@ -13,28 +13,17 @@
 #include <cmocka.h>
 
 #include "checkpoint/safetensors.h"
+#include "checkpoint_builder.h"
 #include "test_support.h"
 
 /* ------------------------------------------------------------------ helpers */
 
-static void assert_message_has(const char *needle) {
-    const char *message = w4a16_last_error();
-    if (strstr(message, needle) == NULL)
-        fail_msg("message \"%s\" does not contain \"%s\"", message, needle);
-}
-static void fill_random_bytes(uint8_t *bytes, size_t count, uint64_t *rng) {
-    for (size_t i = 0; i < count; i++) bytes[i] = (uint8_t)(test_rng_next(rng) >> 56);
-}
-
-/* A file image: the stated header length, json_bytes of JSON, then
- * data_bytes of random data. */static int file_exists(const char *path) {
+static int file_exists(const char *path) {
     struct stat info;
     return stat(path, &info) == 0;
 }
 
-/* bytes must be rejected with status and a message containing needle, both
- * from a buffer (copied to an exact-size allocation so that ASan sees any
- * over-read) and from a file; *out must be left untouched. */static uint8_t *read_whole_file(const char *path, size_t *size) {
+static uint8_t *read_whole_file(const char *path, size_t *size) {
     FILE *file = fopen(path, "rb");
     assert_non_null(file);
     fseek(file, 0, SEEK_END);
@@ -46,6 +35,7 @@ static void fill_random_bytes(uint8_t *bytes, size_t count, uint64_t *rng) {
     fclose(file);
     return bytes;
 }
+
 /* --------------------------------------------------------------- round trips */
 
 enum { ROUND_TRIP_TENSORS = 11 };
@@ -89,7 +79,7 @@ static void make_tensor_set(tensor_set *set, uint64_t seed) {
                          W4A16_OK);
         set->data[i] = malloc(set->bytes[i] + 1);
         assert_non_null(set->data[i]);
-        fill_random_bytes(set->data[i], set->bytes[i], &rng);
+        test_fill_bytes(set->data[i], set->bytes[i], &rng);
         t->data = set->bytes[i] ? set->data[i] : NULL; /* empty tensors need no data */
     }
 }
@@ -197,7 +187,8 @@ static void test_empty_and_overwrite(void **state) {
     w4a16_st_close(&file);
 }
 
-/* Only zero-size tensors, at the start, middle and end of the data. */static void test_many_tensors(void **state) {
+/* Many tensors in random order: sorting and tiling at scale. */
+static void test_many_tensors(void **state) {
     (void)state;
     enum { COUNT = 1000 };
     w4a16_st_write_tensor *tensors = calloc(COUNT, sizeof *tensors);
@@ -250,21 +241,21 @@ static void test_tensor_bytes(void **state) {
 
     const int64_t odd_f4[] = {3, 3};
     assert_int_equal(w4a16_st_tensor_bytes(W4A16_F4, 2, odd_f4, &bytes), W4A16_ERR_FORMAT);
-    assert_message_has("36 bits, not a whole number of bytes");
+    test_expect_error_has("36 bits, not a whole number of bytes");
     const int64_t negative[] = {4, -1};
     assert_int_equal(w4a16_st_tensor_bytes(W4A16_F32, 2, negative, &bytes), W4A16_ERR_FORMAT);
-    assert_message_has("shape [4, -1] has a negative dimension");
+    test_expect_error_has("shape [4, -1] has a negative dimension");
     const int64_t too_many[] = {1ll << 32, 1ll << 32};
     assert_int_equal(w4a16_st_tensor_bytes(W4A16_U8, 2, too_many, &bytes), W4A16_ERR_FORMAT);
-    assert_message_has("more elements than 64 bits can count");
+    test_expect_error_has("more elements than 64 bits can count");
     const int64_t too_large[] = {1ll << 62};
     assert_int_equal(w4a16_st_tensor_bytes(W4A16_F64, 1, too_large, &bytes), W4A16_ERR_FORMAT);
-    assert_message_has("more bytes than 64 bits can count");
+    test_expect_error_has("more bytes than 64 bits can count");
     assert_int_equal(w4a16_st_tensor_bytes(W4A16_DTYPE_INVALID, 1, too_large, &bytes),
                      W4A16_ERR_ARG);
-    assert_message_has("dtype=0");
+    test_expect_error_has("dtype=0");
     assert_int_equal(w4a16_st_tensor_bytes(W4A16_F32, 9, too_large, &bytes), W4A16_ERR_ARG);
-    assert_message_has("ndim=9");
+    test_expect_error_has("ndim=9");
     assert_int_equal(bytes, 0); /* untouched by the failures */
 }
 /* ---------------------------------------------------------- writer refusals */
@@ -276,7 +267,7 @@ static void expect_write_refused(const w4a16_st_write_tensor *tensors, int64_t c
     snprintf(path, sizeof path, "%s/refused.safetensors", test_scratch_dir("safetensors_refused"));
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     assert_int_equal(w4a16_st_write(path, tensors, count, metadata, metadata_count), status);
-    assert_message_has(needle);
+    test_expect_error_has(needle);
     assert_false(file_exists(path));
     assert_false(file_exists(tmp));
 }
@@ -322,13 +313,13 @@ static void test_writer_refuses_bad_input(void **state) {
     expect_write_refused(NULL, 2, NULL, 0, W4A16_ERR_ARG, "tensors is NULL");
     expect_write_refused(two, 2, NULL, 3, W4A16_ERR_ARG, "metadata is NULL");
     assert_int_equal(w4a16_st_write(NULL, two, 2, NULL, 0), W4A16_ERR_ARG);
-    assert_message_has("path is NULL");
+    test_expect_error_has("path is NULL");
 
     char path[4200];
     snprintf(path, sizeof path, "%s/no/such/dir/x.safetensors",
              test_scratch_dir("safetensors_refused"));
     assert_int_equal(w4a16_st_write(path, two, 2, NULL, 0), W4A16_ERR_IO);
-    assert_message_has("cannot create");
+    test_expect_error_has("cannot create");
 }
 int main(void) {
     const struct CMUnitTest tests[] = {

@@ -49,6 +49,10 @@ double test_rng_uniform(uint64_t *state, double lo, double hi) {
     return w4a16_rng_uniform(state, lo, hi);
 }
 
+void test_fill_bytes(uint8_t *bytes, size_t count, uint64_t *state) {
+    for (size_t i = 0; i < count; i++) bytes[i] = (uint8_t)(w4a16_rng_next(state) >> 56);
+}
+
 void test_fill_random(void *data, w4a16_dtype dtype, int64_t count, double lo, double hi,
                       uint64_t *state) {
     w4a16_rng_fill(data, dtype, count, lo, hi, state);

@@ -18,6 +18,8 @@ int test_write_text(const char *path, const char *text);
 uint64_t test_rng_next(uint64_t *state);
 /* Uniform in [lo, hi). */
 double test_rng_uniform(uint64_t *state, double lo, double hi);
+/* Fills bytes with random bytes. */
+void test_fill_bytes(uint8_t *bytes, size_t count, uint64_t *state);
 /* Fills a F32, F16 or BF16 array with uniform values in [lo, hi), each rounded to the dtype. */
 void test_fill_random(void *data, w4a16_dtype dtype, int64_t count, double lo, double hi,
                       uint64_t *state);
