@@ -65,8 +65,9 @@ static w4a16_status read_environment(w4a16_ctx *ctx) {
 
 static w4a16_status allocate(w4a16_ctx *ctx, size_t workspace_bytes) {
     ctx->workspace_bytes = workspace_bytes;
-    CUDA_TRY(cudaMalloc(&ctx->workspace, workspace_bytes));
-    CUDA_TRY(cudaMalloc(&ctx->cublas_workspace, W4A16_CUBLAS_WORKSPACE_BYTES));
+    W4A16_TRY(w4a16_device_alloc(&ctx->workspace, workspace_bytes, "the ctx workspace"));
+    W4A16_TRY(w4a16_device_alloc(&ctx->cublas_workspace, W4A16_CUBLAS_WORKSPACE_BYTES,
+                                 "cuBLAS's workspace"));
     CUBLAS_TRY(cublasCreate(&ctx->cublas));
     /* The side stream dequantizes the next chunk beside a GEMM that fills the
      * GPU: its blocks go first whenever the GEMM frees an SM. */

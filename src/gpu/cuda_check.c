@@ -24,3 +24,11 @@ w4a16_status w4a16_cublas_fail(cublasStatus_t status, const char *expr, const ch
     return w4a16_fail(code, "%s failed at %s:%d: %s (%s)", expr, base_name(file), line,
                       cublasGetStatusName(status), cublasGetStatusString(status));
 }
+
+w4a16_status w4a16_device_alloc(void **ptr, size_t bytes, const char *what) {
+    cudaError_t error = cudaMalloc(ptr, bytes);
+    if (error == cudaSuccess) return W4A16_OK;
+    *ptr = NULL;
+    w4a16_status status = w4a16_cuda_fail(error, "cudaMalloc", __FILE__, __LINE__);
+    return w4a16_fail_context(status, "%s (%zu bytes)", what, bytes);
+}

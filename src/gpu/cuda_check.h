@@ -13,6 +13,10 @@ w4a16_status w4a16_cuda_fail(cudaError_t error, const char *expr, const char *fi
 w4a16_status w4a16_cublas_fail(cublasStatus_t status, const char *expr, const char *file,
                                int line);
 
+/* cudaMalloc of `bytes` for `what` ("the ctx workspace"); a failure names
+ * both (W4A16_ERR_NOMEM when out of memory) and leaves *ptr NULL. */
+w4a16_status w4a16_device_alloc(void **ptr, size_t bytes, const char *what);
+
 #define CUDA_TRY(expr)                                                                     \
     do {                                                                                   \
         cudaError_t cuda_error_ = (expr);                                                  \

@@ -90,10 +90,14 @@ static w4a16_status output_buffers(const w4a16_pack_plan *plan, int permuted, co
         return W4A16_OK;
     }
     w->owns_memory = 1;
-    CUDA_TRY(cudaMalloc(&w->qweight, plan->sizes.qweight_bytes));
-    CUDA_TRY(cudaMalloc(&w->scales, plan->sizes.scales_bytes));
-    if (plan->asymmetric) CUDA_TRY(cudaMalloc((void **)&w->zeros, plan->sizes.zeros_bytes));
-    if (permuted) CUDA_TRY(cudaMalloc((void **)&w->perm, (size_t)plan->k * sizeof(int32_t)));
+    W4A16_TRY(w4a16_device_alloc(&w->qweight, plan->sizes.qweight_bytes, "the packed qweight"));
+    W4A16_TRY(w4a16_device_alloc(&w->scales, plan->sizes.scales_bytes, "the packed scales"));
+    if (plan->asymmetric)
+        W4A16_TRY(w4a16_device_alloc((void **)&w->zeros, plan->sizes.zeros_bytes,
+                                     "the packed zeros"));
+    if (permuted)
+        W4A16_TRY(w4a16_device_alloc((void **)&w->perm, (size_t)plan->k * sizeof(int32_t),
+                                     "the act-order permutation"));
     return W4A16_OK;
 }
 
