@@ -52,7 +52,8 @@ static gpu_check_options options_for(w4a16_dtype dtype, int from_device, uint64_
 /* 520 x 1024 (n_padded 576, 2 KiB per dequantized row). With a 1 MiB
  * workspace, act-order keeps at most 256 permuted rows of A (half the
  * workspace), so M = 1000 and 2049 run in 4 and 9 M-chunks, and W (1.15 MB)
- * never fits what is left: 3 chunks at M <= 256, 5 chunks of 128 rows above.
+ * never fits what is left: 3 chunks of 192 rows at M = 1 and 17, 5 chunks of
+ * 128 rows from M = 256 on.
  * Without act-order W runs in 3 chunks of 256 rows. With 4 MiB, A takes up
  * to 1024 rows (M = 2049: 3 M-chunks) and W fits in one chunk, dequantized
  * once for all of them. */
