@@ -21,7 +21,7 @@ pc=$(find "$prefix" -name w4a16.pc)
 [ -n "$pc" ] || fail "no w4a16.pc under $prefix"
 [ -f "$prefix/include/w4a16.h" ] || fail "w4a16.h is not installed"
 [ -x "$prefix/bin/w4a16" ] || fail "the w4a16 program is not installed"
-export PKG_CONFIG_PATH="$(dirname "$pc")"
+export PKG_CONFIG_PATH="$(dirname "$pc")${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 [ "$(pkg-config --variable=prefix w4a16)" = "$prefix" ] ||
     fail "w4a16.pc names prefix '$(pkg-config --variable=prefix w4a16)', not '$prefix'"
 
@@ -64,5 +64,5 @@ for flag in $(pkg-config --static --libs-only-L w4a16); do library_path="$librar
 LD_LIBRARY_PATH="$library_path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$SCRATCH/use_w4a16" >"$SCRATCH/out" ||
     fail "the program linked against the installed library failed"
 grep -q "^w4a16 $(pkg-config --modversion w4a16)\$" "$SCRATCH/out" || fail "unexpected output: $(cat "$SCRATCH/out")"
-LD_LIBRARY_PATH="$library_path" "$prefix/bin/w4a16" --version >/dev/null || fail "the installed w4a16 does not run"
+LD_LIBRARY_PATH="$library_path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$prefix/bin/w4a16" --version >/dev/null || fail "the installed w4a16 does not run"
 echo "ok"
