@@ -7,6 +7,7 @@
 
 #include "checkpoint/checkpoint.h"
 #include "common/error.h"
+#include "common/log.h"
 
 static int same_family(w4a16_format a, w4a16_format b) {
     int a_gptq = a == W4A16_FORMAT_GPTQ || a == W4A16_FORMAT_GPTQ_V2;
@@ -45,7 +46,8 @@ static w4a16_status decide_config(const char *path, const char *dir, w4a16_forma
 }
 
 w4a16_status w4a16_checkpoint_open(const char *path, w4a16_format format, w4a16_checkpoint **out) {
-    W4A16_FAIL_IF(path == NULL || out == NULL, W4A16_ERR_ARG, "path or output is NULL");
+    W4A16_FAIL_IF(path == NULL, W4A16_ERR_ARG, "path is NULL");
+    W4A16_FAIL_IF(out == NULL, W4A16_ERR_ARG, "out (the checkpoint output) is NULL");
     W4A16_FAIL_IF((int)format < W4A16_FORMAT_AUTO || (int)format > W4A16_FORMAT_CT, W4A16_ERR_ARG,
                   "format=%d is not a w4a16_format", (int)format);
     char weights[W4A16_CKPT_PATH_BYTES], dir[W4A16_CKPT_PATH_BYTES];
@@ -66,6 +68,14 @@ w4a16_status w4a16_checkpoint_open(const char *path, w4a16_format format, w4a16_
     if (status != W4A16_OK) {
         w4a16_checkpoint_close(ckpt);
         return status;
+    }
+    if (w4a16_log_enabled()) {
+        int64_t quantized = 0;
+        for (int64_t i = 0; i < ckpt->layer_count; i++)
+            quantized += ckpt->layers[i].info.status == W4A16_LAYER_QUANTIZED;
+        w4a16_log("%s: format %s, %lld layers (%lld quantized), %lld tensors", path,
+                  w4a16_format_name(ckpt->format), (long long)ckpt->layer_count,
+                  (long long)quantized, (long long)ckpt->tensor_count);
     }
     *out = ckpt;
     return W4A16_OK;
@@ -96,7 +106,8 @@ int64_t w4a16_checkpoint_tensor_count(const w4a16_checkpoint *ckpt) {
 
 w4a16_status w4a16_checkpoint_tensor(const w4a16_checkpoint *ckpt, int64_t index,
                                      w4a16_tensor_info *out) {
-    W4A16_FAIL_IF(ckpt == NULL || out == NULL, W4A16_ERR_ARG, "checkpoint or output is NULL");
+    W4A16_FAIL_IF(ckpt == NULL, W4A16_ERR_ARG, "checkpoint is NULL");
+    W4A16_FAIL_IF(out == NULL, W4A16_ERR_ARG, "out (the tensor output) is NULL");
     W4A16_FAIL_IF(index < 0 || index >= ckpt->tensor_count, W4A16_ERR_ARG,
                   "tensor index=%lld is outside [0, %lld)", (long long)index,
                   (long long)ckpt->tensor_count);

@@ -156,7 +156,8 @@ int64_t w4a16_checkpoint_layer_count(const w4a16_checkpoint *ckpt) {
 }
 
 static w4a16_status check_index(const w4a16_checkpoint *ckpt, int64_t index, const void *out) {
-    W4A16_FAIL_IF(ckpt == NULL || out == NULL, W4A16_ERR_ARG, "checkpoint or output is NULL");
+    W4A16_FAIL_IF(ckpt == NULL, W4A16_ERR_ARG, "checkpoint is NULL");
+    W4A16_FAIL_IF(out == NULL, W4A16_ERR_ARG, "out (the layer output) is NULL");
     W4A16_FAIL_IF(index < 0 || index >= ckpt->layer_count, W4A16_ERR_ARG,
                   "layer index=%lld is outside [0, %lld)", (long long)index,
                   (long long)ckpt->layer_count);
@@ -176,8 +177,9 @@ static int compare_name_to_layer(const void *name, const void *layer) {
 
 w4a16_status w4a16_checkpoint_find_layer(const w4a16_checkpoint *ckpt, const char *name,
                                          int64_t *index) {
-    W4A16_FAIL_IF(ckpt == NULL || name == NULL || index == NULL, W4A16_ERR_ARG,
-                  "checkpoint, name or index is NULL");
+    W4A16_FAIL_IF(ckpt == NULL, W4A16_ERR_ARG, "checkpoint is NULL");
+    W4A16_FAIL_IF(name == NULL, W4A16_ERR_ARG, "name is NULL");
+    W4A16_FAIL_IF(index == NULL, W4A16_ERR_ARG, "index is NULL");
     const w4a16_ckpt_layer *layer = ckpt->layer_count == 0
                                         ? NULL
                                         : bsearch(name, ckpt->layers, (size_t)ckpt->layer_count,
