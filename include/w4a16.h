@@ -295,8 +295,8 @@ W4A16_API w4a16_status w4a16_pack_size(const w4a16_source *sources, int n_source
  * packed size of the slice, plus an act-order K-slice's scales and zeros of
  * every group: never more than the whole layer's packed size), freed on
  * `stream`; device sources are read in place. Act-order reads g_idx on the
- * host, so it may
- * synchronize `stream`. The weight is ready for work queued on `stream`. */
+ * host, so it may synchronize `stream`. The weight is ready for work queued
+ * on `stream`. */
 #define W4A16_PACK_MAX_SOURCES 8
 W4A16_API w4a16_status w4a16_pack(w4a16_ctx *ctx, const w4a16_source *sources, int n_sources,
                                   const w4a16_slice *slice, w4a16_dtype act_dtype,
