@@ -53,6 +53,14 @@ cudaError_t w4a16_launch_pack(const w4a16_pack_args *args, cudaStream_t stream);
 cudaError_t w4a16_launch_dequantize(const w4a16_weight *w, int64_t row_begin, int64_t rows,
                                     void *out, int64_t ldo, cudaStream_t stream);
 
+/* The decode kernel (gemm_small_m.cu): C[M][n] = A[M][k] · Wᵀ (+ bias[n])
+ * in one launch, for 1 <= M <= 16. The caller (src/gpu/decode.c) checked
+ * that it can take the call: G a multiple of 16 and >= 32 (or per-channel),
+ * k_padded * G < 2^32. A and C: any 2-byte alignment (A 4-byte aligned with
+ * even lda reads pairs; otherwise, and with w->perm, single elements). */
+cudaError_t w4a16_launch_decode(const w4a16_weight *w, const void *A, int64_t lda, void *C,
+                                int64_t ldc, int64_t M, const void *bias, cudaStream_t stream);
+
 /* out[m][j] = A[m][perm[j]] for 16-bit elements, j < k; columns k..ldo-1 are
  * zeroed. out is 16-byte aligned, ldo = round_up(k, 8). */
 cudaError_t w4a16_launch_permute_columns(const void *A, int64_t lda, int64_t rows, int64_t k,

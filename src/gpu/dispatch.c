@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "gpu/ctx.h"
+#include "gpu/decode.h"
 #include "gpu/fallback.h"
 
 typedef struct {
@@ -24,13 +25,14 @@ static const kernel_entry KERNELS[W4A16_KERNEL_COUNT] = {
     [W4A16_KERNEL_AUTO] = {"auto", NULL, NULL},
     [W4A16_KERNEL_FALLBACK] = {"fallback", w4a16_fallback_cannot_run, w4a16_fallback_run},
     [W4A16_KERNEL_SM90_PREFILL] = {"sm90_prefill", not_built, NULL},
-    [W4A16_KERNEL_DECODE] = {"decode", not_built, NULL},
+    [W4A16_KERNEL_DECODE] = {"decode", w4a16_decode_cannot_run, w4a16_decode_run},
 };
 
 /* Crossovers between the kernels. Each entry needs the `w4a16 bench`
- * measurement that justifies it (bench/RESULTS.md); until the fast kernels
- * land these are placeholders and every call goes to the fallback. */
-static const int64_t DECODE_MAX_M = 16;  /* decode streams W once: small M only */
+ * measurement that justifies it (bench/RESULTS.md). DECODE_MAX_M is the
+ * decode kernel's own limit (two n8 token blocks); that decode beats the
+ * fallback all the way to M = 16 is a guess until measured. */
+static const int64_t DECODE_MAX_M = W4A16_DECODE_MAX_M; /* decode streams W once: small M only */
 static const int64_t PREFILL_MIN_M = 64; /* below one wgmma N tile, decode or fallback */
 
 static int can_run(w4a16_kernel kernel, const w4a16_gemm_call *call) {
