@@ -375,20 +375,23 @@ static void test_forced_kernels(void **state) {
     gpu_weight_spec spec = {W4A16_FORMAT_AWQ, 64, 128, 64, 1, 0, W4A16_F16};
     packed_case c;
     case_make(ctx, &spec, W4A16_F16, 61, &c);
-    uint16_t *A = gpu_alloc(8 * 128 * 2), *C = gpu_alloc(8 * 64 * 2);
-    CUDA_CHECK(cudaMemset(A, 0, 8 * 128 * 2));
-    assert_string_equal(w4a16_gemm_kernel_name(ctx, &c.packed, 8), "fallback");
+    uint16_t *A = gpu_alloc(17 * 128 * 2), *C = gpu_alloc(17 * 64 * 2);
+    CUDA_CHECK(cudaMemset(A, 0, 17 * 128 * 2));
+    assert_string_equal(w4a16_gemm_kernel_name(ctx, &c.packed, 8), "decode");
+    assert_string_equal(w4a16_gemm_kernel_name(ctx, &c.packed, 17), "fallback");
     w4a16_ctx_destroy(ctx);
 
+    /* sm90_prefill is not built; decode cannot take M = 17. */
     const char *unavailable[] = {"sm90_prefill", "decode"};
+    const int64_t unavailable_m[] = {8, 17};
     for (int i = 0; i < 2; i++) {
         set_kernel(unavailable[i]);
         W4A16_CHECK(w4a16_ctx_create(0, 0, &ctx));
-        assert_int_equal(w4a16_gemm(ctx, &c.packed, A, 128, C, 64, 8, NULL, NULL),
+        assert_int_equal(w4a16_gemm(ctx, &c.packed, A, 128, C, 64, unavailable_m[i], NULL, NULL),
                          W4A16_ERR_UNSUPPORTED);
         assert_non_null(strstr(w4a16_last_error(), unavailable[i]));
         assert_non_null(strstr(w4a16_last_error(), "W4A16_KERNEL"));
-        assert_string_equal(w4a16_gemm_kernel_name(ctx, &c.packed, 8), "none");
+        assert_string_equal(w4a16_gemm_kernel_name(ctx, &c.packed, unavailable_m[i]), "none");
         w4a16_ctx_destroy(ctx);
     }
     set_kernel("fallback");
@@ -448,7 +451,7 @@ static void test_log_once(void **state) {
     log_count = 0;
     for (int i = 0; i < 3; i++) W4A16_CHECK(w4a16_gemm(ctx, &c.packed, A, 128, C, 64, 5, NULL, NULL));
     assert_int_equal(log_count, 1);
-    assert_non_null(strstr(last_log, "fallback"));
+    assert_non_null(strstr(last_log, "decode"));
     assert_non_null(strstr(last_log, "M=5"));
     W4A16_CHECK(w4a16_gemm(ctx, &c.packed, A, 128, C, 64, 6, NULL, NULL));
     assert_int_equal(log_count, 2);
