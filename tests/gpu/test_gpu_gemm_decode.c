@@ -120,7 +120,7 @@ static void test_declines(void **state) {
         int64_t n, k, group, m;
         const char *reason;
     } cases[] = {{64, 128, 64, 17, "M=17"}, {16, 48, 8, 1, "group_size=8"},
-                 {16, 54, 18, 1, "group_size=18"}, {16, 48, 24, 4, "group_size=24"}};
+                 {16, 72, 18, 1, "group_size=18"}, {16, 48, 24, 4, "group_size=24"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         gpu_weight_spec spec = {W4A16_FORMAT_CT, cases[i].n, cases[i].k, cases[i].group, 1, 0,
                                 W4A16_F16};

@@ -449,8 +449,8 @@ static void test_log_env_stderr(void **state) {
     text[length] = '\0';
     fclose(capture);
     assert_int_equal(count_lines_with(text, "w4a16: gemm n=64 k=128"), 2);
-    assert_int_equal(count_lines_with(text, "M=7 -> fallback"), 1);
-    assert_int_equal(count_lines_with(text, "M=9 -> fallback"), 1);
+    assert_int_equal(count_lines_with(text, "M=7 -> decode"), 1);
+    assert_int_equal(count_lines_with(text, "M=9 -> decode"), 1);
 
     CUDA_CHECK(cudaFree(A));
     CUDA_CHECK(cudaFree(C));

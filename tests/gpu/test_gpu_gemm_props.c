@@ -419,8 +419,9 @@ static void test_workspace_too_small(void **state) {
     gpu_weight_spec spec = {W4A16_FORMAT_GPTQ, 64, 1024, 128, 0, 0, W4A16_F16};
     packed_case c;
     case_make(ctx, &spec, W4A16_F16, 71, &c);
-    uint16_t *A = gpu_alloc(1024 * 2), *C = gpu_alloc(64 * 2);
-    assert_int_equal(w4a16_gemm(ctx, &c.packed, A, 1024, C, 64, 1, NULL, NULL),
+    /* M = 17: past the decode kernel, which needs no workspace. */
+    uint16_t *A = gpu_alloc(17 * 1024 * 2), *C = gpu_alloc(17 * 64 * 2);
+    assert_int_equal(w4a16_gemm(ctx, &c.packed, A, 1024, C, 64, 17, NULL, NULL),
                      W4A16_ERR_UNSUPPORTED);
     assert_non_null(strstr(w4a16_last_error(), "workspace"));
     CUDA_CHECK(cudaFree(A));
