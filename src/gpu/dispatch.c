@@ -31,9 +31,10 @@ static const kernel_entry KERNELS[W4A16_KERNEL_COUNT] = {
 /* Crossovers between the kernels, each with the `w4a16 bench` measurement
  * behind it (bench/RESULTS.md, H100, commit 39b2f3e, Qwen3-4B shapes, g128):
  * - DECODE_MAX_M = 16, the decode kernel's own limit (two n8 token blocks):
- *   at M = 16 decode runs at 0.62-0.75x cuBLAS against the fallback's
- *   0.48-0.71x on every shape, f16 and bf16, sym and asym; at M <= 8,
- *   0.90-1.22x against 0.47-0.72x.
+ *   at M <= 8 decode is 0.90-1.22x cuBLAS against the fallback's 0.47-0.72x
+ *   on every shape, f16 and bf16, sym and asym; at M = 16 it is 35-40%
+ *   faster than the fallback on gate_up and down and 2-6% slower on qkv and
+ *   o_proj, so it keeps M = 16.
  * - PREFILL_MIN_M: no sm90_prefill kernel yet; the value is a placeholder. */
 static const int64_t DECODE_MAX_M = W4A16_DECODE_MAX_M; /* decode streams W once: small M only */
 static const int64_t PREFILL_MIN_M = 64; /* below one wgmma N tile, decode or fallback */
