@@ -12,6 +12,7 @@
 #include <cuda_runtime.h>
 
 #include "cuda/kernels.h"
+#include "cuda/packed_scales.cuh"
 #include "packed/packed_layout.h"
 
 namespace {
@@ -31,8 +32,6 @@ template <> struct pair_of<__nv_bfloat16> {
     using type = __nv_bfloat162;
 };
 
-enum ScaleKind { kScaleF16 = 0, kScaleBF16 = 1, kScaleF32 = 2 };
-
 struct DequantParams {
     const uint4 *qweight;   // tiles of 32 lanes x 16 bytes
     const void *scales;     // [groups_padded][n_padded]
@@ -46,11 +45,7 @@ struct DequantParams {
 };
 
 __device__ __forceinline__ float load_scale(const DequantParams &p, int64_t i) {
-    switch (p.scale_kind) {
-    case kScaleF16: return __half2float(static_cast<const __half *>(p.scales)[i]);
-    case kScaleBF16: return __bfloat162float(static_cast<const __nv_bfloat16 *>(p.scales)[i]);
-    default: return static_cast<const float *>(p.scales)[i];
-    }
+    return load_packed_scale(p.scales, p.scale_kind, i);
 }
 
 // Scale and biased zero of two rows (row0, row0 + 8) in one group. The zero is
@@ -195,7 +190,7 @@ extern "C" cudaError_t w4a16_launch_dequantize(const w4a16_weight *w, int64_t ro
     p.qweight = static_cast<const uint4 *>(w->qweight);
     p.scales = w->scales;
     p.zeros = w->zeros;
-    p.scale_kind = w->scales_dtype == W4A16_F16 ? kScaleF16 : w->scales_dtype == W4A16_BF16 ? kScaleBF16 : kScaleF32;
+    p.scale_kind = scale_kind_of(w->scales_dtype);
     p.n_padded = (int)w->n_padded;
     p.group_cols = (int)w4a16_group_cols(w->group_size, w->k);
     p.tile_n_begin = (int)(row_begin / W4A16_TILE_ROWS);

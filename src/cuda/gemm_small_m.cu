@@ -18,6 +18,7 @@
 #include <cuda_runtime.h>
 
 #include "cuda/kernels.h"
+#include "cuda/packed_scales.cuh"
 #include "packed/packed_layout.h"
 
 namespace {
@@ -28,8 +29,6 @@ constexpr int kMaxWarps = 8;
 // k-tiles per warp whose loads are in flight together: 4 x 16 bytes of W per
 // lane at M <= 8; 2 at M <= 16, whose A fragments take twice the registers.
 template <int kBlocks> struct Batch { static constexpr int value = kBlocks == 1 ? 4 : 2; };
-
-enum ScaleKind { kScaleF16 = 0, kScaleBF16 = 1, kScaleF32 = 2 };
 
 struct DecodeParams {
     const uint4 *qweight;  // tiles [k_padded / 64][n_padded / 16] of 32 lanes x 16 bytes
@@ -94,11 +93,7 @@ __device__ __forceinline__ uint4 load_weights(const uint4 *p) {
 }
 
 __device__ __forceinline__ float load_scale(const DecodeParams &p, int64_t i) {
-    switch (p.scale_kind) {
-    case kScaleF16: return __half2float(static_cast<const __half *>(p.scales)[i]);
-    case kScaleBF16: return __bfloat162float(static_cast<const __nv_bfloat16 *>(p.scales)[i]);
-    default: return static_cast<const float *>(p.scales)[i];
-    }
+    return load_packed_scale(p.scales, p.scale_kind, i);
 }
 
 // One group's scales of the lane's rows (g, g + 8) and their biased zeros as
@@ -282,7 +277,7 @@ extern "C" cudaError_t w4a16_launch_decode(const w4a16_weight *w, const void *A,
     p.qweight = static_cast<const uint4 *>(w->qweight);
     p.scales = w->scales;
     p.zeros = w->zeros;
-    p.scale_kind = w->scales_dtype == W4A16_F16 ? kScaleF16 : w->scales_dtype == W4A16_BF16 ? kScaleBF16 : kScaleF32;
+    p.scale_kind = scale_kind_of(w->scales_dtype);
     p.A = static_cast<const uint16_t *>(A);
     p.lda = lda;
     p.perm = w->perm;
