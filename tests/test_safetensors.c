@@ -88,6 +88,13 @@ static void free_tensor_set(tensor_set *set) {
     for (int i = 0; i < ROUND_TRIP_TENSORS; i++) free(set->data[i]);
 }
 
+static int compare_begin(const void *a, const void *b) {
+    const w4a16_st_tensor *x = *(const w4a16_st_tensor *const *)a;
+    const w4a16_st_tensor *y = *(const w4a16_st_tensor *const *)b;
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    return x->end < y->end ? -1 : x->end > y->end; /* an empty tensor before its neighbour */
+}
+
 static void test_round_trip(void **state) {
     (void)state;
     tensor_set set;
@@ -109,7 +116,8 @@ static void test_round_trip(void **state) {
     for (int64_t i = 1; i < file.tensor_count; i++)
         assert_true(strcmp(file.tensors[i - 1].name, file.tensors[i].name) < 0);
 
-    /* Header padded to 8 bytes with spaces; data right after, in name order. */
+    /* Header padded to 8 bytes with spaces; data right after, larger elements
+     * first and then by name, with no gaps, so each tensor is aligned. */
     const uint8_t *map = file.map;
     uint64_t header_bytes = 0;
     for (int i = 7; i >= 0; i--) header_bytes = (header_bytes << 8) | map[i];
@@ -118,10 +126,21 @@ static void test_round_trip(void **state) {
     uint64_t total = 0;
     for (int i = 0; i < ROUND_TRIP_TENSORS; i++) total += set.bytes[i];
     assert_int_equal(file.map_bytes, 8 + header_bytes + total);
+    const w4a16_st_tensor *in_data_order[ROUND_TRIP_TENSORS];
+    for (int64_t i = 0; i < file.tensor_count; i++) in_data_order[i] = &file.tensors[i];
+    qsort(in_data_order, (size_t)file.tensor_count, sizeof *in_data_order, compare_begin);
     uint64_t next_begin = 0;
     for (int64_t i = 0; i < file.tensor_count; i++) {
-        assert_int_equal(file.tensors[i].begin, next_begin);
-        next_begin = file.tensors[i].end;
+        const w4a16_st_tensor *t = in_data_order[i];
+        assert_int_equal(t->begin, next_begin);
+        next_begin = t->end;
+        int bits = w4a16_dtype_bits(t->dtype);
+        assert_int_equal((8 + header_bytes + t->begin) % (uint64_t)(bits >= 8 ? bits / 8 : 1), 0);
+        if (i > 0) {
+            int previous_bits = w4a16_dtype_bits(in_data_order[i - 1]->dtype);
+            assert_true(previous_bits > bits ||
+                        (previous_bits == bits && strcmp(in_data_order[i - 1]->name, t->name) < 0));
+        }
     }
 
     for (int i = 0; i < ROUND_TRIP_TENSORS; i++) {

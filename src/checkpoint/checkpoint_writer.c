@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint/shard_writer.h"
 #include "common/error.h"
 
 /* Doubles the capacity; the list stays valid (and unchanged) on failure. */
@@ -77,11 +78,13 @@ void w4a16_tensor_list_free(w4a16_tensor_list *list) {
     memset(list, 0, sizeof *list);
 }
 
-/* path.tmp, then rename: a reader never sees half a config. */
-static w4a16_status write_config(const char *path, const json_t *config) {
-    char tmp[4096];
-    W4A16_FAIL_IF(snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp, W4A16_ERR_ARG,
-                  "path '%.200s' is too long", path);
+w4a16_status w4a16_checkpoint_write_config(const char *dir, const json_t *config) {
+    W4A16_FAIL_IF(dir == NULL, W4A16_ERR_ARG, "dir is NULL");
+    W4A16_FAIL_IF(!json_is_object(config), W4A16_ERR_ARG, "config is not a JSON object");
+    char path[4096], tmp[4096 + 8];
+    W4A16_FAIL_IF(snprintf(path, sizeof path, "%s/config.json", dir) >= (int)sizeof path,
+                  W4A16_ERR_ARG, "folder name '%.200s' is too long", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     if (json_dump_file(config, tmp, JSON_INDENT(2)) != 0) {
         remove(tmp);
         return w4a16_fail(W4A16_ERR_IO, "cannot write %s", tmp);
@@ -97,12 +100,19 @@ w4a16_status w4a16_checkpoint_write(const char *dir, const w4a16_tensor_list *te
                                     const json_t *config) {
     W4A16_FAIL_IF(dir == NULL || tensors == NULL, W4A16_ERR_ARG, "dir or tensors is NULL");
     W4A16_FAIL_IF(!json_is_object(config), W4A16_ERR_ARG, "config is not a JSON object");
-    char path[4096];
-    W4A16_FAIL_IF(snprintf(path, sizeof path, "%s/model.safetensors", dir) >= (int)sizeof path,
-                  W4A16_ERR_ARG, "folder name '%.200s' is too long", dir);
-    char format_key[] = "format", format_value[] = "pt";
-    const w4a16_st_metadata metadata = {format_key, format_value};
-    W4A16_TRY(w4a16_st_write(path, tensors->tensors, tensors->count, &metadata, 1));
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    return write_config(path, config);
+    for (int64_t i = 0; i < tensors->count; i++)
+        W4A16_FAIL_IF(tensors->tensors[i].data == NULL, W4A16_ERR_ARG,
+                      "tensor '%.200s' has no data", tensors->tensors[i].name);
+    w4a16_shard_writer *writer = NULL;
+    W4A16_TRY(w4a16_shard_writer_create(dir, tensors->tensors, tensors->count, 0, &writer));
+    w4a16_status status = W4A16_OK;
+    for (int64_t i = 0; i < tensors->count && status == W4A16_OK; i++) {
+        const w4a16_st_write_tensor *t = &tensors->tensors[i];
+        uint64_t bytes = 0;
+        w4a16_st_tensor_bytes(t->dtype, t->ndim, t->shape, &bytes); /* checked by create */
+        status = w4a16_shard_writer_put(writer, i, 0, t->data, bytes);
+    }
+    if (status == W4A16_OK) status = w4a16_shard_writer_commit(writer);
+    w4a16_shard_writer_free(writer);
+    return status == W4A16_OK ? w4a16_checkpoint_write_config(dir, config) : status;
 }

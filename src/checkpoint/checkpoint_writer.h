@@ -1,8 +1,8 @@
-/* Writing a checkpoint folder: the tensors a writer gathered (quantized
- * layers from the format encoders, plus whatever the caller carries over
- * unchanged) go to DIR/model.safetensors, and the model's config, with its
- * quantization_config, to DIR/config.json. Used by `quantize`, `convert`
- * and the tests. */
+/* Named tensors gathered in memory (the tensor list: one layer's tensors
+ * from a format encoder, or a whole small checkpoint), and writing a small
+ * checkpoint folder from such a list: DIR/model.safetensors and
+ * DIR/config.json. `quantize` and `convert` stream larger ones through
+ * shard_writer.h; the demo and the tests use this. */
 #ifndef W4A16_CHECKPOINT_CHECKPOINT_WRITER_H
 #define W4A16_CHECKPOINT_CHECKPOINT_WRITER_H
 
@@ -35,11 +35,14 @@ const w4a16_st_write_tensor *w4a16_tensor_list_find(const w4a16_tensor_list *lis
 void w4a16_tensor_list_truncate(w4a16_tensor_list *list, int64_t count);
 void w4a16_tensor_list_free(w4a16_tensor_list *list); /* accepts a zeroed list; zeroes it */
 
-/* Writes dir/model.safetensors (every tensor of the list; metadata
- * {"format": "pt"}, which Hugging Face loaders expect) and dir/config.json
- * (config, indented), each through a temporary file and a rename. The folder
- * must exist. */
+/* Writes dir/model.safetensors (every tensor of the list, through
+ * shard_writer.h as one file; metadata {"format": "pt"}, which Hugging Face
+ * loaders expect) and dir/config.json (config, indented), each through a
+ * temporary file and a rename. The folder must exist. Every tensor needs its
+ * data: a list of planned tensors (data NULL) is for shard_writer.h. */
 w4a16_status w4a16_checkpoint_write(const char *dir, const w4a16_tensor_list *tensors,
                                     const json_t *config);
+/* dir/config.json alone, indented, through dir/config.json.tmp and a rename. */
+w4a16_status w4a16_checkpoint_write_config(const char *dir, const json_t *config);
 
 #endif

@@ -56,7 +56,7 @@ const w4a16_st_tensor *w4a16_st_find(const w4a16_st_file *file, const char *name
 /* Value of a __metadata__ key, or NULL. */
 const char *w4a16_st_metadata_get(const w4a16_st_file *file, const char *key);
 
-/* A tensor to write; the writer copies nothing until w4a16_st_write. */
+/* A tensor to write; the writer reads data only when writing it. */
 typedef struct {
     const char *name;
     w4a16_dtype dtype;
@@ -65,15 +65,42 @@ typedef struct {
     const void *data; /* numel * size bytes */
 } w4a16_st_write_tensor;
 
-/* Writes tensors (any order; the file lists them sorted by name, data in the
- * same order) with optional string metadata; header padded with spaces to a
- * multiple of 8, so the data starts 8-byte aligned. Writes to path + ".tmp"
- * then renames. W4A16_ERR_ARG, before anything is written, for NULL names or
- * data, duplicate names or metadata keys, "__metadata__" as a tensor name,
- * invalid dtypes or shapes, or names and values that are not UTF-8;
- * W4A16_ERR_IO (the .tmp file removed) when the file cannot be written. */
+/* Writes a whole file from memory (tensors in any order): the stream below,
+ * every tensor put, finished and committed. W4A16_ERR_ARG, before anything
+ * is written, for NULL names or data, duplicate names or metadata keys,
+ * "__metadata__" as a tensor name, invalid dtypes or shapes, or names and
+ * values that are not UTF-8; W4A16_ERR_IO (the .tmp file removed) when the
+ * file cannot be written. */
 w4a16_status w4a16_st_write(const char *path, const w4a16_st_write_tensor *tensors, int64_t count,
                             const w4a16_st_metadata *metadata, int64_t metadata_count);
+
+/* A file written as its tensors are produced, in any order. Create lays it
+ * out from the tensors' names, dtypes and shapes (their data is not read):
+ * the header lists them sorted by name, padded with spaces so the data
+ * starts 8-byte aligned; the data holds them larger elements first, then by
+ * name (Hugging Face's order), so each starts aligned to its element size.
+ * It writes path + ".tmp" with the header and reserves room for the data.
+ * Put writes bytes of one tensor at an offset within it (pieces may come
+ * from several threads at once, never overlapping). Finish checks that every
+ * byte was put and closes the file; commit renames it to path; discard
+ * closes and removes the .tmp file unless it was committed, and frees all. */
+typedef struct {
+    char *path, *tmp_path;
+    int fd;                     /* -1 once finished */
+    uint64_t data_start;        /* 8 + header bytes */
+    int64_t count;
+    uint64_t *begin, *bytes;    /* per tensor, indexed as the caller's array */
+    _Atomic uint64_t *written;  /* bytes put so far, per tensor */
+} w4a16_st_stream;
+
+w4a16_status w4a16_st_stream_create(const char *path, const w4a16_st_write_tensor *tensors,
+                                    int64_t count, const w4a16_st_metadata *metadata,
+                                    int64_t metadata_count, w4a16_st_stream *out);
+w4a16_status w4a16_st_stream_put(w4a16_st_stream *stream, int64_t index, uint64_t offset,
+                                 const void *data, uint64_t bytes);
+w4a16_status w4a16_st_stream_finish(w4a16_st_stream *stream);
+w4a16_status w4a16_st_stream_commit(w4a16_st_stream *stream);
+void w4a16_st_stream_discard(w4a16_st_stream *stream); /* accepts a zeroed or NULL stream */
 
 /* numel * dtype size in bytes (a zero dimension gives 0 bytes). Sub-byte
  * dtypes (F4, F6_*) must fill whole bytes: numel * bits a multiple of 8.

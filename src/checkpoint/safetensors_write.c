@@ -1,9 +1,16 @@
-/* The safetensors writer: tensors sorted by name, data in the same order, the
- * header padded with spaces so the data starts 8-byte aligned, written to
- * path.tmp and renamed so that a reader never sees half a file. */
+/* The safetensors writer. A file is laid out before any data exists: the
+ * header lists every tensor (in name order, __metadata__ first), padded with
+ * spaces so the data starts 8-byte aligned, and the data holds the tensors
+ * larger elements first, then by name (Hugging Face's order), so that every
+ * tensor starts at a multiple of its element size with no gaps. The bytes
+ * then go to their places with pwrite, in any order and from any thread, and
+ * the file is renamed from path.tmp only once every byte is there: a reader
+ * never sees half a file. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,20 +22,30 @@
 /* A tensor to write, with its place in the data. */
 typedef struct {
     const w4a16_st_write_tensor *tensor;
-    int64_t index; /* in the caller's array, for messages */
-    uint64_t bytes;
+    int64_t index; /* in the caller's array */
+    uint64_t bytes, begin;
 } planned_tensor;
 
-static int compare_planned(const void *a, const void *b) {
+static int compare_names(const void *a, const void *b) {
     return strcmp(((const planned_tensor *)a)->tensor->name,
                   ((const planned_tensor *)b)->tensor->name);
+}
+
+/* Larger elements first, then by name: each tensor starts aligned to its element. */
+static int compare_data_order(const void *a, const void *b) {
+    const w4a16_st_write_tensor *x = ((const planned_tensor *)a)->tensor;
+    const w4a16_st_write_tensor *y = ((const planned_tensor *)b)->tensor;
+    int x_bits = w4a16_dtype_bits(x->dtype), y_bits = w4a16_dtype_bits(y->dtype);
+    if (x_bits != y_bits) return x_bits > y_bits ? -1 : 1;
+    return strcmp(x->name, y->name);
 }
 
 static int compare_metadata(const void *a, const void *b) {
     return strcmp(((const w4a16_st_metadata *)a)->key, ((const w4a16_st_metadata *)b)->key);
 }
 
-/* Checks every tensor and sorts them by name into plan. */
+/* Checks every tensor, gives each its place in the data, and leaves plan
+ * sorted by name. Data may be NULL (a layout before the data exists). */
 static w4a16_status plan_tensors(const w4a16_st_write_tensor *tensors, int64_t count,
                                  planned_tensor *plan) {
     for (int64_t i = 0; i < count; i++) {
@@ -40,11 +57,15 @@ static w4a16_status plan_tensors(const w4a16_st_write_tensor *tensors, int64_t c
         w4a16_status status = w4a16_st_tensor_bytes(t->dtype, t->ndim, t->shape, &plan[i].bytes);
         if (status != W4A16_OK)
             return w4a16_fail_context(W4A16_ERR_ARG, "tensors[%" PRId64 "] '%.200s'", i, t->name);
-        W4A16_FAIL_IF(t->data == NULL && plan[i].bytes > 0, W4A16_ERR_ARG,
-                      "tensors[%" PRId64 "] '%.200s': data is NULL for %" PRIu64 " bytes", i,
-                      t->name, plan[i].bytes);
     }
-    if (count > 0) qsort(plan, (size_t)count, sizeof *plan, compare_planned);
+    if (count == 0) return W4A16_OK;
+    qsort(plan, (size_t)count, sizeof *plan, compare_data_order);
+    uint64_t begin = 0;
+    for (int64_t i = 0; i < count; i++) {
+        plan[i].begin = begin;
+        begin += plan[i].bytes;
+    }
+    qsort(plan, (size_t)count, sizeof *plan, compare_names);
     for (int64_t i = 1; i < count; i++)
         W4A16_FAIL_IF(strcmp(plan[i - 1].tensor->name, plan[i].tensor->name) == 0, W4A16_ERR_ARG,
                       "tensors[%" PRId64 "] and tensors[%" PRId64 "] are both named '%.200s'",
@@ -76,14 +97,14 @@ static w4a16_status set_member(json_t *object, const char *key, json_t *value) {
     return W4A16_OK;
 }
 
-static w4a16_status tensor_entry(const planned_tensor *p, uint64_t begin, json_t **out) {
+static w4a16_status tensor_entry(const planned_tensor *p, json_t **out) {
     const w4a16_st_write_tensor *t = p->tensor;
     json_t *entry = json_object(), *shape = json_array(), *offsets = json_array();
     int failed = entry == NULL || shape == NULL || offsets == NULL;
     for (int32_t d = 0; d < t->ndim && !failed; d++)
         failed |= json_array_append_new(shape, json_integer(t->shape[d])) != 0;
-    failed |= json_array_append_new(offsets, json_integer((json_int_t)begin)) != 0;
-    failed |= json_array_append_new(offsets, json_integer((json_int_t)(begin + p->bytes))) != 0;
+    failed |= json_array_append_new(offsets, json_integer((json_int_t)p->begin)) != 0;
+    failed |= json_array_append_new(offsets, json_integer((json_int_t)(p->begin + p->bytes))) != 0;
     if (!failed) {
         failed |= json_object_set_new(entry, "dtype", json_string(w4a16_dtype_name(t->dtype)));
         failed |= json_object_set(entry, "shape", shape);
@@ -115,14 +136,12 @@ static w4a16_status build_header(const planned_tensor *plan, int64_t count,
                 status = w4a16_fail_context(status, "metadata[%" PRId64 "]", i);
         }
     }
-    uint64_t begin = 0;
     for (int64_t i = 0; i < count && status == W4A16_OK; i++) {
         json_t *entry = NULL;
-        status = tensor_entry(&plan[i], begin, &entry);
+        status = tensor_entry(&plan[i], &entry);
         if (status == W4A16_OK) status = set_member(root, plan[i].tensor->name, entry);
         if (status != W4A16_OK)
             status = w4a16_fail_context(status, "tensors[%" PRId64 "]", plan[i].index);
-        begin += plan[i].bytes;
     }
     if (status == W4A16_OK) {
         *out = json_dumps(root, JSON_COMPACT);
@@ -132,63 +151,98 @@ static w4a16_status build_header(const planned_tensor *plan, int64_t count,
     return status;
 }
 
-/* Writes length, padded header and data to an open file; 0 on success. */
-static int write_contents(FILE *file, const char *header, const planned_tensor *plan,
-                          int64_t count) {
-    size_t json_bytes = strlen(header);
-    uint64_t header_bytes = (json_bytes + 7) / 8 * 8;
-    uint8_t length[8];
-    for (int i = 0; i < 8; i++) length[i] = (uint8_t)(header_bytes >> (8 * i));
-    if (fwrite(length, 1, 8, file) != 8) return -1;
-    if (fwrite(header, 1, json_bytes, file) != json_bytes) return -1;
-    for (uint64_t i = json_bytes; i < header_bytes; i++)
-        if (fputc(' ', file) == EOF) return -1;
-    for (int64_t i = 0; i < count; i++) {
-        size_t bytes = (size_t)plan[i].bytes;
-        if (bytes > 0 && fwrite(plan[i].tensor->data, 1, bytes, file) != bytes) return -1;
+static w4a16_status io_error(const w4a16_st_stream *s, const char *step, int error_number) {
+    char reason[128];
+    return w4a16_fail(W4A16_ERR_IO, "%.400s: cannot %s %.400s: %s", s->path, step, s->tmp_path,
+                      strerror_r(error_number, reason, sizeof reason));
+}
+
+/* pwrite all of it, through short writes and interrupts. */
+static int write_all(int fd, const void *data, uint64_t bytes, uint64_t offset) {
+    const char *at = data;
+    while (bytes > 0) {
+        size_t piece = bytes > (UINT64_C(1) << 30) ? (size_t)1 << 30 : (size_t)bytes;
+        ssize_t done = pwrite(fd, at, piece, (off_t)offset);
+        if (done < 0 && errno == EINTR) continue;
+        if (done <= 0) {
+            if (done == 0) errno = EIO;
+            return -1;
+        }
+        at += done;
+        offset += (uint64_t)done;
+        bytes -= (uint64_t)done;
     }
     return 0;
 }
 
-static w4a16_status write_file(const char *path, const char *header, const planned_tensor *plan,
-                               int64_t count) {
+/* Length, padded header, and room for the data (reserved up front, so that a
+ * full disk fails now rather than after minutes of work). */
+static w4a16_status write_head(w4a16_st_stream *s, const char *header, uint64_t data_bytes) {
+    size_t json_bytes = strlen(header);
+    uint64_t header_bytes = (json_bytes + 7) / 8 * 8;
+    char *head = malloc((size_t)(8 + header_bytes));
+    W4A16_FAIL_IF(head == NULL, W4A16_ERR_NOMEM, "out of memory for a %" PRIu64 "-byte header",
+                  header_bytes);
+    for (int i = 0; i < 8; i++) head[i] = (char)(uint8_t)(header_bytes >> (8 * i));
+    memcpy(head + 8, header, json_bytes);
+    memset(head + 8 + json_bytes, ' ', (size_t)(header_bytes - json_bytes));
+    int failed = write_all(s->fd, head, 8 + header_bytes, 0) != 0;
+    free(head);
+    if (failed) return io_error(s, "write", errno);
+    s->data_start = 8 + header_bytes;
+    uint64_t total = s->data_start + data_bytes;
+    if (data_bytes > 0 && fallocate(s->fd, 0, 0, (off_t)total) != 0) {
+        if (errno == ENOSPC) return io_error(s, "reserve room in", errno);
+        if (ftruncate(s->fd, (off_t)total) != 0) return io_error(s, "size", errno);
+    }
+    return W4A16_OK;
+}
+
+static w4a16_status open_file(w4a16_st_stream *s, const char *path) {
     size_t tmp_bytes = strlen(path) + sizeof ".tmp";
-    char *tmp = malloc(tmp_bytes);
-    W4A16_FAIL_IF(tmp == NULL, W4A16_ERR_NOMEM, "out of memory");
-    snprintf(tmp, tmp_bytes, "%s.tmp", path);
-    const char *failed_step = NULL;
-    int failed_errno = 0;
-    FILE *file = fopen(tmp, "wb");
-    if (file == NULL) {
-        failed_step = "create";
-        failed_errno = errno;
-    } else {
-        if (write_contents(file, header, plan, count) != 0) {
-            failed_step = "write";
-            failed_errno = errno;
-        }
-        if (fclose(file) != 0 && failed_step == NULL) {
-            failed_step = "write";
-            failed_errno = errno;
-        }
-        if (failed_step == NULL && rename(tmp, path) != 0) {
-            failed_step = "rename";
-            failed_errno = errno;
-        }
-        if (failed_step != NULL) unlink(tmp);
-    }
+    s->path = strdup(path);
+    s->tmp_path = malloc(tmp_bytes);
+    W4A16_FAIL_IF(s->path == NULL || s->tmp_path == NULL, W4A16_ERR_NOMEM, "out of memory");
+    snprintf(s->tmp_path, tmp_bytes, "%s.tmp", path);
+    s->fd = open(s->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (s->fd < 0) return io_error(s, "create", errno);
+    return W4A16_OK;
+}
+
+static w4a16_status create_stream(w4a16_st_stream *s, const char *path,
+                                  const w4a16_st_write_tensor *tensors, int64_t count,
+                                  const w4a16_st_metadata *metadata, int64_t metadata_count) {
+    planned_tensor *plan = calloc((size_t)count + 1, sizeof *plan);
+    w4a16_st_metadata *sorted = calloc((size_t)metadata_count + 1, sizeof *sorted);
+    s->begin = calloc((size_t)count + 1, sizeof *s->begin);
+    s->bytes = calloc((size_t)count + 1, sizeof *s->bytes);
+    s->written = calloc((size_t)count + 1, sizeof *s->written);
+    char *header = NULL;
     w4a16_status status = W4A16_OK;
-    if (failed_step != NULL) {
-        char reason[128];
-        status = w4a16_fail(W4A16_ERR_IO, "%.400s: cannot %s %.400s: %s", path, failed_step, tmp,
-                            strerror_r(failed_errno, reason, sizeof reason));
+    if (!plan || !sorted || !s->begin || !s->bytes || !s->written)
+        status = w4a16_fail(W4A16_ERR_NOMEM, "out of memory for %" PRId64 " tensors", count);
+    if (status == W4A16_OK) status = plan_tensors(tensors, count, plan);
+    if (status == W4A16_OK) status = plan_metadata(metadata, metadata_count, sorted);
+    if (status == W4A16_OK) status = build_header(plan, count, sorted, metadata_count, &header);
+    uint64_t data_bytes = 0;
+    for (int64_t i = 0; i < count && status == W4A16_OK; i++) {
+        s->begin[plan[i].index] = plan[i].begin;
+        s->bytes[plan[i].index] = plan[i].bytes;
+        data_bytes += plan[i].bytes;
     }
-    free(tmp);
+    s->count = count;
+    if (status == W4A16_OK) status = open_file(s, path);
+    if (status == W4A16_OK) status = write_head(s, header, data_bytes);
+    free(header);
+    free(sorted);
+    free(plan);
     return status;
 }
 
-w4a16_status w4a16_st_write(const char *path, const w4a16_st_write_tensor *tensors, int64_t count,
-                            const w4a16_st_metadata *metadata, int64_t metadata_count) {
+w4a16_status w4a16_st_stream_create(const char *path, const w4a16_st_write_tensor *tensors,
+                                    int64_t count, const w4a16_st_metadata *metadata,
+                                    int64_t metadata_count, w4a16_st_stream *out) {
+    W4A16_FAIL_IF(out == NULL, W4A16_ERR_ARG, "out (the stream) is NULL");
     W4A16_FAIL_IF(path == NULL, W4A16_ERR_ARG, "path is NULL");
     W4A16_FAIL_IF(count < 0, W4A16_ERR_ARG, "count=%" PRId64 " is negative", count);
     W4A16_FAIL_IF(count > 0 && tensors == NULL, W4A16_ERR_ARG,
@@ -197,19 +251,89 @@ w4a16_status w4a16_st_write(const char *path, const w4a16_st_write_tensor *tenso
                   metadata_count);
     W4A16_FAIL_IF(metadata_count > 0 && metadata == NULL, W4A16_ERR_ARG,
                   "metadata is NULL with metadata_count=%" PRId64, metadata_count);
+    w4a16_st_stream s = {.fd = -1};
+    w4a16_status status = create_stream(&s, path, tensors, count, metadata, metadata_count);
+    if (status != W4A16_OK) {
+        w4a16_st_stream_discard(&s);
+        return status;
+    }
+    *out = s;
+    return W4A16_OK;
+}
 
-    planned_tensor *plan = calloc((size_t)count + 1, sizeof *plan);
-    w4a16_st_metadata *sorted = calloc((size_t)metadata_count + 1, sizeof *sorted);
-    char *header = NULL;
+w4a16_status w4a16_st_stream_put(w4a16_st_stream *s, int64_t index, uint64_t offset,
+                                 const void *data, uint64_t bytes) {
+    W4A16_FAIL_IF(s == NULL || s->fd < 0, W4A16_ERR_ARG, "the stream is not open");
+    W4A16_FAIL_IF(index < 0 || index >= s->count, W4A16_ERR_ARG,
+                  "tensor index=%" PRId64 " is outside [0, %" PRId64 ")", index, s->count);
+    W4A16_FAIL_IF(offset > s->bytes[index] || bytes > s->bytes[index] - offset, W4A16_ERR_ARG,
+                  "%.400s: bytes [%" PRIu64 ", %" PRIu64 ") of a %" PRIu64 "-byte tensor",
+                  s->path, offset, offset + bytes, s->bytes[index]);
+    W4A16_FAIL_IF(data == NULL && bytes > 0, W4A16_ERR_ARG, "data is NULL for %" PRIu64 " bytes",
+                  bytes);
+    if (bytes == 0) return W4A16_OK;
+    if (write_all(s->fd, data, bytes, s->data_start + s->begin[index] + offset) != 0)
+        return io_error(s, "write", errno);
+    atomic_fetch_add_explicit(&s->written[index], bytes, memory_order_relaxed);
+    return W4A16_OK;
+}
+
+w4a16_status w4a16_st_stream_finish(w4a16_st_stream *s) {
+    W4A16_FAIL_IF(s == NULL || s->fd < 0, W4A16_ERR_ARG, "the stream is not open");
+    for (int64_t i = 0; i < s->count; i++) {
+        uint64_t written = atomic_load_explicit(&s->written[i], memory_order_relaxed);
+        W4A16_FAIL_IF(written != s->bytes[i], W4A16_ERR_ARG,
+                      "%.400s: tensors[%" PRId64 "] got %" PRIu64 " of its %" PRIu64 " bytes",
+                      s->path, i, written, s->bytes[i]);
+    }
+    int fd = s->fd;
+    s->fd = -1;
+    if (close(fd) != 0) return io_error(s, "write", errno);
+    return W4A16_OK;
+}
+
+w4a16_status w4a16_st_stream_commit(w4a16_st_stream *s) {
+    W4A16_FAIL_IF(s == NULL || s->tmp_path == NULL || s->fd >= 0, W4A16_ERR_ARG,
+                  "the stream is not finished");
+    if (rename(s->tmp_path, s->path) != 0) return io_error(s, "rename", errno);
+    free(s->tmp_path);
+    s->tmp_path = NULL;
+    return W4A16_OK;
+}
+
+void w4a16_st_stream_discard(w4a16_st_stream *s) {
+    if (s == NULL) return;
+    if (s->fd >= 0) close(s->fd);
+    if (s->tmp_path != NULL) unlink(s->tmp_path);
+    free(s->tmp_path);
+    free(s->path);
+    free(s->begin);
+    free(s->bytes);
+    free((void *)s->written);
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+}
+
+/* The byte count of a tensor whose shape is valid; 0 otherwise (the stream
+ * reports the shape). */
+static uint64_t bytes_or_zero(const w4a16_st_write_tensor *t) {
+    uint64_t bytes = 0;
+    return w4a16_st_tensor_bytes(t->dtype, t->ndim, t->shape, &bytes) == W4A16_OK ? bytes : 0;
+}
+
+w4a16_status w4a16_st_write(const char *path, const w4a16_st_write_tensor *tensors, int64_t count,
+                            const w4a16_st_metadata *metadata, int64_t metadata_count) {
+    for (int64_t i = 0; tensors != NULL && i < count; i++)
+        W4A16_FAIL_IF(tensors[i].data == NULL && bytes_or_zero(&tensors[i]) > 0, W4A16_ERR_ARG,
+                      "tensors[%" PRId64 "] '%.200s': data is NULL for %" PRIu64 " bytes", i,
+                      tensors[i].name ? tensors[i].name : "(null)", bytes_or_zero(&tensors[i]));
+    w4a16_st_stream s;
+    W4A16_TRY(w4a16_st_stream_create(path, tensors, count, metadata, metadata_count, &s));
     w4a16_status status = W4A16_OK;
-    if (plan == NULL || sorted == NULL)
-        status = w4a16_fail(W4A16_ERR_NOMEM, "out of memory for %" PRId64 " tensors", count);
-    if (status == W4A16_OK) status = plan_tensors(tensors, count, plan);
-    if (status == W4A16_OK) status = plan_metadata(metadata, metadata_count, sorted);
-    if (status == W4A16_OK) status = build_header(plan, count, sorted, metadata_count, &header);
-    if (status == W4A16_OK) status = write_file(path, header, plan, count);
-    free(header);
-    free(sorted);
-    free(plan);
+    for (int64_t i = 0; i < count && status == W4A16_OK; i++)
+        status = w4a16_st_stream_put(&s, i, 0, tensors[i].data, s.bytes[i]);
+    if (status == W4A16_OK) status = w4a16_st_stream_finish(&s);
+    if (status == W4A16_OK) status = w4a16_st_stream_commit(&s);
+    w4a16_st_stream_discard(&s);
     return status;
 }

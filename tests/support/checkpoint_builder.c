@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "checkpoint/layouts.h"
 #include "common/dtype.h"
@@ -62,6 +63,45 @@ void test_ckpt_remove(test_ckpt *c, const char *name) {
 void test_ckpt_write(const test_ckpt *c, const char *path) {
     w4a16_status status = w4a16_st_write(path, c->tensors, c->count, NULL, 0);
     if (status != W4A16_OK) fail_msg("writing %s: %s", path, w4a16_last_error());
+}
+
+static int compare_by_name(const void *a, const void *b) {
+    return strcmp((*(const w4a16_st_write_tensor *const *)a)->name,
+                  (*(const w4a16_st_write_tensor *const *)b)->name);
+}
+
+void test_ckpt_write_name_order(const test_ckpt *c, const char *path) {
+    const w4a16_st_write_tensor *sorted[TEST_CKPT_MAX_TENSORS];
+    uint64_t bytes[TEST_CKPT_MAX_TENSORS];
+    for (int64_t i = 0; i < c->count; i++) sorted[i] = &c->tensors[i];
+    qsort(sorted, (size_t)c->count, sizeof *sorted, compare_by_name);
+    json_t *header = json_object();
+    uint64_t begin = 0;
+    for (int64_t i = 0; i < c->count; i++) {
+        const w4a16_st_write_tensor *t = sorted[i];
+        assert_int_equal(w4a16_st_tensor_bytes(t->dtype, t->ndim, t->shape, &bytes[i]), W4A16_OK);
+        json_t *shape = json_array();
+        for (int32_t d = 0; d < t->ndim; d++) json_array_append_new(shape, json_integer(t->shape[d]));
+        json_object_set_new(header, t->name,
+                            json_pack("{s:s, s:o, s:[I, I]}", "dtype", w4a16_dtype_name(t->dtype),
+                                      "shape", shape, "data_offsets", (json_int_t)begin,
+                                      (json_int_t)(begin + bytes[i])));
+        begin += bytes[i];
+    }
+    char *text = json_dumps(header, JSON_COMPACT);
+    json_decref(header);
+    size_t length = strlen(text), padded = (length + 7) / 8 * 8;
+    FILE *file = fopen(path, "wb");
+    assert_non_null(file);
+    uint8_t prefix[8];
+    for (int i = 0; i < 8; i++) prefix[i] = (uint8_t)((uint64_t)padded >> (8 * i));
+    assert_int_equal(fwrite(prefix, 1, 8, file), 8);
+    assert_int_equal(fwrite(text, 1, length, file), length);
+    for (size_t i = length; i < padded; i++) fputc(' ', file);
+    for (int64_t i = 0; i < c->count; i++)
+        assert_int_equal(fwrite(sorted[i]->data, 1, (size_t)bytes[i], file), bytes[i]);
+    assert_int_equal(fclose(file), 0);
+    free(text);
 }
 
 void test_ckpt_write_folder(const test_ckpt *c, const char *dir, const char *config) {

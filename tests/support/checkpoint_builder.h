@@ -29,6 +29,10 @@ void test_ckpt_remove(test_ckpt *c, const char *name);
 w4a16_st_write_tensor *test_ckpt_get(test_ckpt *c, const char *name);
 /* Writes the file; asserts success. */
 void test_ckpt_write(const test_ckpt *c, const char *path);
+/* Writes the file with the data in name order, as some writers lay it out
+ * (the library's writer keeps every tensor aligned): tensors after an odd
+ * number of bytes sit at odd offsets. */
+void test_ckpt_write_name_order(const test_ckpt *c, const char *path);
 /* Writes dir/model.safetensors and, unless config is NULL, dir/config.json. */
 void test_ckpt_write_folder(const test_ckpt *c, const char *dir, const char *config);
 void test_ckpt_free(test_ckpt *c);
