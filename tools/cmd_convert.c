@@ -1,19 +1,20 @@
 /* w4a16 convert CHECKPOINT [--from FORMAT] --to dense|awq|gptq|gptq_v2|ct
- *               [--dtype f32|f16|bf16] -o OUT_DIR [--force]:
+ *               [--dtype f32|f16|bf16] -o OUT_DIR [--force]
+ *               [--max-shard-size SIZE] [--threads N]:
  * rewrites a quantized checkpoint's layers in another format, exactly where
- * the target can hold them, or dequantizes them to dense weights. */
+ * the target can hold them, or dequantizes them to dense weights, streamed
+ * layer by layer into OUT_DIR (checkpoint_output.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "args.h"
-#include "checkpoint/checkpoint_writer.h"
+#include "checkpoint_output.h"
 #include "commands.h"
-#include "dequantize_dense.h"
 #include "failure.h"
+#include "layer_jobs.h"
 #include "model_config.h"
 #include "name_list.h"
-#include "out_dir.h"
 #include "progress.h"
 #include "quantize/encode.h"
 #include "quantize/quantization_config.h"
@@ -23,19 +24,26 @@ static const char *const COMMAND = "convert";
 static void print_help(void) {
     printf("usage: w4a16 convert CHECKPOINT [--from FORMAT] --to dense|awq|gptq|gptq_v2|ct\n"
            "                     [--dtype f32|f16|bf16] -o OUT_DIR [--force]\n"
+           "                     [--max-shard-size SIZE] [--threads N]\n"
            "\n"
-           "Rewrites a quantized checkpoint in another format and writes\n"
-           "OUT_DIR/model.safetensors and OUT_DIR/config.json (the input's config.json with\n"
-           "quantization_config replaced, or removed for dense; a minimal one when the input\n"
-           "has none). Tensors outside the quantized layers are copied unchanged.\n"
+           "Rewrites a quantized checkpoint in another format and writes the weights\n"
+           "(model.safetensors, or shards and their index) and config.json (the input's with\n"
+           "quantization_config replaced, or removed for dense, and torch_dtype set to --dtype;\n"
+           "a minimal one when the input has none) to OUT_DIR, layer by layer, so memory holds\n"
+           "one layer at a time. Tensors outside the quantized layers are copied unchanged,\n"
+           "and so are the model folder's other files (tokenizer, generation_config.json,\n"
+           "chat template, README).\n"
            "\n"
            "  CHECKPOINT     a quantized folder, .safetensors file or shard index\n"
            "  --from FORMAT  awq, gptq, gptq_v2 or ct; needed for a bare .safetensors without\n"
            "                 config.json (default: from the config)\n"
            "  --to FORMAT    dense, awq, gptq (v1), gptq_v2 or ct (compressed-tensors)\n"
            "  --dtype DTYPE  with --to dense: f32, f16 (default) or bf16\n"
-           "  -o, --out DIR  output folder; refused if it exists and is not empty\n"
-           "  --force        write into a non-empty output folder\n"
+           "  -o, --out DIR  output folder; refused if it exists and is not empty, or if it is\n"
+           "                 the input's folder or inside it\n"
+           "  --force        write into a non-empty output folder: its previous weights\n"
+           "                 (model*.safetensors, the index) are replaced, other files kept\n"
+           OUTPUT_OPTIONS_HELP
            "\n"
            "dense writes each quantized layer as <prefix>.weight [N, K] holding (q - z) * s,\n"
            "computed exactly and rounded once to --dtype. Between quantized formats the 4-bit\n"
@@ -79,65 +87,118 @@ static int common_scheme(const w4a16_checkpoint *ckpt, w4a16_quantization_params
     return 0;
 }
 
-static int convert_layer(convert_plan *plan, const char *name, const w4a16_source *src,
-                         w4a16_tensor_list *out) {
-    if (plan->to == W4A16_FORMAT_DENSE) return dequantize_layer(COMMAND, name, src, plan->dtype, out);
-    w4a16_unpacked w = {0};
-    double change = 0;
-    w4a16_status st = w4a16_unpack_source(src, &w);
-    if (st == W4A16_OK) st = w4a16_encode(&w, plan->to, name, out, &change);
-    w4a16_unpacked_free(&w);
-    if (st != W4A16_OK) return tool_fail_status(COMMAND, st, name);
-    if (w4a16_format_scales_dtype(plan->to, src->scales_dtype) != src->scales_dtype)
-        plan->scales_from = src->scales_dtype;
-    if (change > plan->max_scale_change) {
-        plan->max_scale_change = change;
-        plan->changed_layer = name;
+/* A quantized layer's output tensors into the plan. */
+static int plan_layer(const convert_plan *plan, const w4a16_checkpoint *ckpt, int64_t index,
+                      w4a16_tensor_list *out) {
+    w4a16_layer_info l;
+    w4a16_source src;
+    w4a16_status st = w4a16_checkpoint_layer(ckpt, index, &l);
+    if (st == W4A16_OK) st = w4a16_checkpoint_source(ckpt, index, &src);
+    if (st != W4A16_OK) return tool_fail_status(COMMAND, st, NULL);
+    if (plan->to == W4A16_FORMAT_DENSE) {
+        char name[4096];
+        snprintf(name, sizeof name, "%s.weight", l.name);
+        st = w4a16_tensor_list_add(out, name, plan->dtype, 2, (int64_t[]){src.n, src.k}, NULL);
+    } else {
+        st = w4a16_encode_plan(plan->to, src.n, src.k, src.group_size, src.qzeros == NULL,
+                               src.g_idx != NULL, src.scales_dtype, l.name, out);
+    }
+    return st == W4A16_OK ? 0 : tool_fail_status(COMMAND, st, l.name);
+}
+
+/* Every output tensor, in input order: a quantized layer's at its first
+ * tensor, the rest copied. The layers the input leaves dense go to kept. */
+static int plan_all(const convert_plan *plan, const w4a16_checkpoint *ckpt,
+                    checkpoint_output *out, name_list *kept, name_list *quantized, char *planned) {
+    for (int64_t i = 0; i < w4a16_checkpoint_layer_count(ckpt); i++) {
+        w4a16_layer_info l;
+        w4a16_source src;
+        w4a16_checkpoint_layer(ckpt, i, &l);
+        if (l.status == W4A16_LAYER_UNQUANTIZED) {
+            if (name_list_push(kept, l.name, strlen(l.name)) != 0) return tool_fail(COMMAND, "out of memory");
+        } else if (w4a16_checkpoint_source(ckpt, i, &src) != W4A16_OK) {
+            return tool_fail_status(COMMAND, W4A16_ERR_UNSUPPORTED, NULL); /* names the layer */
+        } else if (name_list_push(quantized, l.name, strlen(l.name)) != 0) {
+            return tool_fail(COMMAND, "out of memory");
+        }
+    }
+    for (int64_t i = 0; i < w4a16_checkpoint_tensor_count(ckpt); i++) {
+        w4a16_tensor_info t;
+        w4a16_status st = w4a16_checkpoint_tensor(ckpt, i, &t);
+        int rc = 0;
+        if (st != W4A16_OK) rc = tool_fail_status(COMMAND, st, NULL);
+        else if (t.layer < 0) st = w4a16_tensor_list_add(&out->plan, t.name, t.dtype, t.ndim, t.shape, NULL);
+        else if (!planned[t.layer]) rc = plan_layer(plan, ckpt, t.layer, &out->plan);
+        if (t.layer >= 0) planned[t.layer] = 1;
+        if (rc == 0 && st != W4A16_OK) rc = tool_fail_status(COMMAND, st, t.name);
+        if (rc != 0) return rc;
     }
     return 0;
 }
 
-/* Converts every quantized layer into out; the layers the input leaves
- * dense go to kept (their tensors are copied with the rest). */
-static int convert_layers(convert_plan *plan, const w4a16_checkpoint *ckpt,
-                          w4a16_tensor_list *out, name_list *kept, int64_t *n_converted) {
-    int64_t count = w4a16_checkpoint_layer_count(ckpt);
+static int convert_layer_into(convert_plan *plan, int threads, const w4a16_checkpoint *ckpt,
+                              int64_t index, w4a16_tensor_list *tensors) {
+    w4a16_layer_info l;
+    w4a16_source src;
+    w4a16_checkpoint_layer(ckpt, index, &l);
+    w4a16_checkpoint_source(ckpt, index, &src); /* both succeeded when planned */
+    if (plan->to == W4A16_FORMAT_DENSE) {
+        w4a16_status st = dequantize_layer(threads, &src, plan->dtype, l.name, tensors);
+        return st == W4A16_OK ? 0 : tool_fail_status(COMMAND, st, l.name);
+    }
+    double change = 0;
+    w4a16_status st = convert_layer(threads, &src, plan->to, l.name, tensors, &change);
+    if (st != W4A16_OK) return tool_fail_status(COMMAND, st, l.name);
+    if (w4a16_format_scales_dtype(plan->to, src.scales_dtype) != src.scales_dtype)
+        plan->scales_from = src.scales_dtype;
+    if (change > plan->max_scale_change) {
+        plan->max_scale_change = change;
+        plan->changed_layer = l.name;
+    }
+    return 0;
+}
+
+/* The input pages of every tensor of a layer, given back once it is written. */
+static void release_layer(checkpoint_output *out, const w4a16_checkpoint *ckpt, int64_t layer) {
+    for (int64_t i = 0; i < w4a16_checkpoint_tensor_count(ckpt); i++) {
+        w4a16_tensor_info t;
+        if (w4a16_checkpoint_tensor(ckpt, i, &t) == W4A16_OK && t.layer == layer)
+            output_release(out, &t);
+    }
+}
+
+/* Converts each quantized layer and copies the rest, in the order planned. */
+static int produce_all(convert_plan *plan, const w4a16_checkpoint *ckpt, checkpoint_output *out,
+                       int64_t n_layers, char *done, int64_t *n_converted) {
     progress bar;
-    progress_begin(&bar, COMMAND, count);
+    progress_begin(&bar, COMMAND, n_layers);
     int rc = 0;
-    for (int64_t i = 0; i < count && rc == 0; i++) {
-        w4a16_layer_info l;
-        w4a16_source src;
-        w4a16_status st = w4a16_checkpoint_layer(ckpt, i, &l);
-        if (st == W4A16_OK && l.status == W4A16_LAYER_UNQUANTIZED) {
-            if (name_list_push(kept, l.name, strlen(l.name)) != 0) rc = tool_fail(COMMAND, "out of memory");
+    for (int64_t i = 0; i < w4a16_checkpoint_tensor_count(ckpt) && rc == 0; i++) {
+        w4a16_tensor_info t;
+        w4a16_checkpoint_tensor(ckpt, i, &t);
+        if (t.layer < 0) {
+            rc = output_copy(out, &t);
             continue;
         }
-        progress_update(&bar, i, l.name);
-        if (st == W4A16_OK) st = w4a16_checkpoint_source(ckpt, i, &src);
-        if (st != W4A16_OK) rc = tool_fail_status(COMMAND, st, NULL);
-        else rc = convert_layer(plan, l.name, &src, out);
-        ++*n_converted;
+        if (done[t.layer]) continue;
+        done[t.layer] = 1;
+        w4a16_layer_info l;
+        w4a16_checkpoint_layer(ckpt, t.layer, &l);
+        progress_update(&bar, (*n_converted)++, l.name);
+        w4a16_tensor_list tensors = {0};
+        rc = convert_layer_into(plan, out->options->threads, ckpt, t.layer, &tensors);
+        if (rc == 0) rc = output_put(out, &tensors);
+        w4a16_tensor_list_free(&tensors);
+        release_layer(out, ckpt, t.layer);
     }
     progress_end(&bar);
     return rc;
 }
 
-/* Every tensor outside the quantized layers, unchanged. */
-static int copy_other_tensors(const w4a16_checkpoint *ckpt, w4a16_tensor_list *out) {
-    for (int64_t i = 0; i < w4a16_checkpoint_tensor_count(ckpt); i++) {
-        w4a16_tensor_info t;
-        w4a16_status st = w4a16_checkpoint_tensor(ckpt, i, &t);
-        if (st == W4A16_OK && t.layer >= 0) continue;
-        if (st == W4A16_OK) st = w4a16_tensor_list_add(out, t.name, t.dtype, t.ndim, t.shape, t.data);
-        if (st != W4A16_OK) return tool_fail_status(COMMAND, st, NULL);
-    }
-    return 0;
-}
-
 /* config.json: the input's, with quantization_config replaced or removed. */
 static int make_config(const char *path, const convert_plan *plan,
-                       w4a16_quantization_params *params, const name_list *kept, json_t **config) {
+                       w4a16_quantization_params *params, const name_list *kept,
+                       const name_list *quantized, json_t **config) {
     char *folder = checkpoint_folder(path);
     if (folder == NULL) return tool_fail(COMMAND, "out of memory");
     int rc = model_config_load(COMMAND, folder, config);
@@ -145,10 +206,13 @@ static int make_config(const char *path, const convert_plan *plan,
     if (rc != 0) return rc;
     if (plan->to == W4A16_FORMAT_DENSE) {
         json_object_del(*config, "quantization_config");
+        model_config_set_dtype(*config, plan->dtype);
         return 0;
     }
     params->ignore = (const char *const *)kept->items;
     params->ignore_count = kept->count;
+    params->quantized = (const char *const *)quantized->items;
+    params->quantized_count = quantized->count;
     json_t *qc = NULL;
     w4a16_status st = w4a16_quantization_config(plan->to, params, &qc);
     if (st != W4A16_OK) return tool_fail_status(COMMAND, st, "quantization_config");
@@ -175,47 +239,57 @@ static void report_scale_change(const convert_plan *plan) {
     else fprintf(stderr, " (every scale exact)\n");
 }
 
-static int run(const char *path, w4a16_format from, const char *out_dir, int force,
-               convert_plan *plan) {
+static int run(const output_options *options, w4a16_format from, convert_plan *plan) {
     w4a16_checkpoint *ckpt = NULL;
-    w4a16_tensor_list tensors = {0};
+    checkpoint_output out;
     w4a16_quantization_params params = {0};
-    name_list kept = {0};
+    name_list kept = {0}, quantized = {0};
     json_t *config = NULL;
-    int64_t n_converted = 0;
-    int rc = out_dir_check(COMMAND, out_dir, force);
-    if (rc == 0) rc = open_quantized(path, from, &ckpt);
-    if (rc == 0 && plan->to != W4A16_FORMAT_DENSE) rc = common_scheme(ckpt, &params);
-    if (rc == 0) rc = convert_layers(plan, ckpt, &tensors, &kept, &n_converted);
-    if (rc == 0) rc = copy_other_tensors(ckpt, &tensors);
-    if (rc == 0) rc = make_config(path, plan, &params, &kept, &config);
-    if (rc == 0) rc = out_dir_create(COMMAND, out_dir);
+    char *marks = NULL;
+    int64_t n_converted = 0, carried = 0, n_layers = 0;
+    int rc = output_check(options);
+    if (rc == 0) rc = open_quantized(options->input, from, &ckpt);
+    output_init(&out, options, ckpt);
     if (rc == 0) {
-        w4a16_status st = w4a16_checkpoint_write(out_dir, &tensors, config);
-        if (st != W4A16_OK) rc = tool_fail_status(COMMAND, st, out_dir);
+        n_layers = w4a16_checkpoint_layer_count(ckpt);
+        marks = calloc(2 * (size_t)n_layers + 1, 1); /* planned, then done */
+        if (marks == NULL) rc = tool_fail(COMMAND, "out of memory");
     }
-    if (rc == 0 && plan->scales_from != W4A16_DTYPE_INVALID)
-        report_scale_change(plan);
+    if (rc == 0 && plan->to != W4A16_FORMAT_DENSE) rc = common_scheme(ckpt, &params);
+    if (rc == 0) rc = plan_all(plan, ckpt, &out, &kept, &quantized, marks);
+    if (rc == 0) rc = make_config(options->input, plan, &params, &kept, &quantized, &config);
+    if (rc == 0) rc = output_open(&out);
+    if (rc == 0) rc = produce_all(plan, ckpt, &out, n_layers - kept.count, marks + n_layers, &n_converted);
+    if (rc == 0) rc = output_finish(&out, config, &carried);
+    if (rc == 0 && plan->scales_from != W4A16_DTYPE_INVALID) report_scale_change(plan);
     if (rc == 0)
-        printf("converted %lld layers from %s to %s; wrote %s\n", (long long)n_converted,
-               w4a16_format_name(w4a16_checkpoint_format(ckpt)), w4a16_format_name(plan->to),
-               out_dir);
+        printf("converted %lld layers from %s to %s; wrote %s (%lld weight file%s, config.json, "
+               "%lld other file%s)\n",
+               (long long)n_converted, w4a16_format_name(w4a16_checkpoint_format(ckpt)),
+               w4a16_format_name(plan->to), options->out_dir,
+               (long long)w4a16_shard_writer_file_count(out.writer),
+               w4a16_shard_writer_file_count(out.writer) == 1 ? "" : "s", (long long)carried,
+               carried == 1 ? "" : "s");
+    output_free(&out);
     json_decref(config);
     name_list_free(&kept);
-    w4a16_tensor_list_free(&tensors);
+    name_list_free(&quantized);
+    free(marks);
     w4a16_checkpoint_close(ckpt);
     return rc;
 }
 
 int cmd_convert(int argc, char **argv) {
     const char *path = NULL, *from = NULL, *to = NULL, *dtype = NULL, *out_dir = NULL;
+    const char *shard_size = NULL, *threads = NULL;
     int force = 0;
     const arg_option options[] = {
         {"--from", NULL, ARG_STRING, &from},   {"--to", NULL, ARG_STRING, &to},
         {"--dtype", NULL, ARG_STRING, &dtype}, {"--out", "-o", ARG_STRING, &out_dir},
-        {"--force", NULL, ARG_FLAG, &force},
+        {"--force", NULL, ARG_FLAG, &force},   {"--max-shard-size", NULL, ARG_STRING, &shard_size},
+        {"--threads", NULL, ARG_STRING, &threads},
     };
-    args_result parsed = args_parse(argc, argv, options, 5, &path, 1, 1);
+    args_result parsed = args_parse(argc, argv, options, 7, &path, 1, 1);
     if (parsed == ARGS_HELP) {
         print_help();
         return EXIT_OK;
@@ -225,6 +299,7 @@ int cmd_convert(int argc, char **argv) {
                                            W4A16_FORMAT_GPTQ_V2, W4A16_FORMAT_CT};
     static const w4a16_dtype dtypes[] = {W4A16_F32, W4A16_F16, W4A16_BF16};
     convert_plan plan = {W4A16_FORMAT_DENSE, W4A16_F16, W4A16_DTYPE_INVALID, 0, NULL};
+    output_options output = {COMMAND, path, out_dir, force, 0, 1};
     w4a16_format from_format = W4A16_FORMAT_AUTO;
     if (to == NULL) return usage_error(COMMAND, "missing --to FORMAT");
     if (out_dir == NULL) return usage_error(COMMAND, "missing -o OUT_DIR");
@@ -235,5 +310,6 @@ int cmd_convert(int argc, char **argv) {
         return usage_error(COMMAND, "--dtype applies only to --to dense");
     if (dtype && !args_parse_dtype(COMMAND, "--dtype", dtype, dtypes, 3, &plan.dtype))
         return EXIT_USAGE;
-    return run(path, from_format, out_dir, force, &plan);
+    if (output_options_parse(&output, shard_size, threads) != 0) return EXIT_USAGE;
+    return run(&output, from_format, &plan);
 }

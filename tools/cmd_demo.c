@@ -61,8 +61,8 @@ static void lap(struct timespec *t) {
 static int make_folder(const char *out, int force, char *dir, size_t size) {
     if (out != NULL) {
         snprintf(dir, size, "%s", out);
-        int rc = out_dir_check(COMMAND, dir, force);
-        return rc != 0 ? rc : out_dir_create(COMMAND, dir);
+        int rc = out_dir_check(COMMAND, dir, force, NULL);
+        return rc != 0 ? rc : out_dir_create(COMMAND, dir, NULL);
     }
     const char *tmp = getenv("TMPDIR");
     snprintf(dir, size, "%s/w4a16-demo-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");

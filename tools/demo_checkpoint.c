@@ -27,7 +27,7 @@ static int quantize_random(const char *command, uint64_t *rng, demo_weight *w) {
 
 static int write_folder(const char *command, const char *dir, demo_weight *w) {
     w4a16_tensor_list tensors = {0};
-    w4a16_quantization_params params = {w->group_size, 0, 0, NULL, 0};
+    w4a16_quantization_params params = {.group_size = w->group_size};
     json_t *config = json_object(), *qc = NULL;
     w4a16_status st = w4a16_encode(&w->quantized, W4A16_FORMAT_AWQ, w->layer_name, &tensors, NULL);
     if (st == W4A16_OK) st = w4a16_quantization_config(W4A16_FORMAT_AWQ, &params, &qc);

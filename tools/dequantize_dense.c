@@ -1,14 +1,11 @@
-/* Dense weights from quantized layers (see dequantize_dense.h). */
+/* Dense weights from quantized rows (see dequantize_dense.h). */
 #include "dequantize_dense.h"
 
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint/source.h"
 #include "common/dtype.h"
-#include "failure.h"
+#include "quantize/unpacked.h"
 
 /* d rounded to float with "round to odd": truncate, then set the last bit
  * when inexact. Rounding that float to a 16-bit type (11 or 8 bits, at least
@@ -25,48 +22,36 @@ static float round_to_odd_float(double d) {
     return f;
 }
 
-/* Stores row[0..k) rounded once to dtype at out; 0, or -1 when a value overflows. */
-static int store_row(const double *row, int64_t k, w4a16_dtype dtype, void *out) {
-    for (int64_t i = 0; i < k; i++) {
-        float value;
-        if (dtype == W4A16_F32) {
-            value = (float)row[i];
-            ((float *)out)[i] = value;
-        } else {
-            uint16_t bits = dtype == W4A16_F16 ? w4a16_float_to_f16(round_to_odd_float(row[i]))
-                                               : w4a16_float_to_bf16(round_to_odd_float(row[i]));
-            value = dtype == W4A16_F16 ? w4a16_f16_to_float(bits) : w4a16_bf16_to_float(bits);
-            ((uint16_t *)out)[i] = bits;
-        }
-        if (isinf(value)) return -1;
+/* Stores value (a float from which one rounding to dtype gives the exact
+ * product's rounding) at out[i]; 0, or -1 when it overflows. */
+static int store(float value, w4a16_dtype dtype, void *out, int64_t i) {
+    if (dtype == W4A16_F32) {
+        ((float *)out)[i] = value;
+        return isinf(value) ? -1 : 0;
     }
-    return 0;
+    uint16_t bits = dtype == W4A16_F16 ? w4a16_float_to_f16(value) : w4a16_float_to_bf16(value);
+    ((uint16_t *)out)[i] = bits;
+    uint16_t exponent = dtype == W4A16_F16 ? 0x7c00 : 0x7f80;
+    return (bits & exponent) == exponent ? -1 : 0;
 }
 
-int dequantize_layer(const char *command, const char *prefix, const w4a16_source *src,
-                     w4a16_dtype dtype, w4a16_tensor_list *out) {
-    size_t element = (size_t)w4a16_dtype_bits(dtype) / 8;
-    char *weight = malloc((size_t)(src->n * src->k) * element);
-    double *row = malloc((size_t)src->k * sizeof *row);
-    if (weight == NULL || row == NULL) {
-        free(weight);
-        free(row);
-        return tool_fail(command, "%s: out of memory for a %lldx%lld weight", prefix,
-                         (long long)src->n, (long long)src->k);
-    }
-    for (int64_t n = 0; n < src->n; n++) {
-        w4a16_source_row(src, n, row);
-        if (store_row(row, src->k, dtype, weight + (size_t)(n * src->k) * element) != 0) {
-            free(weight);
-            free(row);
-            return tool_fail(command, "%s: row %lld holds a weight beyond the range of %s", prefix,
-                             (long long)n, w4a16_dtype_name(dtype));
+int64_t dequantize_rows(const w4a16_unpacked *w, w4a16_dtype dtype, int64_t row_begin,
+                        int64_t row_end, void *out) {
+    int64_t groups = w4a16_unpacked_groups(w), group_size = w->k / groups;
+    /* (q - z) is 5 bits at most: times an F16 or BF16 scale it is exact in float. */
+    int exact_in_float = w->scales_dtype != W4A16_F32;
+    for (int64_t n = row_begin; n < row_end; n++) {
+        int overflow = 0;
+        for (int64_t k = 0; k < w->k; k++) {
+            int64_t g = w->g_idx != NULL ? w->g_idx[k] : k / group_size;
+            int32_t level = (int32_t)w->q[n * w->k + k] - w4a16_unpacked_zero(w, n, g);
+            float scale = w->scales[n * groups + g];
+            float value = exact_in_float ? (float)level * scale
+                          : dtype == W4A16_F32 ? (float)((double)level * scale)
+                                               : round_to_odd_float((double)level * scale);
+            overflow |= store(value, dtype, out, n * w->k + k);
         }
+        if (overflow) return n;
     }
-    free(row);
-    char name[4096];
-    snprintf(name, sizeof name, "%s.weight", prefix);
-    int64_t shape[2] = {src->n, src->k};
-    w4a16_status st = w4a16_tensor_list_add_owned(out, name, dtype, 2, shape, weight);
-    return st == W4A16_OK ? 0 : tool_fail_status(command, st, name);
+    return -1;
 }

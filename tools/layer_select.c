@@ -7,6 +7,11 @@
 /* Candidates that are not linear layers, or that models keep in 16 bits. */
 static const char *const EMBEDDING_GLOBS[] = {"*embed*", "*wte.weight", "*wpe.weight"};
 static const char *const KEPT_DENSE_GLOBS[] = {"*lm_head*", "*norm*"};
+/* llm-compressor's default ignore rule re:.*mlp.gate$ (MoE routers), and
+ * Qwen-MoE's shared-expert gate [1, hidden]. */
+static const char *const ROUTER_GLOBS[] = {"*.mlp.gate.weight", "mlp.gate.weight",
+                                           "*shared_expert_gate.weight"};
+#define COUNT_OF(a) ((int)(sizeof(a) / sizeof(a)[0]))
 
 static int ends_with(const char *text, const char *suffix) {
     size_t n = strlen(text), m = strlen(suffix);
@@ -38,16 +43,16 @@ int layer_select_is_candidate(const w4a16_tensor_info *tensor) {
             tensor->dtype == W4A16_BF16);
 }
 
-int layer_select_is_embedding(const char *name) {
-    return matches_any(EMBEDDING_GLOBS, sizeof EMBEDDING_GLOBS / sizeof *EMBEDDING_GLOBS, name);
-}
-
-int layer_select_wants(const layer_select *select, const w4a16_tensor_info *tensor) {
-    if (!layer_select_is_candidate(tensor)) return 0;
-    if (list_matches(select->exclude, tensor->name)) return 0;
+select_result layer_select_decide(const layer_select *select, const w4a16_tensor_info *tensor) {
+    if (!layer_select_is_candidate(tensor)) return SELECT_NOT_LINEAR;
+    int embedding = matches_any(EMBEDDING_GLOBS, COUNT_OF(EMBEDDING_GLOBS), tensor->name);
+    int included = list_matches(select->include, tensor->name);
+    if (list_matches(select->exclude, tensor->name))
+        return embedding ? SELECT_NOT_LINEAR : SELECT_DENSE;
     if (select->include && select->include->count > 0)
-        return list_matches(select->include, tensor->name);
-    return !layer_select_is_embedding(tensor->name) &&
-           !matches_any(KEPT_DENSE_GLOBS, sizeof KEPT_DENSE_GLOBS / sizeof *KEPT_DENSE_GLOBS,
-                        tensor->name);
+        return included ? SELECT_INCLUDED : embedding ? SELECT_NOT_LINEAR : SELECT_DENSE;
+    if (embedding) return SELECT_NOT_LINEAR;
+    if (matches_any(KEPT_DENSE_GLOBS, COUNT_OF(KEPT_DENSE_GLOBS), tensor->name)) return SELECT_DENSE;
+    if (matches_any(ROUTER_GLOBS, COUNT_OF(ROUTER_GLOBS), tensor->name)) return SELECT_ROUTER;
+    return SELECT_DEFAULT;
 }

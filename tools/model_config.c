@@ -45,6 +45,16 @@ int model_config_load(const char *command, const char *folder, json_t **out) {
     return 0;
 }
 
+void model_config_set_dtype(json_t *config, w4a16_dtype dtype) {
+    const char *name = dtype == W4A16_F16    ? "float16"
+                       : dtype == W4A16_BF16 ? "bfloat16"
+                       : dtype == W4A16_F32  ? "float32"
+                                             : NULL;
+    if (name == NULL) return;
+    json_object_set_new(config, "torch_dtype", json_string(name));
+    if (json_object_get(config, "dtype") != NULL) json_object_set_new(config, "dtype", json_string(name));
+}
+
 int checkpoint_has_config(const char *folder) {
     w4a16_quant_config config;
     int found = 0;

@@ -6,6 +6,8 @@
 
 #include <jansson.h>
 
+#include "w4a16.h"
+
 /* The folder a checkpoint path's config sits in: the path itself when it is
  * a folder, else the file's folder. A fresh string (free it), or NULL. */
 char *checkpoint_folder(const char *path);
@@ -14,6 +16,11 @@ char *checkpoint_folder(const char *path);
  * file is absent). Returns 0, or reports one line and returns exit code 1
  * when it cannot be read or is not a JSON object. */
 int model_config_load(const char *command, const char *folder, json_t **out);
+
+/* Sets config's "torch_dtype" (and "dtype", the name newer transformers
+ * write, where present) to what the weights hold: "float16", "bfloat16"
+ * or "float32". Other dtypes leave the config as it is. */
+void model_config_set_dtype(json_t *config, w4a16_dtype dtype);
 
 /* 1 when the folder holds a config that declares a format (config.json,
  * quant_config.json or quantize_config.json). */

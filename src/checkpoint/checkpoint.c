@@ -122,3 +122,8 @@ w4a16_status w4a16_checkpoint_tensor(const w4a16_checkpoint *ckpt, int64_t index
     out->layer = tensor->layer;
     return W4A16_OK;
 }
+
+void w4a16_ckpt_release(const w4a16_checkpoint *ckpt, const void *data, uint64_t bytes) {
+    for (int64_t f = 0; ckpt != NULL && f < ckpt->file_count; f++)
+        w4a16_st_release(&ckpt->files[f], data, bytes);
+}

@@ -94,3 +94,62 @@ void w4a16_qlayout_put(const w4a16_qlayout *layout, int32_t *words, int64_t n, i
     uint32_t nibble = (uint32_t)(value - layout->offset) & 15u;
     *word = (*word & ~(15u << shift)) | (nibble << shift);
 }
+
+/* The shift of each of a word's eight values: element j lives in nibble nibble_of[j]. */
+static void shifts_of(const w4a16_qlayout *layout, int shifts[8]) {
+    for (int j = 0; j < 8; j++) shifts[j] = 4 * layout->nibble_of[j];
+}
+
+void w4a16_qlayout_pack_rows(const w4a16_qlayout *layout, int32_t *words, const uint8_t *values,
+                             int64_t values_stride, uint8_t constant, int64_t rows, int64_t cols,
+                             int64_t row_begin, int64_t row_end) {
+    int shifts[8];
+    shifts_of(layout, shifts);
+    uint32_t offset = (uint32_t)layout->offset;
+    if (layout->packed_axis == W4A16_PACKED_ALONG_K) {
+        for (int64_t n = row_begin; n < row_end; n++) {
+            const uint8_t *row = values ? values + n * values_stride : NULL;
+            for (int64_t c0 = 0; c0 < cols; c0 += 8) {
+                uint32_t word = 0;
+                for (int j = 0; j < 8 && c0 + j < cols; j++)
+                    word |= (((row ? row[c0 + j] : constant) - offset) & 15u) << shifts[j];
+                words[n * layout->stride_n + (c0 >> 3) * layout->stride_k] = (int32_t)word;
+            }
+        }
+        return;
+    }
+    for (int64_t n0 = row_begin; n0 < row_end; n0 += 8) {
+        int lanes = rows - n0 < 8 ? (int)(rows - n0) : 8;
+        int32_t *out = words + (n0 >> 3) * layout->stride_n;
+        for (int64_t c = 0; c < cols; c++) {
+            uint32_t word = 0;
+            for (int j = 0; j < lanes; j++) {
+                uint32_t value = values ? values[(n0 + j) * values_stride + c] : constant;
+                word |= ((value - offset) & 15u) << shifts[j];
+            }
+            out[c * layout->stride_k] = (int32_t)word;
+        }
+    }
+}
+
+void w4a16_qlayout_unpack_rows(const w4a16_qlayout *layout, const int32_t *words, int64_t cols,
+                               int64_t row_begin, int64_t row_end, uint8_t *out, int64_t out_stride) {
+    int shifts[8];
+    shifts_of(layout, shifts);
+    int32_t offset = layout->offset;
+    if (layout->packed_axis == W4A16_PACKED_ALONG_K) {
+        for (int64_t n = row_begin; n < row_end; n++)
+            for (int64_t c0 = 0; c0 < cols; c0 += 8) {
+                uint32_t word = (uint32_t)words[n * layout->stride_n + (c0 >> 3) * layout->stride_k];
+                for (int j = 0; j < 8 && c0 + j < cols; j++)
+                    out[n * out_stride + c0 + j] = (uint8_t)(((word >> shifts[j]) & 15u) + offset);
+            }
+        return;
+    }
+    for (int64_t n = row_begin; n < row_end; n++) {
+        const int32_t *in = words + (n >> 3) * layout->stride_n;
+        int shift = shifts[n & 7];
+        for (int64_t c = 0; c < cols; c++)
+            out[n * out_stride + c] = (uint8_t)((((uint32_t)in[c * layout->stride_k] >> shift) & 15u) + offset);
+    }
+}

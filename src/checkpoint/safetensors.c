@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "common/error.h"
 
@@ -69,6 +70,18 @@ void w4a16_st_close(w4a16_st_file *file) {
     free(file->path);
     if (file->map != NULL) munmap(file->map, file->map_bytes);
     memset(file, 0, sizeof *file);
+}
+
+void w4a16_st_release(const w4a16_st_file *file, const void *data, uint64_t bytes) {
+    if (file == NULL || file->map == NULL || data == NULL || bytes == 0) return;
+    uintptr_t map = (uintptr_t)file->map, begin = (uintptr_t)data;
+    if (begin < map || begin - map > file->map_bytes || bytes > file->map_bytes - (begin - map))
+        return;
+    /* Whole pages: a neighbour's page given back is only read again. */
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t first = begin / page * page, last = (begin + (uintptr_t)bytes + page - 1) / page * page;
+    if (first < map) first = map;
+    madvise((void *)first, last - first, MADV_DONTNEED);
 }
 
 static int compare_tensor_to_name(const void *name, const void *tensor) {

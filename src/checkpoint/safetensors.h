@@ -51,6 +51,12 @@ w4a16_status w4a16_st_open(const char *path, w4a16_st_file *out);
 /* Same checks over a buffer the caller keeps alive (used by the fuzzer). */
 w4a16_status w4a16_st_parse(const void *bytes, size_t size, w4a16_st_file *out);
 void w4a16_st_close(w4a16_st_file *file); /* accepts a zeroed struct */
+/* Gives back the memory pages of the file's mapping that [data, data +
+ * bytes) touches (madvise MADV_DONTNEED): a process that streams a large
+ * checkpoint through keeps only what it is working on resident. The pages
+ * are read again from the file if touched later. Ranges outside the mapping
+ * (a buffer, an aligned copy) are left alone. */
+void w4a16_st_release(const w4a16_st_file *file, const void *data, uint64_t bytes);
 /* Tensor by exact name, or NULL. */
 const w4a16_st_tensor *w4a16_st_find(const w4a16_st_file *file, const char *name);
 /* Value of a __metadata__ key, or NULL. */

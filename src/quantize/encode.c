@@ -30,115 +30,54 @@ w4a16_dtype w4a16_format_scales_dtype(w4a16_format format, w4a16_dtype unpacked_
     return format == W4A16_FORMAT_CT ? unpacked_scales_dtype : W4A16_F16;
 }
 
-/* A tensor built but not yet in the list. */
-typedef struct {
-    const char *suffix;
-    w4a16_dtype dtype;
-    int32_t ndim;
-    int64_t shape[2];
-    void *data;
-} built_tensor;
-
 /* A GPTQ v1 zero of 16 is its stored 15 (z - 1): written back into v1 it is
  * the same nibble, so v1 -> v1 carries over exactly. No other format has a
  * place for it. */
 static int32_t highest_zero(w4a16_format format) { return format == W4A16_FORMAT_GPTQ ? 16 : 15; }
 
-static w4a16_status check_zeros(const w4a16_unpacked *w, w4a16_format format) {
-    if (w->symmetric) return W4A16_OK; /* z = 8 fits every format */
-    int32_t lowest = w4a16_format_min_zero(format), highest = highest_zero(format);
-    int64_t groups = w4a16_unpacked_groups(w);
-    for (int64_t n = 0; n < w->n; n++)
-        for (int64_t g = 0; g < groups; g++) {
-            int32_t zero = w4a16_unpacked_zero(w, n, g);
-            if (zero >= lowest && zero <= highest) continue;
-            if (format == W4A16_FORMAT_GPTQ)
-                return w4a16_fail(W4A16_ERR_UNSUPPORTED,
-                                  "zero point %d at (n=%lld, g=%lld) cannot be stored in gptq, "
-                                  "which stores z - 1 (so holds 1..16); write gptq_v2 or ct "
-                                  "instead",
-                                  (int)zero, (long long)n, (long long)g);
-            return w4a16_fail(W4A16_ERR_UNSUPPORTED,
-                              "zero point %d at (n=%lld, g=%lld) cannot be stored in %s, which "
-                              "holds 0..15 (16 comes from a GPTQ v1 stored 15)",
-                              (int)zero, (long long)n, (long long)g, w4a16_format_name(format));
-        }
-    return W4A16_OK;
+static w4a16_status zero_error(w4a16_format format, int32_t zero, int64_t n, int64_t g) {
+    if (format == W4A16_FORMAT_GPTQ)
+        return w4a16_fail(W4A16_ERR_UNSUPPORTED,
+                          "zero point %d at (n=%lld, g=%lld) cannot be stored in gptq, which "
+                          "stores z - 1 (so holds 1..16); write gptq_v2 or ct instead",
+                          (int)zero, (long long)n, (long long)g);
+    return w4a16_fail(W4A16_ERR_UNSUPPORTED,
+                      "zero point %d at (n=%lld, g=%lld) cannot be stored in %s, which holds "
+                      "0..15 (16 comes from a GPTQ v1 stored 15)",
+                      (int)zero, (long long)n, (long long)g, w4a16_format_name(format));
 }
 
-static int32_t *alloc_words(const int64_t shape[2]) {
-    return calloc((size_t)(shape[0] * shape[1]), sizeof(int32_t));
-}
+/* The tensors a layer is written as, in the order encode appends them:
+ * scales, qweight, qzeros (unless ct and symmetric), g_idx (gptq always, ct
+ * with act-order), weight_shape (ct). */
+typedef enum { ROLE_SCALES, ROLE_QWEIGHT, ROLE_QZEROS, ROLE_G_IDX, ROLE_SHAPE } tensor_role;
 
-static int32_t *pack_q(const w4a16_unpacked *w, const w4a16_format_layout *layout) {
-    int32_t *words = alloc_words(layout->qweight_shape);
-    if (words == NULL) return NULL;
-    for (int64_t n = 0; n < w->n; n++)
-        for (int64_t k = 0; k < w->k; k++)
-            w4a16_qlayout_put(&layout->qweight, words, n, k, w->q[n * w->k + k]);
-    return words;
-}
+typedef struct {
+    tensor_role role;
+    const char *suffix;
+    w4a16_dtype dtype;
+    int32_t ndim;
+    int64_t shape[2];
+} tensor_spec;
 
-static int32_t *pack_zeros(const w4a16_unpacked *w, const w4a16_format_layout *layout) {
-    int32_t *words = alloc_words(layout->qzeros_shape);
-    if (words == NULL) return NULL;
-    for (int64_t n = 0; n < w->n; n++)
-        for (int64_t g = 0; g < w4a16_unpacked_groups(w); g++)
-            w4a16_qlayout_put(&layout->qzeros, words, n, g, w4a16_unpacked_zero(w, n, g));
-    return words;
-}
+enum { MAX_SPECS = 5 };
 
-/* The scales in dtype at the layout's strides; *max_change is the largest
- * relative change rounding made. */
-static w4a16_status store_scales(const w4a16_unpacked *w, w4a16_dtype dtype,
-                                 const w4a16_format_layout *layout, void **out,
-                                 double *max_change) {
-    int64_t groups = w4a16_unpacked_groups(w);
-    size_t element = (size_t)w4a16_dtype_bits(dtype) / 8;
-    unsigned char *data = malloc((size_t)(w->n * groups) * element);
-    W4A16_FAIL_IF(data == NULL, W4A16_ERR_NOMEM, "cannot allocate %lld scales",
-                  (long long)(w->n * groups));
-    *max_change = 0;
-    for (int64_t n = 0; n < w->n; n++)
-        for (int64_t g = 0; g < groups; g++) {
-            float scale = w->scales[n * groups + g];
-            float stored = w4a16_round_to_dtype(scale, dtype);
-            if (!isfinite(stored)) {
-                free(data);
-                return w4a16_fail(W4A16_ERR_UNSUPPORTED, "scale %g at (n=%lld, g=%lld) overflows %s",
-                                  (double)scale, (long long)n, (long long)g,
-                                  w4a16_dtype_name(dtype));
-            }
-            double change = scale != 0 ? fabs((double)stored - scale) / fabs(scale) : 0;
-            *max_change = fmax(*max_change, change);
-            size_t at = (size_t)(n * layout->scales_stride_n + g * layout->scales_stride_g);
-            if (dtype == W4A16_F32) {
-                memcpy(data + at * element, &stored, sizeof stored);
-            } else {
-                uint16_t bits = dtype == W4A16_F16 ? w4a16_float_to_f16(stored)
-                                                   : w4a16_float_to_bf16(stored);
-                memcpy(data + at * element, &bits, sizeof bits);
-            }
-        }
-    *out = data;
-    return W4A16_OK;
-}
-
-static int32_t *g_idx_of(const w4a16_unpacked *w) {
-    int32_t *g_idx = malloc((size_t)w->k * sizeof *g_idx);
-    if (g_idx == NULL) return NULL;
-    for (int64_t k = 0; k < w->k; k++)
-        g_idx[k] = w->g_idx != NULL ? w->g_idx[k]
-                                    : (int32_t)(w->group_size < 0 ? 0 : k / w->group_size);
-    return g_idx;
-}
-
-static int64_t *shape_tensor(const w4a16_unpacked *w) {
-    int64_t *shape = malloc(2 * sizeof *shape);
-    if (shape == NULL) return NULL;
-    shape[0] = w->n;
-    shape[1] = w->k;
-    return shape;
+static int describe(w4a16_format format, const w4a16_format_layout *layout, int64_t k,
+                    int symmetric, int act_order, w4a16_dtype scales_dtype, tensor_spec *specs) {
+    const w4a16_layer_tensor_names *names = names_of(format);
+    int count = 0;
+    specs[count++] = (tensor_spec){ROLE_SCALES, names->scales, scales_dtype, 2,
+                                   {layout->scales_shape[0], layout->scales_shape[1]}};
+    specs[count++] = (tensor_spec){ROLE_QWEIGHT, names->qweight, W4A16_I32, 2,
+                                   {layout->qweight_shape[0], layout->qweight_shape[1]}};
+    if (format != W4A16_FORMAT_CT || !symmetric)
+        specs[count++] = (tensor_spec){ROLE_QZEROS, names->qzeros, W4A16_I32, 2,
+                                       {layout->qzeros_shape[0], layout->qzeros_shape[1]}};
+    if (names->g_idx != NULL && (format != W4A16_FORMAT_CT || act_order))
+        specs[count++] = (tensor_spec){ROLE_G_IDX, names->g_idx, W4A16_I32, 1, {k, 0}};
+    if (names->shape != NULL)
+        specs[count++] = (tensor_spec){ROLE_SHAPE, names->shape, W4A16_I64, 1, {2, 0}};
+    return count;
 }
 
 static w4a16_status tensor_name(char *buffer, size_t size, const char *prefix, const char *suffix) {
@@ -147,65 +86,167 @@ static w4a16_status tensor_name(char *buffer, size_t size, const char *prefix, c
     return W4A16_OK;
 }
 
-/* Moves the built tensors into the list: all of them, or none. */
-static w4a16_status append_all(w4a16_tensor_list *list, const char *prefix, built_tensor *built,
-                               int count) {
+/* The format's layout for the shape, and the checks every layer of it passes. */
+static w4a16_status layout_for(w4a16_format format, int64_t n, int64_t k, int64_t group_size,
+                               int act_order, w4a16_format_layout *layout) {
+    W4A16_FAIL_IF(names_of(format) == NULL, W4A16_ERR_ARG, "format %s is not a 4-bit format to write",
+                  w4a16_format_name(format));
+    W4A16_TRY(w4a16_check_quantized_shape(n, k, group_size));
+    W4A16_TRY(w4a16_format_layout_get(format, n, k, group_size < 0 ? 1 : k / group_size, layout));
+    W4A16_FAIL_IF(act_order && format == W4A16_FORMAT_AWQ, W4A16_ERR_UNSUPPORTED,
+                  "act-order weights (a g_idx other than k / G) cannot be stored in awq; "
+                  "write gptq, gptq_v2 or ct instead");
+    return W4A16_OK;
+}
+
+w4a16_status w4a16_encode_plan(w4a16_format format, int64_t n, int64_t k, int64_t group_size,
+                               int symmetric, int act_order, w4a16_dtype unpacked_scales_dtype,
+                               const char *prefix, w4a16_tensor_list *list) {
+    W4A16_FAIL_IF(prefix == NULL || list == NULL, W4A16_ERR_ARG, "prefix or list is NULL");
+    w4a16_format_layout layout;
+    W4A16_TRY(layout_for(format, n, k, group_size, act_order, &layout));
+    W4A16_TRY(w4a16_check_scales_dtype(unpacked_scales_dtype));
+    tensor_spec specs[MAX_SPECS];
+    int count = describe(format, &layout, k, symmetric, act_order,
+                         w4a16_format_scales_dtype(format, unpacked_scales_dtype), specs);
     int64_t before = list->count;
     w4a16_status status = W4A16_OK;
-    for (int i = 0; i < count; i++) {
+    for (int i = 0; i < count && status == W4A16_OK; i++) {
         char name[1024];
-        if (status == W4A16_OK) status = tensor_name(name, sizeof name, prefix, built[i].suffix);
+        status = tensor_name(name, sizeof name, prefix, specs[i].suffix);
         if (status == W4A16_OK)
-            status = w4a16_tensor_list_add_owned(list, name, built[i].dtype, built[i].ndim,
-                                                 built[i].shape, built[i].data);
-        else
-            free(built[i].data);
+            status = w4a16_tensor_list_add(list, name, specs[i].dtype, specs[i].ndim,
+                                           specs[i].shape, NULL);
     }
     if (status != W4A16_OK) w4a16_tensor_list_truncate(list, before);
     return status;
 }
 
-static built_tensor built_2d(const char *suffix, w4a16_dtype dtype, const int64_t shape[2],
-                             void *data) {
-    return (built_tensor){suffix, dtype, 2, {shape[0], shape[1]}, data};
+static void fill_g_idx(const w4a16_unpacked *w, int32_t *g_idx) {
+    for (int64_t k = 0; k < w->k; k++)
+        g_idx[k] = w->g_idx != NULL ? w->g_idx[k]
+                                    : (int32_t)(w->group_size < 0 ? 0 : k / w->group_size);
+}
+
+/* Allocates a spec's data; g_idx and weight_shape are filled now, the rest by rows. */
+static void *allocate(const tensor_spec *spec, const w4a16_unpacked *w) {
+    int64_t numel = spec->shape[0] * (spec->ndim == 2 ? spec->shape[1] : 1);
+    void *data = calloc((size_t)numel ? (size_t)numel : 1, (size_t)w4a16_dtype_bits(spec->dtype) / 8);
+    if (data != NULL && spec->role == ROLE_SHAPE) {
+        ((int64_t *)data)[0] = w->n;
+        ((int64_t *)data)[1] = w->k;
+    } else if (data != NULL && spec->role == ROLE_G_IDX) {
+        fill_g_idx(w, data);
+    }
+    return data;
+}
+
+w4a16_status w4a16_encoder_begin(const w4a16_unpacked *w, w4a16_format format, const char *prefix,
+                                 w4a16_tensor_list *list, w4a16_encoder *out) {
+    W4A16_FAIL_IF(prefix == NULL || list == NULL || out == NULL, W4A16_ERR_ARG,
+                  "prefix, list or out is NULL");
+    W4A16_TRY(w4a16_unpacked_check_header(w));
+    int act_order = !w4a16_g_idx_is_trivial(w->g_idx, w->k, w->group_size);
+    w4a16_encoder e = {.w = w, .format = format,
+                       .scales_dtype = w4a16_format_scales_dtype(format, w->scales_dtype)};
+    W4A16_TRY(layout_for(format, w->n, w->k, w->group_size, act_order, &e.layout));
+    tensor_spec specs[MAX_SPECS];
+    int count = describe(format, &e.layout, w->k, w->symmetric, act_order, e.scales_dtype, specs);
+    int64_t before = list->count;
+    w4a16_status status = W4A16_OK;
+    for (int i = 0; i < count && status == W4A16_OK; i++) {
+        char name[1024];
+        status = tensor_name(name, sizeof name, prefix, specs[i].suffix);
+        void *data = status == W4A16_OK ? allocate(&specs[i], w) : NULL;
+        if (status == W4A16_OK && data == NULL)
+            status = w4a16_fail(W4A16_ERR_NOMEM, "cannot allocate %s", name);
+        if (status == W4A16_OK)
+            status = w4a16_tensor_list_add_owned(list, name, specs[i].dtype, specs[i].ndim,
+                                                 specs[i].shape, data);
+        if (status != W4A16_OK) break;
+        if (specs[i].role == ROLE_SCALES) e.scales = data;
+        else if (specs[i].role == ROLE_QWEIGHT) e.qweight = data;
+        else if (specs[i].role == ROLE_QZEROS) e.qzeros = data;
+    }
+    if (status != W4A16_OK) {
+        w4a16_tensor_list_truncate(list, before);
+        return status;
+    }
+    *out = e;
+    return W4A16_OK;
+}
+
+/* Checks the zeros of row n against what the format holds. */
+static w4a16_status check_zeros(const w4a16_encoder *e, int64_t n) {
+    if (e->w->symmetric) return W4A16_OK; /* z = 8 fits every format */
+    int32_t lowest = w4a16_format_min_zero(e->format), highest = highest_zero(e->format);
+    int64_t groups = w4a16_unpacked_groups(e->w);
+    for (int64_t g = 0; g < groups; g++) {
+        int32_t zero = e->w->zeros[n * groups + g];
+        if (zero < lowest || zero > highest) return zero_error(e->format, zero, n, g);
+    }
+    return W4A16_OK;
+}
+
+/* Row n's scales in the format's dtype at the layout's strides; the largest
+ * relative change rounding made goes to *max_change. */
+static w4a16_status store_scales(const w4a16_encoder *e, int64_t n, double *max_change) {
+    int64_t groups = w4a16_unpacked_groups(e->w);
+    for (int64_t g = 0; g < groups; g++) {
+        float scale = e->w->scales[n * groups + g];
+        float stored = w4a16_round_to_dtype(scale, e->scales_dtype);
+        W4A16_FAIL_IF(!isfinite(stored), W4A16_ERR_UNSUPPORTED,
+                      "scale %g at (n=%lld, g=%lld) overflows %s", (double)scale, (long long)n,
+                      (long long)g, w4a16_dtype_name(e->scales_dtype));
+        double change = scale != 0 ? fabs((double)stored - scale) / fabs(scale) : 0;
+        *max_change = fmax(*max_change, change);
+        int64_t at = n * e->layout.scales_stride_n + g * e->layout.scales_stride_g;
+        if (e->scales_dtype == W4A16_F32) {
+            ((float *)e->scales)[at] = stored;
+        } else {
+            ((uint16_t *)e->scales)[at] = e->scales_dtype == W4A16_F16 ? w4a16_float_to_f16(stored)
+                                                                      : w4a16_float_to_bf16(stored);
+        }
+    }
+    return W4A16_OK;
+}
+
+w4a16_status w4a16_encoder_rows(const w4a16_encoder *e, int64_t row_begin, int64_t row_end,
+                                double *max_scale_change) {
+    W4A16_FAIL_IF(e == NULL || e->w == NULL, W4A16_ERR_ARG, "encoder is NULL");
+    const w4a16_unpacked *w = e->w;
+    W4A16_FAIL_IF(row_begin < 0 || row_end > w->n || row_begin > row_end || row_begin % 8 != 0 ||
+                      (row_end % 8 != 0 && row_end != w->n),
+                  W4A16_ERR_ARG,
+                  "rows [%lld, %lld) of N=%lld: each end must be a multiple of 8 (or N)",
+                  (long long)row_begin, (long long)row_end, (long long)w->n);
+    W4A16_TRY(w4a16_unpacked_check_rows(w, row_begin, row_end));
+    double change = 0;
+    for (int64_t n = row_begin; n < row_end; n++) {
+        W4A16_TRY(check_zeros(e, n));
+        W4A16_TRY(store_scales(e, n, &change));
+    }
+    int64_t groups = w4a16_unpacked_groups(w);
+    w4a16_qlayout_pack_rows(&e->layout.qweight, e->qweight, w->q, w->k, 0, w->n, w->k, row_begin,
+                            row_end);
+    if (e->qzeros != NULL)
+        w4a16_qlayout_pack_rows(&e->layout.qzeros, e->qzeros, w->zeros, groups, 8, w->n, groups,
+                                row_begin, row_end);
+    if (max_scale_change != NULL) *max_scale_change = change;
+    return W4A16_OK;
 }
 
 w4a16_status w4a16_encode(const w4a16_unpacked *w, w4a16_format format, const char *prefix,
                           w4a16_tensor_list *list, double *max_scale_change) {
-    W4A16_FAIL_IF(prefix == NULL || list == NULL, W4A16_ERR_ARG, "prefix or list is NULL");
-    W4A16_TRY(w4a16_unpacked_validate(w));
-    const w4a16_layer_tensor_names *names = names_of(format);
-    W4A16_FAIL_IF(names == NULL, W4A16_ERR_ARG, "format %s is not a 4-bit format to write",
-                  w4a16_format_name(format));
-    w4a16_format_layout layout;
-    W4A16_TRY(w4a16_format_layout_get(format, w->n, w->k, w4a16_unpacked_groups(w), &layout));
-    int act_order = !w4a16_g_idx_is_trivial(w->g_idx, w->k, w->group_size);
-    W4A16_FAIL_IF(act_order && format == W4A16_FORMAT_AWQ, W4A16_ERR_UNSUPPORTED,
-                  "act-order weights (a g_idx other than k / G) cannot be stored in awq; "
-                  "write gptq, gptq_v2 or ct instead");
-    W4A16_TRY(check_zeros(w, format));
-
-    w4a16_dtype scales_dtype = w4a16_format_scales_dtype(format, w->scales_dtype);
-    void *scales = NULL;
+    int64_t before = list != NULL ? list->count : 0;
+    w4a16_encoder e;
+    W4A16_TRY(w4a16_encoder_begin(w, format, prefix, list, &e));
     double change = 0;
-    W4A16_TRY(store_scales(w, scales_dtype, &layout, &scales, &change));
-    built_tensor built[5];
-    int count = 0;
-    built[count++] = built_2d(names->scales, scales_dtype, layout.scales_shape, scales);
-    built[count++] = built_2d(names->qweight, W4A16_I32, layout.qweight_shape, pack_q(w, &layout));
-    if (format != W4A16_FORMAT_CT || !w->symmetric)
-        built[count++] =
-            built_2d(names->qzeros, W4A16_I32, layout.qzeros_shape, pack_zeros(w, &layout));
-    if (names->g_idx != NULL && (format != W4A16_FORMAT_CT || act_order))
-        built[count++] = (built_tensor){names->g_idx, W4A16_I32, 1, {w->k, 0}, g_idx_of(w)};
-    if (names->shape != NULL)
-        built[count++] = (built_tensor){names->shape, W4A16_I64, 1, {2, 0}, shape_tensor(w)};
-    for (int i = 0; i < count; i++)
-        if (built[i].data == NULL) {
-            for (int j = 0; j < count; j++) free(built[j].data);
-            return w4a16_fail(W4A16_ERR_NOMEM, "cannot allocate the tensors of %.200s", prefix);
-        }
-    W4A16_TRY(append_all(list, prefix, built, count));
+    w4a16_status status = w4a16_encoder_rows(&e, 0, w->n, &change);
+    if (status != W4A16_OK) {
+        w4a16_tensor_list_truncate(list, before);
+        return status;
+    }
     if (max_scale_change != NULL) *max_scale_change = change;
     return W4A16_OK;
 }

@@ -15,11 +15,23 @@
                       pack_error_.text);                                                       \
     } while (0)
 
-/* The ignore list as a JSON array of names. */
-static w4a16_status name_array(const w4a16_quantization_params *params, json_t **out) {
+/* 1 when name lies inside one of the quantized layers' names. */
+static int inside_a_quantized_name(const w4a16_quantization_params *params, const char *name) {
+    for (int64_t i = 0; i < params->quantized_count; i++)
+        if (params->quantized[i] != NULL && strstr(params->quantized[i], name) != NULL) return 1;
+    return 0;
+}
+
+/* The ignore list as a JSON array of names; substring readers (AWQ) get only
+ * the names that match no quantized layer. */
+static w4a16_status name_array(const w4a16_quantization_params *params, int substring_readers,
+                               json_t **out) {
     json_t *array = json_array();
     W4A16_FAIL_IF(array == NULL, W4A16_ERR_NOMEM, "cannot build the ignore list");
     for (int64_t i = 0; i < params->ignore_count; i++) {
+        if (substring_readers && params->ignore[i] != NULL &&
+            inside_a_quantized_name(params, params->ignore[i]))
+            continue;
         json_t *item = params->ignore[i] != NULL ? json_string(params->ignore[i]) : NULL;
         if (json_array_append_new(array, item) != 0) {
             json_decref(array);
@@ -67,7 +79,11 @@ static w4a16_status gptq_dynamic(const w4a16_quantization_params *params, json_t
 static w4a16_status awq_config(const w4a16_quantization_params *params, json_t **out) {
     W4A16_FAIL_IF(params->act_order, W4A16_ERR_UNSUPPORTED, "awq cannot store act-order weights");
     json_t *ignore = json_null();
-    if (params->ignore_count > 0) W4A16_TRY(name_array(params, &ignore));
+    if (params->ignore_count > 0) W4A16_TRY(name_array(params, 1, &ignore));
+    if (json_array_size(ignore) == 0 && json_is_array(ignore)) {
+        json_decref(ignore);
+        ignore = json_null();
+    }
     PACK_OR_FAIL(*out, "{s:s, s:i, s:I, s:b, s:s, s:o}", "quant_method", "awq", "bits", 4,
                  "group_size", (json_int_t)params->group_size, "zero_point", !params->symmetric,
                  "version", "gemm", "modules_to_not_convert", ignore);
@@ -92,7 +108,7 @@ static w4a16_status gptq_config(w4a16_format format, const w4a16_quantization_pa
 static w4a16_status ct_config(const w4a16_quantization_params *params, json_t **out) {
     int per_channel = params->group_size < 0;
     json_t *ignore = NULL;
-    W4A16_TRY(name_array(params, &ignore));
+    W4A16_TRY(name_array(params, 0, &ignore));
     PACK_OR_FAIL(*out,
                  "{s:s, s:s, s:s, s:{s:{s:[s], s:{s:i, s:s, s:b, s:s, s:o, s:o, s:b}, s:n, s:n}}, "
                  "s:o}",
@@ -115,6 +131,10 @@ w4a16_status w4a16_quantization_config(w4a16_format format, const w4a16_quantiza
     W4A16_FAIL_IF(params->ignore_count < 0 || (params->ignore_count > 0 && params->ignore == NULL),
                   W4A16_ERR_ARG, "ignore list of %lld names is NULL or negative",
                   (long long)params->ignore_count);
+    W4A16_FAIL_IF(params->quantized_count < 0 ||
+                      (params->quantized_count > 0 && params->quantized == NULL),
+                  W4A16_ERR_ARG, "list of %lld quantized names is NULL or negative",
+                  (long long)params->quantized_count);
     switch (format) {
     case W4A16_FORMAT_AWQ: return awq_config(params, out);
     case W4A16_FORMAT_GPTQ:

@@ -14,12 +14,18 @@ typedef struct {
     int32_t act_order;         /* 1: g_idx stored (GPTQ desc_act, CT actorder "group") */
     const char *const *ignore; /* layers left dense, by full name; may be NULL */
     int64_t ignore_count;
+    const char *const *quantized; /* the quantized layers, by full name; may be NULL (awq) */
+    int64_t quantized_count;
 } w4a16_quantization_params;
 
 /* A new object for format (AWQ, GPTQ, GPTQ_V2, CT):
  *   awq   {quant_method "awq", bits 4, group_size, zero_point (= !symmetric; the
  *          qzeros tensor holds 8s when false, so both readings agree), version
- *          "gemm", modules_to_not_convert (the ignore list, or null)}
+ *          "gemm", modules_to_not_convert (the ignore list, or null), less the
+ *          names inside a quantized layer's name: AWQ readers match these
+ *          entries as substrings, so "x.mlp.gate" (a router) would also skip
+ *          "x.mlp.gate_proj"; such a layer has no qweight, so readers load its
+ *          plain weight anyway}
  *   gptq  {quant_method "gptq", bits 4, group_size, sym, desc_act,
  *          checkpoint_format "gptq" | "gptq_v2", and GPTQModel's dynamic with a
  *          "-:" (skip) entry per ignored layer when there are any}

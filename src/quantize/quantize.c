@@ -17,6 +17,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "checkpoint/source.h"
 #include "common/dtype.h"
@@ -89,28 +90,103 @@ static w4a16_status choose_scale(double lo, double hi, int symmetric, int32_t mi
                       w4a16_dtype_name(dtype), ideal, lo, hi);
 }
 
-static w4a16_status load_row(const void *weight, w4a16_dtype dtype, int64_t n, int64_t k,
-                             double *row) {
-    for (int64_t col = 0; col < k; col++) {
-        row[col] = w4a16_load_as_double(weight, dtype, n * k + col);
-        W4A16_FAIL_IF(!isfinite(row[col]), W4A16_ERR_ARG, "weight[%lld, %lld]=%g is not finite",
-                      (long long)n, (long long)col, row[col]);
+/* 0x1.8p52: adding and subtracting it rounds a double below 2^51 in magnitude
+ * to an integer, halves to even, exactly as rint does in the default
+ * rounding mode, in two additions the compiler keeps (no -ffast-math). */
+static const double ROUNDING_MAGIC = 6755399441055744.0;
+
+/* q for every value of a group, against a scale that holds the group's
+ * extremes within s/2 (choose_scale), so |w / s| stays far below 2^51. */
+static void quantize_group(const float *values, int64_t count, double scale, int32_t zero,
+                           uint8_t *q) {
+    for (int64_t i = 0; i < count; i++) {
+        double level = ((double)values[i] / scale + ROUNDING_MAGIC) - ROUNDING_MAGIC + zero;
+        q[i] = (uint8_t)(level < 0 ? 0 : level > 15 ? 15 : level);
     }
-    return W4A16_OK;
+}
+
+/* Whether F16 or BF16 bits hold an infinity or a NaN (exponent all ones). */
+static int half_not_finite(uint16_t bits, w4a16_dtype dtype) {
+    uint16_t exponent = dtype == W4A16_F16 ? 0x7c00 : 0x7f80;
+    return (bits & exponent) == exponent;
+}
+
+/* Row n of the weight as floats (every F16, BF16 and F32 value is exact in
+ * float), through scratch (k words); the index of the first value that is
+ * not finite, or -1. */
+static int64_t load_row(const void *weight, w4a16_dtype dtype, int64_t n, int64_t k, float *row,
+                        uint32_t *scratch) {
+    const unsigned char *bytes = (const unsigned char *)weight; /* any alignment */
+    int not_finite = 0;
+    if (dtype == W4A16_F32) {
+        memcpy(row, bytes + (size_t)(n * k) * 4, (size_t)k * 4);
+        for (int64_t c = 0; c < k; c++) not_finite |= !isfinite(row[c]);
+        for (int64_t c = 0; not_finite && c < k; c++)
+            if (!isfinite(row[c])) return c;
+        return -1;
+    }
+    const unsigned char *in = bytes + (size_t)(n * k) * 2;
+    uint16_t exponent = dtype == W4A16_F16 ? 0x7c00 : 0x7f80;
+    uint32_t *bits = scratch;
+    /* Branch-free loops the compiler vectorizes: the bits of each float,
+     * then (F16) one exact scaling. */
+    for (int64_t c = 0; c < k; c++) {
+        uint16_t h;
+        memcpy(&h, in + 2 * c, 2);
+        not_finite |= (h & exponent) == exponent;
+        bits[c] = h;
+    }
+    if (dtype == W4A16_BF16) {
+        for (int64_t c = 0; c < k; c++) bits[c] <<= 16; /* float's top half */
+        memcpy(row, bits, (size_t)k * 4);
+    } else {
+        /* F16's exponent and mantissa moved into float's place read as the
+         * value times 2^-112, subnormals too: scale back exactly. */
+        for (int64_t c = 0; c < k; c++) bits[c] = ((bits[c] & 0x7fffu) << 13) | ((bits[c] & 0x8000u) << 16);
+        memcpy(row, bits, (size_t)k * 4);
+        for (int64_t c = 0; c < k; c++) row[c] *= 0x1p112f;
+    }
+    for (int64_t c = 0; not_finite && c < k; c++) {
+        uint16_t h;
+        memcpy(&h, in + 2 * c, 2);
+        if (half_not_finite(h, dtype)) return c;
+    }
+    return -1;
+}
+
+/* The smallest and largest of values (count >= 1), four at a time so the
+ * comparisons do not wait on each other. Which of 0 and -0 comes out does
+ * not matter: both give the same scale and zero. */
+static void group_range(const float *values, int64_t count, float *lo_out, float *hi_out) {
+    float lo[4] = {values[0], values[0], values[0], values[0]};
+    float hi[4] = {values[0], values[0], values[0], values[0]};
+    int64_t i = 0;
+    for (; i + 4 <= count; i += 4)
+        for (int j = 0; j < 4; j++) {
+            lo[j] = values[i + j] < lo[j] ? values[i + j] : lo[j];
+            hi[j] = values[i + j] > hi[j] ? values[i + j] : hi[j];
+        }
+    for (; i < count; i++) {
+        lo[0] = values[i] < lo[0] ? values[i] : lo[0];
+        hi[0] = values[i] > hi[0] ? values[i] : hi[0];
+    }
+    for (int j = 1; j < 4; j++) {
+        lo[0] = lo[j] < lo[0] ? lo[j] : lo[0];
+        hi[0] = hi[j] > hi[0] ? hi[j] : hi[0];
+    }
+    *lo_out = lo[0];
+    *hi_out = hi[0];
 }
 
 /* Quantizes row n of the weight (already in `row`) into out. */
-static w4a16_status quantize_row(const double *row, int64_t n, int32_t min_zero,
+static w4a16_status quantize_row(const float *row, int64_t n, int32_t min_zero,
                                  w4a16_unpacked *out) {
     int64_t groups = w4a16_unpacked_groups(out);
     int64_t group_size = out->k / groups;
     for (int64_t g = 0; g < groups; g++) {
-        const double *values = row + g * group_size;
-        double lo = values[0], hi = values[0];
-        for (int64_t i = 1; i < group_size; i++) {
-            lo = values[i] < lo ? values[i] : lo;
-            hi = values[i] > hi ? values[i] : hi;
-        }
+        const float *values = row + g * group_size;
+        float lo, hi;
+        group_range(values, group_size, &lo, &hi);
         float scale = 0;
         int32_t zero = 0;
         w4a16_status status =
@@ -119,10 +195,68 @@ static w4a16_status quantize_row(const double *row, int64_t n, int32_t min_zero,
             return w4a16_fail_context(status, "row %lld group %lld", (long long)n, (long long)g);
         out->scales[n * groups + g] = scale;
         if (!out->symmetric) out->zeros[n * groups + g] = (uint8_t)zero;
-        uint8_t *q = out->q + n * out->k + g * group_size;
-        for (int64_t i = 0; i < group_size; i++) q[i] = quantize_value(values[i], scale, zero);
+        quantize_group(values, group_size, scale, zero, out->q + n * out->k + g * group_size);
     }
     return W4A16_OK;
+}
+
+/* The arguments the one-step and the row-range forms both take. */
+static w4a16_status check_weight_dtype_and_min_zero(w4a16_dtype weight_dtype, int32_t min_zero) {
+    W4A16_FAIL_IF(weight_dtype != W4A16_F32 && weight_dtype != W4A16_F16 &&
+                      weight_dtype != W4A16_BF16,
+                  W4A16_ERR_UNSUPPORTED, "weight dtype %s is not F32, F16 or BF16",
+                  w4a16_dtype_name(weight_dtype));
+    W4A16_FAIL_IF(min_zero != 0 && min_zero != 1, W4A16_ERR_ARG, "min_zero=%d is not 0 or 1",
+                  (int)min_zero);
+    return W4A16_OK;
+}
+
+w4a16_status w4a16_quantize_begin(int64_t n, int64_t k, int64_t group_size, int symmetric,
+                                  w4a16_dtype scales_dtype, w4a16_unpacked *out) {
+    W4A16_FAIL_IF(out == NULL, W4A16_ERR_ARG, "out is NULL");
+    W4A16_FAIL_IF(group_size != 32 && group_size != 64 && group_size != 128 && group_size != -1,
+                  W4A16_ERR_ARG, "group_size=%lld is not 32, 64, 128 or -1 (per-channel)",
+                  (long long)group_size);
+    W4A16_TRY(w4a16_check_quantized_shape(n, k, group_size));
+    W4A16_FAIL_IF(n > INT64_MAX / k, W4A16_ERR_SHAPE, "N=%lld x K=%lld is too large",
+                  (long long)n, (long long)k);
+    W4A16_TRY(w4a16_check_scales_dtype(scales_dtype));
+    w4a16_unpacked result = {.n = n, .k = k, .group_size = group_size,
+                             .symmetric = symmetric ? 1 : 0, .scales_dtype = scales_dtype};
+    W4A16_TRY(w4a16_unpacked_alloc(&result, 0));
+    *out = result;
+    return W4A16_OK;
+}
+
+w4a16_status w4a16_quantize_rows(const void *weight, w4a16_dtype weight_dtype, int32_t min_zero,
+                                 int64_t row_begin, int64_t row_end, w4a16_unpacked *out) {
+    W4A16_FAIL_IF(weight == NULL, W4A16_ERR_ARG, "weight is NULL");
+    W4A16_FAIL_IF(out == NULL || out->q == NULL, W4A16_ERR_ARG, "out is NULL or not allocated");
+    W4A16_TRY(check_weight_dtype_and_min_zero(weight_dtype, min_zero));
+    W4A16_FAIL_IF(row_begin < 0 || row_end > out->n || row_begin > row_end, W4A16_ERR_ARG,
+                  "rows [%lld, %lld) are outside [0, %lld)", (long long)row_begin,
+                  (long long)row_end, (long long)out->n);
+    float *row = malloc((size_t)out->k * sizeof *row);
+    uint32_t *scratch = malloc((size_t)out->k * sizeof *scratch);
+    if (row == NULL || scratch == NULL) {
+        free(row);
+        free(scratch);
+        return w4a16_fail(W4A16_ERR_NOMEM, "cannot allocate a row of K=%lld floats",
+                          (long long)out->k);
+    }
+    w4a16_status status = W4A16_OK;
+    for (int64_t r = row_begin; r < row_end && status == W4A16_OK; r++) {
+        int64_t bad = load_row(weight, weight_dtype, r, out->k, row, scratch);
+        if (bad >= 0)
+            status = w4a16_fail(W4A16_ERR_ARG, "weight[%lld, %lld]=%g is not finite", (long long)r,
+                                (long long)bad,
+                                w4a16_load_as_double(weight, weight_dtype, r * out->k + bad));
+        else
+            status = quantize_row(row, r, min_zero, out);
+    }
+    free(row);
+    free(scratch);
+    return status;
 }
 
 w4a16_status w4a16_quantize_min_zero(const void *weight, w4a16_dtype weight_dtype, int64_t n,
@@ -131,34 +265,10 @@ w4a16_status w4a16_quantize_min_zero(const void *weight, w4a16_dtype weight_dtyp
                                      w4a16_unpacked *out) {
     W4A16_FAIL_IF(weight == NULL, W4A16_ERR_ARG, "weight is NULL");
     W4A16_FAIL_IF(out == NULL, W4A16_ERR_ARG, "out is NULL");
-    W4A16_FAIL_IF(weight_dtype != W4A16_F32 && weight_dtype != W4A16_F16 &&
-                      weight_dtype != W4A16_BF16,
-                  W4A16_ERR_UNSUPPORTED, "weight dtype %s is not F32, F16 or BF16",
-                  w4a16_dtype_name(weight_dtype));
-    W4A16_FAIL_IF(group_size != 32 && group_size != 64 && group_size != 128 && group_size != -1,
-                  W4A16_ERR_ARG, "group_size=%lld is not 32, 64, 128 or -1 (per-channel)",
-                  (long long)group_size);
-    W4A16_TRY(w4a16_check_quantized_shape(n, k, group_size));
-    W4A16_FAIL_IF(n > INT64_MAX / k, W4A16_ERR_SHAPE, "N=%lld x K=%lld is too large",
-                  (long long)n, (long long)k);
-    W4A16_TRY(w4a16_check_scales_dtype(scales_dtype));
-    W4A16_FAIL_IF(min_zero != 0 && min_zero != 1, W4A16_ERR_ARG, "min_zero=%d is not 0 or 1",
-                  (int)min_zero);
-
-    w4a16_unpacked result = {.n = n, .k = k, .group_size = group_size,
-                             .symmetric = symmetric ? 1 : 0, .scales_dtype = scales_dtype};
-    W4A16_TRY(w4a16_unpacked_alloc(&result, 0));
-    double *row = malloc((size_t)k * sizeof *row);
-    if (row == NULL) {
-        w4a16_unpacked_free(&result);
-        return w4a16_fail(W4A16_ERR_NOMEM, "cannot allocate a row of K=%lld doubles", (long long)k);
-    }
-    w4a16_status status = W4A16_OK;
-    for (int64_t r = 0; r < n && status == W4A16_OK; r++) {
-        status = load_row(weight, weight_dtype, r, k, row);
-        if (status == W4A16_OK) status = quantize_row(row, r, min_zero, &result);
-    }
-    free(row);
+    W4A16_TRY(check_weight_dtype_and_min_zero(weight_dtype, min_zero));
+    w4a16_unpacked result;
+    W4A16_TRY(w4a16_quantize_begin(n, k, group_size, symmetric, scales_dtype, &result));
+    w4a16_status status = w4a16_quantize_rows(weight, weight_dtype, min_zero, 0, n, &result);
     if (status != W4A16_OK) {
         w4a16_unpacked_free(&result);
         return status;

@@ -15,4 +15,14 @@ w4a16_status w4a16_quantize_min_zero(const void *weight, w4a16_dtype weight_dtyp
                                      w4a16_dtype scales_dtype, int32_t min_zero,
                                      w4a16_unpacked *out);
 
+/* w4a16_quantize_min_zero in two steps, so that threads can share the rows
+ * of a weight: begin checks the shape and allocates *out; rows quantizes
+ * rows [row_begin, row_end) of the [out->n, out->k] weight into it. Ranges
+ * write disjoint memory and the result does not depend on how the rows are
+ * split. A value that is not finite fails the call, naming it. */
+w4a16_status w4a16_quantize_begin(int64_t n, int64_t k, int64_t group_size, int symmetric,
+                                  w4a16_dtype scales_dtype, w4a16_unpacked *out);
+w4a16_status w4a16_quantize_rows(const void *weight, w4a16_dtype weight_dtype, int32_t min_zero,
+                                 int64_t row_begin, int64_t row_end, w4a16_unpacked *out);
+
 #endif

@@ -37,7 +37,7 @@ void w4a16_unpacked_free(w4a16_unpacked *w) {
     memset(w, 0, sizeof *w);
 }
 
-w4a16_status w4a16_unpacked_validate(const w4a16_unpacked *w) {
+w4a16_status w4a16_unpacked_check_header(const w4a16_unpacked *w) {
     W4A16_FAIL_IF(w == NULL, W4A16_ERR_ARG, "unpacked weight is NULL");
     W4A16_TRY(w4a16_check_quantized_shape(w->n, w->k, w->group_size));
     W4A16_FAIL_IF(w->q == NULL || w->scales == NULL, W4A16_ERR_ARG,
@@ -46,23 +46,38 @@ w4a16_status w4a16_unpacked_validate(const w4a16_unpacked *w) {
                   "asymmetric unpacked weight has no zeros");
     W4A16_TRY(w4a16_check_scales_dtype(w->scales_dtype));
     int64_t groups = w4a16_unpacked_groups(w);
-    for (int64_t i = 0; i < w->n * w->k; i++)
-        W4A16_FAIL_IF(w->q[i] > 15, W4A16_ERR_ARG, "q[%lld, %lld]=%d is not a 4-bit value",
-                      (long long)(i / w->k), (long long)(i % w->k), (int)w->q[i]);
-    for (int64_t i = 0; i < w->n * groups; i++) {
-        float scale = w->scales[i];
-        W4A16_FAIL_IF(!isfinite(scale) || w4a16_round_to_dtype(scale, w->scales_dtype) != scale,
-                      W4A16_ERR_ARG, "scale[%lld, %lld]=%g is not a finite %s value",
-                      (long long)(i / groups), (long long)(i % groups), (double)scale,
-                      w4a16_dtype_name(w->scales_dtype));
-        W4A16_FAIL_IF(!w->symmetric && w->zeros[i] > 16, W4A16_ERR_ARG,
-                      "zero[%lld, %lld]=%d is outside 0..16", (long long)(i / groups),
-                      (long long)(i % groups), (int)w->zeros[i]);
-    }
     if (w->g_idx != NULL)
         for (int64_t k = 0; k < w->k; k++)
             W4A16_FAIL_IF(w->g_idx[k] < 0 || w->g_idx[k] >= groups, W4A16_ERR_ARG,
                           "g_idx[%lld]=%d is not a group (0..%lld)", (long long)k,
                           (int)w->g_idx[k], (long long)groups - 1);
     return W4A16_OK;
+}
+
+w4a16_status w4a16_unpacked_check_rows(const w4a16_unpacked *w, int64_t row_begin, int64_t row_end) {
+    int64_t groups = w4a16_unpacked_groups(w);
+    for (int64_t n = row_begin; n < row_end; n++) {
+        const uint8_t *q = w->q + n * w->k;
+        uint8_t largest = 0;
+        for (int64_t k = 0; k < w->k; k++) largest = q[k] > largest ? q[k] : largest;
+        for (int64_t k = 0; largest > 15 && k < w->k; k++)
+            W4A16_FAIL_IF(q[k] > 15, W4A16_ERR_ARG, "q[%lld, %lld]=%d is not a 4-bit value",
+                          (long long)n, (long long)k, (int)q[k]);
+        for (int64_t g = 0; g < groups; g++) {
+            float scale = w->scales[n * groups + g];
+            W4A16_FAIL_IF(!isfinite(scale) || w4a16_round_to_dtype(scale, w->scales_dtype) != scale,
+                          W4A16_ERR_ARG, "scale[%lld, %lld]=%g is not a finite %s value",
+                          (long long)n, (long long)g, (double)scale,
+                          w4a16_dtype_name(w->scales_dtype));
+            W4A16_FAIL_IF(!w->symmetric && w->zeros[n * groups + g] > 16, W4A16_ERR_ARG,
+                          "zero[%lld, %lld]=%d is outside 0..16", (long long)n, (long long)g,
+                          (int)w->zeros[n * groups + g]);
+        }
+    }
+    return W4A16_OK;
+}
+
+w4a16_status w4a16_unpacked_validate(const w4a16_unpacked *w) {
+    W4A16_TRY(w4a16_unpacked_check_header(w));
+    return w4a16_unpacked_check_rows(w, 0, w->n);
 }

@@ -18,7 +18,13 @@ static inline int32_t w4a16_unpacked_zero(const w4a16_unpacked *w, int64_t n, in
  * W4A16_ERR_NOMEM leaves *w's pointers NULL. */
 w4a16_status w4a16_unpacked_alloc(w4a16_unpacked *w, int with_g_idx);
 /* Checks shape, group size, value ranges (q 0..15, z 0..16, g_idx 0..groups-1)
- * and that every scale is finite and exact in scales_dtype. */
+ * and that every scale is finite and exact in scales_dtype: the header, then
+ * every row. */
 w4a16_status w4a16_unpacked_validate(const w4a16_unpacked *w);
+/* What needs no pass over the values: shape, group size, pointers, scales
+ * dtype, g_idx. */
+w4a16_status w4a16_unpacked_check_header(const w4a16_unpacked *w);
+/* The values of rows [row_begin, row_end), naming the first that is wrong. */
+w4a16_status w4a16_unpacked_check_rows(const w4a16_unpacked *w, int64_t row_begin, int64_t row_end);
 
 #endif

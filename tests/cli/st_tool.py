@@ -4,6 +4,8 @@
   st_tool.py header FILE               print the header as JSON (without __metadata__)
   st_tool.py bytes FILE                print the sum of tensor data bytes and the tensor count
   st_tool.py same FILE_A FILE_B        exit 1 unless both hold the same tensors, byte for byte
+                                       (a FILE may be a folder: its model.safetensors, or
+                                       every shard its model.safetensors.index.json names)
   st_tool.py same-tensors A B NAME...  exit 1 unless the named tensors are byte-identical
   st_tool.py set-int32 FILE NAME V     overwrite every element of an I32 tensor with V
   st_tool.py f32-scales FILE           store every "*.weight_scale" as F32, times (1 + 1e-4)
@@ -13,6 +15,7 @@
                                        OUT that DENSE has too, and the largest |W_dense|
 """
 import json
+import os
 import struct
 import sys
 
@@ -28,6 +31,22 @@ def read(path):
     for name, t in header.items():
         b, e = t["data_offsets"]
         tensors[name] = (t["dtype"], t["shape"], body[b:e])
+    return tensors
+
+
+def read_any(path):
+    """A file's tensors, or a folder's across its shards."""
+    if not os.path.isdir(path):
+        return read(path)
+    index = os.path.join(path, "model.safetensors.index.json")
+    if not os.path.exists(index):
+        return read(os.path.join(path, "model.safetensors"))
+    with open(index) as f:
+        weight_map = json.load(f)["weight_map"]
+    tensors = {}
+    for shard in sorted(set(weight_map.values())):
+        tensors.update(read(os.path.join(path, shard)))
+    assert sorted(tensors) == sorted(weight_map), "index and shards disagree"
     return tensors
 
 
@@ -72,7 +91,7 @@ def main(argv):
         t = read(argv[2])
         print(sum(len(v[2]) for v in t.values()), len(t))
     elif cmd == "same":
-        a, b = read(argv[2]), read(argv[3])
+        a, b = read_any(argv[2]), read_any(argv[3])
         if sorted(a) != sorted(b):
             print("tensor names differ: %s" % sorted(set(a) ^ set(b)), file=sys.stderr)
             sys.exit(1)

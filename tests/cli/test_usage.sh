@@ -64,11 +64,23 @@ expect_rc 0 "$W4A16" quantize "$SCRATCH/dense" --format awq -o "$SCRATCH/full" -
 expect_rc 1 "$W4A16" convert "$SCRATCH/full" --to dense -o "$SCRATCH/full"
 expect_one_line_error
 
-# K not a multiple of the group: an error naming the layer, unless excluded.
-make_dense "$SCRATCH/odd" --odd-layer
-expect_rc 1 "$W4A16" quantize "$SCRATCH/odd" --format gptq -o "$SCRATCH/odd_q"
+# K not a multiple of the group: left dense by default and listed; named by
+# --include, an error naming every layer the format cannot hold, with the
+# --exclude that skips each.
+make_dense "$SCRATCH/odd" --odd-layer --moe-router
+expect_rc 0 "$W4A16" quantize "$SCRATCH/odd" --format gptq -o "$SCRATCH/odd_q"
+grep -q "left dense: model.layers.0.mlp.odd_proj: K=200 is not a multiple of the group size 128" "$OUT" ||
+    fail "odd_proj not listed as left dense: $(cat "$OUT")"
+expect_rc 0 "$W4A16" inspect "$SCRATCH/odd_q" --json
+python3 -c "import json, sys; s = {l['name']: l['status'] for l in json.load(open(sys.argv[1]))['layers']}; \
+    assert s['model.layers.0.mlp.odd_proj'] == 'unquantized' and s['model.layers.0.mlp.up_proj'] == 'quantized', s" \
+    "$OUT" || fail "odd_proj is not an unquantized layer"
+expect_rc 1 "$W4A16" quantize "$SCRATCH/odd" --format awq --include '*proj' --include '*gate' -o "$SCRATCH/odd_q2"
 expect_one_line_error
-expect_stderr_has "odd_proj"
-expect_rc 0 "$W4A16" quantize "$SCRATCH/odd" --format gptq --exclude '*odd_proj*' -o "$SCRATCH/odd_q2"
+expect_stderr_has "3 layer(s) cannot be held by awq: model.layers.0.mlp.gate (awq needs N a multiple of 8, got N=4); "
+expect_stderr_has "model.layers.0.mlp.odd_proj (K=200 is not a multiple of the group size 128); "
+expect_stderr_has "leave them dense with --exclude 'model.layers.0.mlp.gate' --exclude 'model.layers.0.mlp.odd_proj' --exclude 'model.layers.0.mlp.shared_expert_gate'"
+[ -e "$SCRATCH/odd_q2" ] && fail "a refused quantize created its output folder"
+expect_rc 0 "$W4A16" quantize "$SCRATCH/odd" --format gptq --include '*proj' --exclude '*odd_proj*' -o "$SCRATCH/odd_q3"
 
 echo "ok"
