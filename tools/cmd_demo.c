@@ -2,8 +2,8 @@
  * built-in layer. A random Qwen3-4B gate_up layer (N=19456, K=2560) is
  * quantized as AWQ g128, written to a checkpoint, read back and compared
  * exactly, and checked on sampled rows against the fp64 reference through a
- * 16-bit GEMM emulated on the CPU; then the GPU part (demo_gpu.h) packs,
- * runs and times it where a GPU is present. */
+ * 16-bit GEMM emulated on the CPU; then the GPU part (demo_gpu.h, in the
+ * GPU module: gpu_module.h) packs, runs and times it where a GPU is present. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +16,7 @@
 #include "common/rng.h"
 #include "demo_checkpoint.h"
 #include "demo_emulate.h"
-#include "demo_gpu.h"
+#include "gpu_module.h"
 #include "failure.h"
 #include "out_dir.h"
 #include "random_weight.h"
@@ -184,7 +184,7 @@ static int run(const char *dir, w4a16_dtype dtype) {
         demo_layer layer = {"qwen3-4b gate_up", &s.source, DEMO_N, DEMO_K, dtype, s.A, DEMO_M,
                             s.rows, s.n_rows, s.C_ref, limit};
         fflush(stdout);
-        rc = demo_gpu(&layer);
+        rc = gpu_module_demo(&layer);
     }
     demo_state_free(&s);
     return rc;

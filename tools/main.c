@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "gpu_module.h"
 #include "w4a16.h"
 
 typedef struct {
@@ -17,8 +18,9 @@ static const command commands[] = {
     {"inspect", cmd_inspect, "list a checkpoint's format, quantized layers and tensors"},
     {"convert", cmd_convert, "convert a checkpoint between dense, awq, gptq, gptq_v2 and ct"},
     {"quantize", cmd_quantize, "quantize a dense checkpoint's linear layers to 4 bits"},
-    {"check", cmd_check, "check every GPU kernel against the fp64 reference"},
-    {"bench", cmd_bench, "time every GPU kernel against cuBLAS"},
+    /* GPU commands: run by the GPU module, loaded only for them. */
+    {"check", gpu_module_command, "check every GPU kernel against the fp64 reference"},
+    {"bench", gpu_module_command, "time every GPU kernel against cuBLAS"},
 };
 
 static void print_usage(FILE *out) {

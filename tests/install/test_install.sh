@@ -2,7 +2,8 @@
 # The installed library as its users see it: `cmake --install` into a scratch
 # prefix, then a small C program built with `pkg-config --cflags --libs w4a16`
 # alone, which quantizes a weight and reads an error message through the
-# shared library. Args: cmake, the build folder, the C compiler, a scratch folder.
+# shared library; the installed program and its GPU module. Args: cmake, the
+# build folder, the C compiler, a scratch folder.
 set -euo pipefail
 CMAKE="$1"
 BUILD="$2"
@@ -65,4 +66,9 @@ LD_LIBRARY_PATH="$library_path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$SCRATCH/u
     fail "the program linked against the installed library failed"
 grep -q "^w4a16 $(pkg-config --modversion w4a16)\$" "$SCRATCH/out" || fail "unexpected output: $(cat "$SCRATCH/out")"
 LD_LIBRARY_PATH="$library_path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$prefix/bin/w4a16" --version >/dev/null || fail "the installed w4a16 does not run"
+# The GPU commands come from the module installed in <libdir>/w4a16/.
+[ -f "$(pkg-config --variable=libdir w4a16)/w4a16/w4a16-gpu.so" ] || fail "the GPU module is not installed"
+LD_LIBRARY_PATH="$library_path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$prefix/bin/w4a16" check --help >"$SCRATCH/out" ||
+    fail "the installed w4a16 does not load its GPU module"
+grep -q "^usage: w4a16 check" "$SCRATCH/out" || fail "check --help: $(cat "$SCRATCH/out")"
 echo "ok"

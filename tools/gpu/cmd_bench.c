@@ -5,6 +5,7 @@
 #include "args.h"
 #include "bench.h"
 #include "commands.h"
+#include "gpu_commands.h"
 #include "gpu_presence.h"
 #include "kernels.h"
 

@@ -5,6 +5,7 @@
 #include "args.h"
 #include "check.h"
 #include "commands.h"
+#include "gpu_commands.h"
 #include "gpu_presence.h"
 
 #define COMMAND "check"
