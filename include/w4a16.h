@@ -151,7 +151,10 @@ typedef struct w4a16_checkpoint w4a16_checkpoint;
 typedef enum {
     W4A16_LAYER_QUANTIZED = 0,   /* readable 4-bit layer */
     W4A16_LAYER_UNQUANTIZED = 1, /* left dense by the checkpoint (ignore / modules_to_not_convert) */
-    W4A16_LAYER_UNSUPPORTED = 2, /* quantized in a way we cannot read; reason says why */
+    W4A16_LAYER_UNSUPPORTED = 2, /* valid, but quantized in a way we do not read (8-bit
+                                    groups, ignored modules); reason says why */
+    W4A16_LAYER_MALFORMED = 3,   /* its tensors break the format's rules (one missing, a
+                                    wrong dtype or shape); reason names the tensor and rule */
 } w4a16_layer_status;
 
 typedef struct {

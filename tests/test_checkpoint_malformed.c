@@ -1,9 +1,10 @@
 /* Quantized layers we cannot read: each broken rule (a missing tensor, a
  * wrong dtype, a shape the format's layout disagrees with, K not a multiple
  * of the group size, AWQ's N not a multiple of 8, a bad g_idx) lists that
- * layer as unsupported with a reason naming the tensor and the rule, while
- * the checkpoint's good layer still reads; when no layer is readable, open
- * fails. Also tensors the file stores misaligned. */
+ * layer as malformed with a reason naming the tensor and the rule (and its
+ * source is W4A16_ERR_FORMAT), while the checkpoint's good layer still reads;
+ * when no layer is readable, open fails. Also tensors the file stores
+ * misaligned. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -217,9 +218,14 @@ static void run_case(const malformed_case *mc, int with_good_layer) {
         w4a16_checkpoint *ckpt = test_open_ok(dir, W4A16_FORMAT_AUTO);
         w4a16_layer_info info;
         test_layer_of(ckpt, "bad", &info);
-        assert_int_equal(info.status, W4A16_LAYER_UNSUPPORTED);
+        assert_int_equal(info.status, W4A16_LAYER_MALFORMED);
         if (strstr(info.reason, mc->reason) == NULL)
             fail_msg("%s: reason \"%s\" lacks \"%s\"", mc->name, info.reason, mc->reason);
+        int64_t index;
+        w4a16_source unread;
+        assert_int_equal(w4a16_checkpoint_find_layer(ckpt, "bad", &index), W4A16_OK);
+        assert_int_equal(w4a16_checkpoint_source(ckpt, index, &unread), W4A16_ERR_FORMAT);
+        test_expect_error_has("layer 'bad' is malformed: ");
         test_layer_of(ckpt, "good", &info);
         assert_int_equal(info.status, W4A16_LAYER_QUANTIZED);
         w4a16_source src;
@@ -237,7 +243,7 @@ static void run_case(const malformed_case *mc, int with_good_layer) {
     test_layer_free(&bad);
 }
 
-static void test_each_rule_gives_an_unsupported_layer(void **state) {
+static void test_each_rule_gives_a_malformed_layer(void **state) {
     (void)state;
     for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) run_case(&CASES[i], 1);
 }
@@ -282,7 +288,7 @@ static void test_misaligned_tensors_are_copied(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_each_rule_gives_an_unsupported_layer),
+        cmocka_unit_test(test_each_rule_gives_a_malformed_layer),
         cmocka_unit_test(test_no_readable_layer_fails_open),
         cmocka_unit_test(test_misaligned_tensors_are_copied),
     };

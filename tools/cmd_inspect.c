@@ -1,6 +1,7 @@
 /* w4a16 inspect CHECKPOINT [--from FORMAT] [--json]: the format, each layer
- * (quantized, left unquantized, or unsupported and why), the other tensors,
- * and the tensor count and bytes. */
+ * (quantized, left unquantized, malformed or unsupported and why), the other
+ * tensors, and the tensor count and bytes; exit 1 after the listing when a
+ * layer is malformed, so that it serves as a validator. */
 #include <jansson.h>
 #include <stdio.h>
 
@@ -15,8 +16,10 @@ static void print_help(void) {
     printf("usage: w4a16 inspect CHECKPOINT [--from FORMAT] [--json]\n"
            "\n"
            "Lists a checkpoint's format, each quantized linear layer (name, N, K, group\n"
-           "size, symmetric or not, act-order), the layers it leaves unquantized or that\n"
-           "cannot be read (with the reason), the other tensors, and the tensor count and\n"
+           "size, symmetric or not, act-order), the layers it leaves unquantized, those\n"
+           "that are malformed (a tensor missing or of the wrong dtype or shape for the\n"
+           "format) and those valid but out of scope (unsupported: 8-bit groups, ignored\n"
+           "modules), each with the reason, the other tensors, and the tensor count and\n"
            "bytes.\n"
            "\n"
            "  CHECKPOINT     a folder (config.json + model.safetensors or a shard index),\n"
@@ -27,14 +30,16 @@ static void print_help(void) {
            "                 group_size (-1 per-channel), symmetric, act_order}],\n"
            "                 other_tensors: [{name, dtype, shape}], tensor_count, bytes}\n"
            "\n"
-           "Exits 1 when the checkpoint is malformed or none of its quantized layers\n"
-           "can be read.\n");
+           "Exits 1 after the listing when a layer is malformed (one line on stderr names\n"
+           "the first), and when the checkpoint cannot be read at all or none of its\n"
+           "quantized layers can.\n");
 }
 
 static const char *status_name(w4a16_layer_status status) {
     switch (status) {
     case W4A16_LAYER_QUANTIZED: return "quantized";
     case W4A16_LAYER_UNQUANTIZED: return "unquantized";
+    case W4A16_LAYER_MALFORMED: return "malformed";
     default: return "unsupported";
     }
 }
@@ -92,10 +97,12 @@ static void print_tensor_text(const w4a16_tensor_info *t) {
     printf("]\n");
 }
 
-/* Walks the checkpoint once, printing text or filling `json` (when not NULL). */
-static int report(const char *path, const w4a16_checkpoint *ckpt, json_t *json) {
+/* Walks the checkpoint once, printing text or filling `json` (when not NULL);
+ * *listed says whether the listing is complete. */
+static int report(const char *path, const w4a16_checkpoint *ckpt, json_t *json, int *listed) {
     w4a16_format format = w4a16_checkpoint_format(ckpt);
-    int64_t n_layers = w4a16_checkpoint_layer_count(ckpt), n_quantized = 0;
+    int64_t n_layers = w4a16_checkpoint_layer_count(ckpt), n_quantized = 0, n_malformed = 0;
+    w4a16_layer_info first_malformed = {0};
     json_t *layers = json_array(), *others = json_array();
     if (!json) printf("checkpoint: %s\nformat: %s\nlayers: %lld\n", path, w4a16_format_name(format),
                       (long long)n_layers);
@@ -104,6 +111,7 @@ static int report(const char *path, const w4a16_checkpoint *ckpt, json_t *json) 
         w4a16_status st = w4a16_checkpoint_layer(ckpt, i, &l);
         if (st != W4A16_OK) goto failed;
         n_quantized += l.status == W4A16_LAYER_QUANTIZED;
+        if (l.status == W4A16_LAYER_MALFORMED && n_malformed++ == 0) first_malformed = l;
         if (json) json_array_append_new(layers, layer_json(&l));
         else print_layer_text(&l);
     }
@@ -130,9 +138,14 @@ static int report(const char *path, const w4a16_checkpoint *ckpt, json_t *json) 
         json_decref(others);
         printf("tensors: %lld, %llu bytes\n", (long long)n_tensors, (unsigned long long)bytes);
     }
+    *listed = 1;
     if (format != W4A16_FORMAT_DENSE && n_quantized == 0)
         return tool_fail(COMMAND, "%s: none of its %lld %s layers can be read", path,
                          (long long)n_layers, w4a16_format_name(format));
+    if (n_malformed > 0)
+        return tool_fail(COMMAND, "%s: %lld malformed layer%s; the first, %s: %s", path,
+                         (long long)n_malformed, n_malformed == 1 ? "" : "s",
+                         first_malformed.name, first_malformed.reason);
     return EXIT_OK;
 failed:
     json_decref(layers);
@@ -163,8 +176,9 @@ int cmd_inspect(int argc, char **argv) {
     w4a16_status st = w4a16_checkpoint_open(path, format, &ckpt);
     if (st != W4A16_OK) return tool_fail_status(COMMAND, st, NULL);
     json_t *json = as_json ? json_object() : NULL;
-    int rc = report(path, ckpt, json);
-    if (json && rc == EXIT_OK) {
+    int listed = 0;
+    int rc = report(path, ckpt, json, &listed);
+    if (json && listed) {
         json_dumpf(json, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         fputc('\n', stdout);
     }

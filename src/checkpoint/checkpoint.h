@@ -72,9 +72,10 @@ typedef struct {
 const w4a16_layer_tensor_names *w4a16_ckpt_layer_tensor_names(w4a16_format format);
 
 /* Checks the tensors of the quantized layer `prefix` against `format` and
- * `scheme`, and fills info (n, k, group_size, symmetric, act_order) and source.
- * A layer that cannot be read is not an error: reason says why (empty when
- * readable). Errors only for allocation failure. */
+ * `scheme`, and fills info (status, n, k, group_size, symmetric, act_order)
+ * and source. A layer that cannot be read is not an error: info->status says
+ * whether it is malformed or of a scheme we do not read, and reason why
+ * (empty when readable). Errors only for allocation failure. */
 w4a16_status w4a16_ckpt_read_layer(w4a16_checkpoint *ckpt, w4a16_format format,
                                    const w4a16_quant_scheme *scheme, const char *prefix,
                                    w4a16_layer_info *info, w4a16_source *source, char *reason,

@@ -37,13 +37,15 @@ typedef struct {
     const char *prefix;
     char *reason;
     size_t reason_size;
+    w4a16_layer_status *status; /* MALFORMED once refused */
     w4a16_format_layout layout;
     int64_t n, k, groups, group_size;
 } layer_reader;
 
-/* Records why the layer cannot be read; returns 0 so callers can `return refuse(...)`. */
+/* Records why the layer is malformed; returns 0 so callers can `return refuse(...)`. */
 static int refuse(layer_reader *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int refuse(layer_reader *r, const char *fmt, ...) {
+    *r->status = W4A16_LAYER_MALFORMED;
     va_list args;
     va_start(args, fmt);
     vsnprintf(r->reason, r->reason_size, fmt, args);
@@ -264,13 +266,16 @@ w4a16_status w4a16_ckpt_read_layer(w4a16_checkpoint *ckpt, w4a16_format format,
                       .format = format,
                       .prefix = prefix,
                       .reason = reason,
-                      .reason_size = reason_size};
+                      .reason_size = reason_size,
+                      .status = &info->status};
     memset(source, 0, sizeof *source);
     reason[0] = '\0';
+    info->status = W4A16_LAYER_QUANTIZED;
     info->group_size = scheme->group_size;
     info->symmetric = scheme->symmetric == 1;
     info->act_order = scheme->act_order;
     if (scheme->unsupported[0] != '\0') {
+        info->status = W4A16_LAYER_UNSUPPORTED;
         snprintf(reason, reason_size, "%s", scheme->unsupported);
         return W4A16_OK;
     }

@@ -93,7 +93,7 @@ static w4a16_status read_candidate(w4a16_checkpoint *ckpt, const w4a16_quant_con
     char reason[W4A16_REASON_BYTES];
     W4A16_TRY(w4a16_ckpt_read_layer(ckpt, ckpt->format, scheme, c->prefix, &layer->info,
                                     &layer->source, reason, sizeof reason));
-    return set_reason(layer, reason[0] ? W4A16_LAYER_UNSUPPORTED : W4A16_LAYER_QUANTIZED, reason);
+    return set_reason(layer, layer->info.status, reason);
 }
 
 /* Each tensor of a quantized layer points back at it. */
@@ -115,7 +115,8 @@ static w4a16_status check_readable(const w4a16_checkpoint *ckpt, const char *ori
     const w4a16_ckpt_layer *first_refused = NULL;
     for (int64_t i = 0; i < ckpt->layer_count; i++) {
         if (ckpt->layers[i].info.status == W4A16_LAYER_QUANTIZED) return W4A16_OK;
-        if (first_refused == NULL && ckpt->layers[i].info.status == W4A16_LAYER_UNSUPPORTED)
+        if (first_refused == NULL && (ckpt->layers[i].info.status == W4A16_LAYER_UNSUPPORTED ||
+                                      ckpt->layers[i].info.status == W4A16_LAYER_MALFORMED))
             first_refused = &ckpt->layers[i];
     }
     const char *format = w4a16_format_name(ckpt->format);
@@ -197,6 +198,8 @@ w4a16_status w4a16_checkpoint_source(const w4a16_checkpoint *ckpt, int64_t index
                   "layer '%s' is not quantized (%s)", info->name, info->reason);
     W4A16_FAIL_IF(info->status == W4A16_LAYER_UNSUPPORTED, W4A16_ERR_UNSUPPORTED,
                   "layer '%s' cannot be read: %s", info->name, info->reason);
+    W4A16_FAIL_IF(info->status == W4A16_LAYER_MALFORMED, W4A16_ERR_FORMAT,
+                  "layer '%s' is malformed: %s", info->name, info->reason);
     *out = ckpt->layers[index].source;
     return W4A16_OK;
 }

@@ -8,6 +8,7 @@
                                        every shard its model.safetensors.index.json names)
   st_tool.py same-tensors A B NAME...  exit 1 unless the named tensors are byte-identical
   st_tool.py set-int32 FILE NAME V     overwrite every element of an I32 tensor with V
+  st_tool.py drop FILE NAME            remove a tensor
   st_tool.py f32-scales FILE           store every "*.weight_scale" as F32, times (1 + 1e-4)
   st_tool.py act-order DIR             give each GPTQ layer of DIR a non-trivial g_idx
                                        (g_idx[k] = k % groups) and set desc_act in config.json
@@ -103,6 +104,10 @@ def main(argv):
         dtype, shape, blob = t[argv[3]]
         assert dtype == "I32", dtype
         t[argv[3]] = (dtype, shape, struct.pack("<i", int(argv[4])) * (len(blob) // 4))
+        write(argv[2], t)
+    elif cmd == "drop":
+        t = read(argv[2])
+        del t[argv[3]]
         write(argv[2], t)
     elif cmd == "f32-scales":
         t = read(argv[2])

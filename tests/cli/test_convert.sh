@@ -172,8 +172,9 @@ python3 -c "import json, sys; h = json.loads(sys.stdin.read()); \
     assert h['model.layers.0.mlp.up_proj.weight_scale']['dtype'] == 'F16', h" \
     < <(python3 "$ST" header ct_bf16_v2_ct/model.safetensors) || fail "ct from gptq scales"
 
-# A layer no config group targets is listed as unsupported, with the reason; inspect
-# still succeeds, convert refuses naming it. When no layer is readable, inspect fails.
+# A layer no config group targets is listed as unsupported (valid, out of scope), with
+# the reason; inspect still succeeds, convert refuses naming it. When no layer is
+# readable, inspect fails.
 expect_rc 0 "$W4A16" quantize dense --format ct -o ct_partial
 python3 - <<'PY' || fail "could not edit ct_partial/config.json"
 import json
@@ -195,6 +196,30 @@ PY
 expect_rc 1 "$W4A16" convert ct_partial --to dense -o partial_dense
 expect_one_line_error
 expect_stderr_has "self_attn"
+# A malformed layer (its qzeros gone): inspect still lists every layer, gives it
+# status "malformed" and the reason, and exits 1 naming it; convert refuses.
+cp -r awq awq_malformed
+python3 "$ST" drop awq_malformed/model.safetensors model.layers.0.mlp.up_proj.qzeros
+expect_rc 1 "$W4A16" inspect awq_malformed
+expect_one_line_error
+expect_stderr_has "1 malformed layer; the first, model.layers.0.mlp.up_proj: model.layers.0.mlp.up_proj.qzeros: missing"
+grep -q "model.layers.0.mlp.up_proj .*malformed: .*qzeros: missing" "$OUT" || fail "inspect text: $(cat "$OUT")"
+grep -q "model.layers.0.mlp.down_proj .*N=256" "$OUT" || fail "inspect text lacks the good layers"
+expect_rc 1 "$W4A16" inspect awq_malformed --json
+expect_one_line_error
+python3 - "$OUT" <<'PY' || fail "inspect --json of a malformed layer"
+import json, sys
+j = json.load(open(sys.argv[1]))
+layers = {l["name"]: l for l in j["layers"]}
+bad = layers["model.layers.0.mlp.up_proj"]
+assert bad["status"] == "malformed" and "qzeros: missing" in bad["reason"], bad
+assert layers["model.layers.0.mlp.gate_proj"]["status"] == "quantized", layers
+assert layers["lm_head"]["status"] == "unquantized", layers
+PY
+expect_rc 1 "$W4A16" convert awq_malformed --to gptq_v2 -o malformed_v2
+expect_one_line_error
+expect_stderr_has "layer 'model.layers.0.mlp.up_proj' is malformed"
+
 python3 - <<'PY' || fail "could not edit ct_partial/config.json"
 import json
 c = json.load(open("ct_partial/config.json"))
