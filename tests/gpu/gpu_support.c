@@ -25,6 +25,10 @@ int gpu_present(void) {
     return present;
 }
 
+int gpu_tests_exit_code(int cmocka_result) {
+    return cmocka_result == 0 && !gpu_present() ? GPU_TESTS_SKIPPED : cmocka_result;
+}
+
 void gpu_check_cuda(cudaError_t error, const char *expr, const char *file, int line) {
     if (error != cudaSuccess)
         fail_msg("%s:%d: %s: %s", file, line, expr, cudaGetErrorString(error));

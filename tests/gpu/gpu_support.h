@@ -17,6 +17,11 @@
 /* 1 when a CUDA device is present; otherwise prints "no CUDA device:
  * skipping GPU tests" (once) and returns 0. */
 int gpu_present(void);
+/* What main returns: cmocka's result, or GPU_TESTS_SKIPPED when there is no
+ * GPU and nothing failed, so that ctest reports the test as skipped
+ * (SKIP_RETURN_CODE in tests/CMakeLists.txt) rather than passed. */
+#define GPU_TESTS_SKIPPED 77
+int gpu_tests_exit_code(int cmocka_result);
 /* In a cmocka test: skip it when there is no GPU (after saying why). */
 #define GPU_REQUIRED()                                                                     \
     do {                                                                                   \

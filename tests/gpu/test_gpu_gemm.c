@@ -115,5 +115,5 @@ int main(void) {
         cmocka_unit_test(test_medium_f16), cmocka_unit_test(test_medium_bf16),
         cmocka_unit_test(test_odd_shapes),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return gpu_tests_exit_code(cmocka_run_group_tests(tests, setup, teardown));
 }

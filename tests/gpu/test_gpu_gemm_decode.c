@@ -184,5 +184,5 @@ int main(void) {
         cmocka_unit_test(test_odd_shapes), cmocka_unit_test(test_declines),
         cmocka_unit_test(test_qwen_shapes),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return gpu_tests_exit_code(cmocka_run_group_tests(tests, setup, teardown));
 }

@@ -470,5 +470,5 @@ int main(void) {
         cmocka_unit_test(test_m_zero),
         cmocka_unit_test(test_log_env_stderr),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return gpu_tests_exit_code(cmocka_run_group_tests(tests, setup, teardown));
 }

@@ -476,5 +476,5 @@ int main(void) {
         cmocka_unit_test(test_workspace_too_small),
         cmocka_unit_test(test_log_once),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gpu_tests_exit_code(cmocka_run_group_tests(tests, NULL, NULL));
 }

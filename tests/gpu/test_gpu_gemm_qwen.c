@@ -58,5 +58,5 @@ static void test_qwen3_4b_sample(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_qwen3_4b_sample)};
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gpu_tests_exit_code(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -393,5 +393,5 @@ int main(void) {
         cmocka_unit_test(test_pack_checkpoint_layers),
         cmocka_unit_test(test_pack_errors),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return gpu_tests_exit_code(cmocka_run_group_tests(tests, NULL, NULL));
 }
