@@ -8,16 +8,18 @@
 
 #include "args.h"
 #include "checkpoint/checkpoint.h"
+#include "common/error.h"
 #include "commands.h"
 #include "failure.h"
 #include "model_config.h"
 #include "model_files.h"
 #include "out_dir.h"
 #include "parallel.h"
+#include "write_queue.h"
 
-/* Bytes copied at a time from the input: the resident share of a tensor
- * passed through unchanged (embeddings can be a GB). */
-#define COPY_PIECE_BYTES ((uint64_t)64 << 20)
+/* Bytes written at a time: a tensor passed through from the input keeps only
+ * this much of itself resident (embeddings can be a GB). */
+#define PIECE_BYTES ((uint64_t)64 << 20)
 
 int output_options_parse(output_options *options, const char *max_shard_size, const char *threads) {
     options->max_shard_bytes = W4A16_DEFAULT_SHARD_BYTES;
@@ -44,43 +46,60 @@ void output_init(checkpoint_output *out, const output_options *options,
     out->input = input;
 }
 
+
+/* One tensor's bytes, in pieces; release_input gives back the input's pages
+ * of each piece once written. */
+static int put(checkpoint_output *out, const char *name, const char *data, uint64_t bytes,
+               int release_input) {
+    int64_t index = w4a16_shard_writer_find(out->writer, name);
+    if (index < 0) return tool_fail(out->options->command, "%s was not laid out for writing", name);
+    for (uint64_t at = 0; at < bytes; at += PIECE_BYTES) {
+        uint64_t piece = bytes - at < PIECE_BYTES ? bytes - at : PIECE_BYTES;
+        w4a16_status st = w4a16_shard_writer_put(out->writer, index, at, data + at, piece);
+        if (st != W4A16_OK) return tool_fail_status(out->options->command, st, name);
+        if (release_input) w4a16_ckpt_release(out->input, data + at, piece);
+    }
+    return 0;
+}
+
+/* A job of the writing thread, or written in place with one thread. */
+static int write_now(void *context, const w4a16_tensor_list *tensors, const w4a16_tensor_info *copy) {
+    checkpoint_output *out = context;
+    if (copy != NULL) return put(out, copy->name, copy->data, copy->nbytes, 1);
+    for (int64_t i = 0; i < tensors->count; i++) {
+        const w4a16_st_write_tensor *t = &tensors->tensors[i];
+        uint64_t bytes = 0;
+        w4a16_st_tensor_bytes(t->dtype, t->ndim, t->shape, &bytes);
+        int rc = put(out, t->name, t->data, bytes, 0);
+        if (rc != 0) return rc;
+    }
+    return 0;
+}
+
+int output_put(checkpoint_output *out, w4a16_tensor_list *tensors) {
+    if (out->queue != NULL) return write_queue_push(out->queue, tensors, NULL);
+    int rc = write_now(out, tensors, NULL);
+    w4a16_tensor_list_free(tensors);
+    return rc;
+}
+
+int output_copy(checkpoint_output *out, const w4a16_tensor_info *tensor) {
+    if (out->queue != NULL) return write_queue_push(out->queue, NULL, tensor);
+    return write_now(out, NULL, tensor);
+}
+
 int output_open(checkpoint_output *out) {
     const output_options *o = out->options;
     int rc = out_dir_create(o->command, o->out_dir, &out->created_dir);
     if (rc != 0) return rc;
     w4a16_status st = w4a16_shard_writer_create(o->out_dir, out->plan.tensors, out->plan.count,
                                                 o->max_shard_bytes, &out->writer);
-    return st == W4A16_OK ? 0 : tool_fail_status(o->command, st, NULL);
-}
-
-static int put(checkpoint_output *out, const char *name, uint64_t offset, const void *data,
-               uint64_t bytes) {
-    int64_t index = w4a16_shard_writer_find(out->writer, name);
-    if (index < 0) return tool_fail(out->options->command, "%s was not laid out for writing", name);
-    w4a16_status st = w4a16_shard_writer_put(out->writer, index, offset, data, bytes);
-    return st == W4A16_OK ? 0 : tool_fail_status(out->options->command, st, name);
-}
-
-int output_put(checkpoint_output *out, const w4a16_tensor_list *tensors) {
-    for (int64_t i = 0; i < tensors->count; i++) {
-        const w4a16_st_write_tensor *t = &tensors->tensors[i];
-        uint64_t bytes = 0;
-        w4a16_st_tensor_bytes(t->dtype, t->ndim, t->shape, &bytes);
-        int rc = put(out, t->name, 0, t->data, bytes);
-        if (rc != 0) return rc;
+    if (st != W4A16_OK) return tool_fail_status(o->command, st, NULL);
+    if (o->threads > 1) {
+        out->queue = write_queue_start(o->command, write_now, out);
+        if (out->queue == NULL) return EXIT_FAILURE_INPUT;
     }
     return 0;
-}
-
-int output_copy(checkpoint_output *out, const w4a16_tensor_info *tensor) {
-    const char *data = tensor->data;
-    for (uint64_t at = 0; at < tensor->nbytes; at += COPY_PIECE_BYTES) {
-        uint64_t piece = tensor->nbytes - at < COPY_PIECE_BYTES ? tensor->nbytes - at : COPY_PIECE_BYTES;
-        int rc = put(out, tensor->name, at, data + at, piece);
-        if (rc != 0) return rc;
-        w4a16_ckpt_release(out->input, data + at, piece);
-    }
-    return tensor->nbytes == 0 ? put(out, tensor->name, 0, NULL, 0) : 0;
 }
 
 void output_release(checkpoint_output *out, const w4a16_tensor_info *tensor) {
@@ -103,6 +122,9 @@ static int carry_model_files(const output_options *o, int64_t *carried) {
 int output_finish(checkpoint_output *out, const json_t *config, int64_t *carried) {
     const output_options *o = out->options;
     *carried = 0;
+    int failed = write_queue_finish(out->queue);
+    out->queue = NULL;
+    if (failed) return EXIT_FAILURE_INPUT; /* reported by the writing thread */
     w4a16_status st = w4a16_shard_writer_commit(out->writer);
     if (st != W4A16_OK) return tool_fail_status(o->command, st, o->out_dir);
     out->committed = 1;
@@ -119,6 +141,8 @@ int output_finish(checkpoint_output *out, const json_t *config, int64_t *carried
 }
 
 void output_free(checkpoint_output *out) {
+    write_queue_finish(out->queue);
+    out->queue = NULL;
     w4a16_shard_writer_free(out->writer); /* removes the .tmp files unless committed */
     if (!out->committed && out->created_dir) rmdir(out->options->out_dir);
     w4a16_tensor_list_free(&out->plan);

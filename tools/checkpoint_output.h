@@ -30,7 +30,8 @@ typedef struct {
     "  --max-shard-size SIZE  largest weight file: 5GB (default), 500MB, 2GiB or bytes;\n"   \
     "                 more than that goes into model-0000i-of-0000N.safetensors shards\n"      \
     "                 with model.safetensors.index.json\n"                                    \
-    "  --threads N    threads sharing each layer's rows (default: every core); the\n"         \
+    "  --threads N    threads sharing each layer's rows (default: every core), and\n"        \
+    "                 with more than one, one more writing the previous layer's; the\n"     \
     "                 output is the same bytes for any N\n"
 /* Fills max_shard_bytes and threads from the option texts (NULL: the
  * defaults); 0, or the usage exit code after reporting. */
@@ -41,6 +42,7 @@ typedef struct {
     const w4a16_checkpoint *input;
     w4a16_tensor_list plan;     /* every output tensor, data NULL, in the order produced */
     w4a16_shard_writer *writer;
+    struct write_queue *queue;  /* the writing thread, with more than one thread */
     int created_dir;            /* OUT_DIR did not exist: removed again on failure */
     int committed;
 } checkpoint_output;
@@ -52,10 +54,12 @@ void output_init(checkpoint_output *out, const output_options *options,
                  const w4a16_checkpoint *input);
 /* Creates OUT_DIR and the shards' .tmp files for the plan. */
 int output_open(checkpoint_output *out);
-/* Writes produced tensors (each one of the plan, with its data). */
-int output_put(checkpoint_output *out, const w4a16_tensor_list *tensors);
+/* Writes produced tensors (each one of the plan, with its data), taking the
+ * list (left empty). With more than one thread the writing thread does it
+ * while the caller goes on to the next layer (write_queue.h). */
+int output_put(checkpoint_output *out, w4a16_tensor_list *tensors);
 /* Copies a tensor of the input unchanged, in pieces, giving back the input's
- * pages as it goes. */
+ * pages as it goes; on the writing thread too. */
 int output_copy(checkpoint_output *out, const w4a16_tensor_info *tensor);
 /* Gives back the input pages of a tensor once it is no longer needed. */
 void output_release(checkpoint_output *out, const w4a16_tensor_info *tensor);

@@ -146,10 +146,15 @@ void w4a16_qlayout_unpack_rows(const w4a16_qlayout *layout, const int32_t *words
             }
         return;
     }
-    for (int64_t n = row_begin; n < row_end; n++) {
-        const int32_t *in = words + (n >> 3) * layout->stride_n;
-        int shift = shifts[n & 7];
-        for (int64_t c = 0; c < cols; c++)
-            out[n * out_stride + c] = (uint8_t)((((uint32_t)in[c * layout->stride_k] >> shift) & 15u) + offset);
+    /* Each word once for the rows of it in range: words hold 8 rows. */
+    for (int64_t n0 = row_begin & ~(int64_t)7; n0 < row_end; n0 += 8) {
+        const int32_t *in = words + (n0 >> 3) * layout->stride_n;
+        int first = n0 < row_begin ? (int)(row_begin - n0) : 0;
+        int last = row_end - n0 < 8 ? (int)(row_end - n0) : 8;
+        for (int64_t c = 0; c < cols; c++) {
+            uint32_t word = (uint32_t)in[c * layout->stride_k];
+            for (int j = first; j < last; j++)
+                out[(n0 + j) * out_stride + c] = (uint8_t)(((word >> shifts[j]) & 15u) + offset);
+        }
     }
 }

@@ -58,9 +58,16 @@ w4a16_status w4a16_unpacked_check_rows(const w4a16_unpacked *w, int64_t row_begi
     int64_t groups = w4a16_unpacked_groups(w);
     for (int64_t n = row_begin; n < row_end; n++) {
         const uint8_t *q = w->q + n * w->k;
-        uint8_t largest = 0;
-        for (int64_t k = 0; k < w->k; k++) largest = q[k] > largest ? q[k] : largest;
-        for (int64_t k = 0; largest > 15 && k < w->k; k++)
+        /* Any high nibble set, eight values at a time. */
+        uint64_t high = 0;
+        int64_t k8 = w->k / 8 * 8;
+        for (int64_t k = 0; k < k8; k += 8) {
+            uint64_t eight;
+            memcpy(&eight, q + k, 8);
+            high |= eight;
+        }
+        for (int64_t k = k8; k < w->k; k++) high |= q[k];
+        for (int64_t k = 0; (high & UINT64_C(0xf0f0f0f0f0f0f0f0)) != 0 && k < w->k; k++)
             W4A16_FAIL_IF(q[k] > 15, W4A16_ERR_ARG, "q[%lld, %lld]=%d is not a 4-bit value",
                           (long long)n, (long long)k, (int)q[k]);
         for (int64_t g = 0; g < groups; g++) {

@@ -140,9 +140,12 @@ expect_rc 0 "$W4A16" convert bare/model.safetensors --from gptq --to awq -o bare
 # .tmp shards, and no OUT_DIR it created; in an existing folder, nothing new.
 make_dense positive --positive-layer
 expect_rc 0 "$W4A16" quantize positive --format awq --max-shard-size 100KB -o positive_awq
-expect_rc 1 "$W4A16" convert positive_awq --to gptq --max-shard-size 100KB -o failed
-expect_one_line_error
-[ -e failed ] && fail "a failed convert left its output folder: $(files failed)"
+for threads in 1 3; do # written in place, and by the writing thread
+    expect_rc 1 "$W4A16" convert positive_awq --to gptq --max-shard-size 100KB --threads $threads -o failed
+    expect_one_line_error
+    expect_stderr_has "positive_proj"
+    [ -e failed ] && fail "a failed convert left its output folder: $(files failed)"
+done
 mkdir kept && echo notes >kept/notes.txt
 expect_rc 1 "$W4A16" convert positive_awq --to gptq -o kept --force
 [ "$(files kept)" = "notes.txt " ] || fail "a failed convert left files: $(files kept)"
