@@ -69,7 +69,7 @@ write_queue *write_queue_start(const char *command, write_queue_fn fn, void *con
 
 int write_queue_push(write_queue *q, w4a16_tensor_list *tensors, const w4a16_tensor_info *copy) {
     pthread_mutex_lock(&q->lock);
-    while (q->has_waiting && !q->failed) pthread_cond_wait(&q->changed, &q->lock);
+    while ((q->has_waiting || q->busy) && !q->failed) pthread_cond_wait(&q->changed, &q->lock);
     int failed = q->failed;
     if (!failed) {
         memset(&q->waiting, 0, sizeof q->waiting);
