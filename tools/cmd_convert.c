@@ -247,6 +247,7 @@ static int run(const output_options *options, w4a16_format from, convert_plan *p
     json_t *config = NULL;
     char *marks = NULL;
     int64_t n_converted = 0, carried = 0, n_layers = 0;
+    layer_jobs_reuse_memory();
     int rc = output_check(options);
     if (rc == 0) rc = open_quantized(options->input, from, &ckpt);
     output_init(&out, options, ckpt);

@@ -274,6 +274,7 @@ static int run(const output_options *options, const quantize_plan *plan) {
     quantize_run r = {.plan = plan};
     json_t *config = NULL;
     int64_t carried = 0;
+    layer_jobs_reuse_memory();
     int rc = output_check(options);
     if (rc == 0) rc = open_dense(options->input, &ckpt);
     r.ckpt = ckpt;

@@ -1,6 +1,7 @@
 /* Row-parallel layer work (see layer_jobs.h). */
 #include "layer_jobs.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,11 @@ typedef struct {
     void *dense;
     double *block_change;         /* per block: largest scale change */
 } layer_job;
+
+void layer_jobs_reuse_memory(void) {
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
 
 static int64_t block_index(int64_t begin) { return begin / LAYER_JOB_BLOCK_ROWS; }
 

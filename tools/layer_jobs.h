@@ -12,6 +12,12 @@
  * keep 8 rows in a word), small enough to share a layer's rows evenly. */
 #define LAYER_JOB_BLOCK_ROWS 64
 
+/* Keeps the buffers of one layer for the next: glibc would map each buffer
+ * over 32 MB afresh and give it back when freed, so every layer would fault
+ * in (and the kernel zero) tens of MB of new pages, a tenth of convert's
+ * time and a lock the threads contend for. Call once, before the layers. */
+void layer_jobs_reuse_memory(void);
+
 /* Quantizes a dense [n, k] weight (F32, F16 or BF16, any alignment) and
  * appends its tensors in `format` to out, named prefix + ".qweight" etc. */
 w4a16_status quantize_layer(int threads, const void *weight, w4a16_dtype weight_dtype, int64_t n,
