@@ -106,6 +106,10 @@ void output_release(checkpoint_output *out, const w4a16_tensor_info *tensor) {
     w4a16_ckpt_release(out->input, tensor->data, tensor->nbytes);
 }
 
+void output_prefetch(checkpoint_output *out, const w4a16_tensor_info *tensor) {
+    w4a16_ckpt_prefetch(out->input, tensor->data, tensor->nbytes);
+}
+
 /* The input's other files, when it is a model folder (one with config.json). */
 static int carry_model_files(const output_options *o, int64_t *carried) {
     char *folder = checkpoint_folder(o->input);

@@ -63,6 +63,10 @@ int output_put(checkpoint_output *out, w4a16_tensor_list *tensors);
 int output_copy(checkpoint_output *out, const w4a16_tensor_info *tensor);
 /* Gives back the input pages of a tensor once it is no longer needed. */
 void output_release(checkpoint_output *out, const w4a16_tensor_info *tensor);
+/* Starts reading a tensor of the input that will be needed next, so that the
+ * disk works while the threads compute (an input larger than the page cache
+ * is read from disk). */
+void output_prefetch(checkpoint_output *out, const w4a16_tensor_info *tensor);
 /* Renames the shards into place and writes the index, config.json, the
  * model folder's other files (when the input is a model folder: one that
  * holds config.json), then removes the previous checkpoint's weight files

@@ -174,8 +174,11 @@ static int produce_all(convert_plan *plan, const w4a16_checkpoint *ckpt, checkpo
     progress_begin(&bar, COMMAND, n_layers);
     int rc = 0;
     for (int64_t i = 0; i < w4a16_checkpoint_tensor_count(ckpt) && rc == 0; i++) {
-        w4a16_tensor_info t;
+        w4a16_tensor_info t, next;
         w4a16_checkpoint_tensor(ckpt, i, &t);
+        if (i + 1 < w4a16_checkpoint_tensor_count(ckpt) &&
+            w4a16_checkpoint_tensor(ckpt, i + 1, &next) == W4A16_OK)
+            output_prefetch(out, &next);
         if (t.layer < 0) {
             rc = output_copy(out, &t);
             continue;

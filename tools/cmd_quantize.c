@@ -197,8 +197,11 @@ static int produce_all(quantize_run *run) {
     int64_t done = 0;
     int rc = 0;
     for (int64_t i = 0; i < w4a16_checkpoint_tensor_count(run->ckpt) && rc == 0; i++) {
-        w4a16_tensor_info t;
+        w4a16_tensor_info t, next;
         w4a16_checkpoint_tensor(run->ckpt, i, &t); /* succeeded when planned */
+        if (i + 1 < w4a16_checkpoint_tensor_count(run->ckpt) &&
+            w4a16_checkpoint_tensor(run->ckpt, i + 1, &next) == W4A16_OK)
+            output_prefetch(&run->out, &next);
         if (!run->quantize[i]) {
             rc = output_copy(&run->out, &t);
             continue;

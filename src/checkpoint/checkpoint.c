@@ -127,3 +127,8 @@ void w4a16_ckpt_release(const w4a16_checkpoint *ckpt, const void *data, uint64_t
     for (int64_t f = 0; ckpt != NULL && f < ckpt->file_count; f++)
         w4a16_st_release(&ckpt->files[f], data, bytes);
 }
+
+void w4a16_ckpt_prefetch(const w4a16_checkpoint *ckpt, const void *data, uint64_t bytes) {
+    for (int64_t f = 0; ckpt != NULL && f < ckpt->file_count; f++)
+        w4a16_st_prefetch(&ckpt->files[f], data, bytes);
+}

@@ -55,8 +55,10 @@ w4a16_ckpt_tensor *w4a16_ckpt_find_entry(const w4a16_checkpoint *ckpt, const cha
 const w4a16_st_tensor *w4a16_ckpt_find_tensor(const w4a16_checkpoint *ckpt, const char *prefix,
                                               const char *suffix);
 
-/* w4a16_st_release on whichever of the checkpoint's files maps the range. */
+/* w4a16_st_release / w4a16_st_prefetch on whichever of the checkpoint's
+ * files maps the range. */
 void w4a16_ckpt_release(const w4a16_checkpoint *ckpt, const void *data, uint64_t bytes);
+void w4a16_ckpt_prefetch(const w4a16_checkpoint *ckpt, const void *data, uint64_t bytes);
 
 /* Finds the layers of ckpt->format under config, reads each, and marks the
  * tensors they own. W4A16_ERR_FORMAT when a quantized format has no readable

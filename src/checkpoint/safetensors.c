@@ -72,16 +72,25 @@ void w4a16_st_close(w4a16_st_file *file) {
     memset(file, 0, sizeof *file);
 }
 
-void w4a16_st_release(const w4a16_st_file *file, const void *data, uint64_t bytes) {
+/* madvise on the whole pages of the mapping that [data, data + bytes) touches. */
+static void advise(const w4a16_st_file *file, const void *data, uint64_t bytes, int advice) {
     if (file == NULL || file->map == NULL || data == NULL || bytes == 0) return;
     uintptr_t map = (uintptr_t)file->map, begin = (uintptr_t)data;
     if (begin < map || begin - map > file->map_bytes || bytes > file->map_bytes - (begin - map))
         return;
-    /* Whole pages: a neighbour's page given back is only read again. */
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     uintptr_t first = begin / page * page, last = (begin + (uintptr_t)bytes + page - 1) / page * page;
     if (first < map) first = map;
-    madvise((void *)first, last - first, MADV_DONTNEED);
+    madvise((void *)first, last - first, advice);
+}
+
+void w4a16_st_release(const w4a16_st_file *file, const void *data, uint64_t bytes) {
+    /* A neighbour's page given back is only read again. */
+    advise(file, data, bytes, MADV_DONTNEED);
+}
+
+void w4a16_st_prefetch(const w4a16_st_file *file, const void *data, uint64_t bytes) {
+    advise(file, data, bytes, MADV_WILLNEED);
 }
 
 static int compare_tensor_to_name(const void *name, const void *tensor) {

@@ -57,6 +57,11 @@ void w4a16_st_close(w4a16_st_file *file); /* accepts a zeroed struct */
  * are read again from the file if touched later. Ranges outside the mapping
  * (a buffer, an aligned copy) are left alone. */
 void w4a16_st_release(const w4a16_st_file *file, const void *data, uint64_t bytes);
+/* Asks the kernel to start reading the pages of [data, data + bytes) from
+ * the file now (madvise MADV_WILLNEED), so that a process working through a
+ * checkpoint larger than the page cache keeps reading while it computes.
+ * Ranges outside the mapping are left alone. */
+void w4a16_st_prefetch(const w4a16_st_file *file, const void *data, uint64_t bytes);
 /* Tensor by exact name, or NULL. */
 const w4a16_st_tensor *w4a16_st_find(const w4a16_st_file *file, const char *name);
 /* Value of a __metadata__ key, or NULL. */

@@ -95,12 +95,25 @@ static w4a16_status choose_scale(double lo, double hi, int symmetric, int32_t mi
  * rounding mode, in two additions the compiler keeps (no -ffast-math). */
 static const double ROUNDING_MAGIC = 6755399441055744.0;
 
+/* Within this of a half step, w * (1 / s) may round the other way than w / s
+ * (|w / s| <= 32 here, so the product is off by < 32 * 2^-51 < 2e-14). */
+static const double NEAR_A_TIE = 1e-12;
+
 /* q for every value of a group, against a scale that holds the group's
- * extremes within s/2 (choose_scale), so |w / s| stays far below 2^51. */
+ * extremes within s/2 (choose_scale), so |w / s| stays far below 2^51.
+ * Multiplying by the reciprocal rounds the same as dividing everywhere but
+ * within NEAR_A_TIE of a half step, where the division decides: the result
+ * is rint(w / s) exactly, at a multiply's cost (a divider is shared by the
+ * hyperthreads of a core). */
 static void quantize_group(const float *values, int64_t count, double scale, int32_t zero,
                            uint8_t *q) {
+    double reciprocal = 1.0 / scale;
     for (int64_t i = 0; i < count; i++) {
-        double level = ((double)values[i] / scale + ROUNDING_MAGIC) - ROUNDING_MAGIC + zero;
+        double quotient = (double)values[i] * reciprocal;
+        double rounded = (quotient + ROUNDING_MAGIC) - ROUNDING_MAGIC;
+        if (fabs(fabs(quotient - rounded) - 0.5) < NEAR_A_TIE)
+            rounded = ((double)values[i] / scale + ROUNDING_MAGIC) - ROUNDING_MAGIC;
+        double level = rounded + zero;
         q[i] = (uint8_t)(level < 0 ? 0 : level > 15 ? 15 : level);
     }
 }
