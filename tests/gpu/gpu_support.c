@@ -359,8 +359,9 @@ int gpu_check_gemm(w4a16_ctx *ctx, cublasHandle_t cublas, const gpu_weight_spec 
     gpu_weight_make(spec, o->seed, &w);
     w4a16_source device = o->from_device ? gpu_source_upload(&w) : w.src;
     w4a16_weight packed;
-    memset(&packed, 0, sizeof packed);
-    W4A16_CHECK(w4a16_pack(ctx, &device, 1, NULL, dtype, &packed, NULL));
+    w4a16_weight_init(&packed);
+    w4a16_buffers *packed_owner = NULL;
+    W4A16_CHECK(w4a16_pack(ctx, &device, 1, NULL, dtype, &packed, &packed_owner, NULL));
 
     const int64_t n = spec->n, k = spec->k, max_m = max_of(ms, n_ms);
     const int64_t lda = k + o->lda_pad, ldc = n + o->ldc_pad;
@@ -381,7 +382,7 @@ int gpu_check_gemm(w4a16_ctx *ctx, cublasHandle_t cublas, const gpu_weight_spec 
     gpu_reference_free(&ref);
     free(A);
     free(bias);
-    w4a16_weight_free(&packed);
+    w4a16_buffers_free(packed_owner);
     if (o->from_device) gpu_source_free(&device);
     gpu_weight_free(&w);
     return n_ms;

@@ -137,8 +137,9 @@ static void check_slice_gemm(cublasHandle_t cublas, w4a16_ctx *ctx, const w4a16_
                              const w4a16_source *used, int n_sources, const w4a16_slice *slice,
                              w4a16_dtype dtype, uint64_t seed, const char *what) {
     w4a16_weight packed;
-    memset(&packed, 0, sizeof packed);
-    W4A16_CHECK(w4a16_pack(ctx, used, n_sources, slice, dtype, &packed, NULL));
+    w4a16_weight_init(&packed);
+    w4a16_buffers *packed_owner = NULL;
+    W4A16_CHECK(w4a16_pack(ctx, used, n_sources, slice, dtype, &packed, &packed_owner, NULL));
     const int64_t n = packed.n, k = packed.k, max_m = 256, lda = k + 1, ldc = n + 3;
     assert_int_equal(n, slice->n_end - slice->n_begin);
     assert_int_equal(k, slice->k_end - slice->k_begin);
@@ -177,7 +178,7 @@ static void check_slice_gemm(cublasHandle_t cublas, w4a16_ctx *ctx, const w4a16_
     free(bias);
     free(dense);
     free(W);
-    w4a16_weight_free(&packed);
+    w4a16_buffers_free(packed_owner);
 }
 
 /* q|k|v-like: an AWQ, a symmetric GPTQ and a compressed-tensors source (all
@@ -277,8 +278,10 @@ static void test_gptq_v1_zero_16(void **state) {
         assert_int_equal(w4a16_source_weight(&w.src, 0, 0) < 0, 1);
         w4a16_source device = gpu_source_upload(&w);
         w4a16_weight packed;
-        memset(&packed, 0, sizeof packed);
-        W4A16_CHECK(w4a16_pack(ctx, act_order ? &device : &w.src, 1, NULL, W4A16_F16, &packed, NULL));
+        w4a16_weight_init(&packed);
+        w4a16_buffers *packed_owner = NULL;
+        W4A16_CHECK(w4a16_pack(ctx, act_order ? &device : &w.src, 1, NULL, W4A16_F16, &packed,
+                               &packed_owner, NULL));
         assert_non_null(packed.zeros);
         const int64_t cells = packed.groups_padded * packed.n_padded;
         uint8_t *zeros = malloc((size_t)cells);
@@ -290,7 +293,7 @@ static void test_gptq_v1_zero_16(void **state) {
                     fail_msg("packed zero (row %lld, group %lld) = %d, want 16", (long long)r,
                              (long long)g, zeros[g * packed.n_padded + r]);
         free(zeros);
-        w4a16_weight_free(&packed);
+        w4a16_buffers_free(packed_owner);
         const w4a16_slice all = {0, 136, 0, 512};
         check_slice_gemm(f->cublas, ctx, &w.src, act_order ? &device : &w.src, 1, &all,
                          act_order ? W4A16_BF16 : W4A16_F16, 710 + (uint64_t)act_order,
@@ -319,8 +322,9 @@ static void test_single_chunk_capture(void **state) {
         gpu_weight w;
         gpu_weight_make(&spec, 850 + (uint64_t)act_order, &w);
         w4a16_weight packed;
-        memset(&packed, 0, sizeof packed);
-        W4A16_CHECK(w4a16_pack(ctx, &w.src, 1, NULL, W4A16_BF16, &packed, stream));
+        w4a16_weight_init(&packed);
+        w4a16_buffers *packed_owner = NULL;
+        W4A16_CHECK(w4a16_pack(ctx, &w.src, 1, NULL, W4A16_BF16, &packed, &packed_owner, stream));
         const int64_t M = 33, lda = 1024 + 1, ldc = 520 + 1, count = M * ldc;
         uint16_t *A = gpu_random_halves(M * lda, W4A16_BF16, -1, 1, 860 + (uint64_t)act_order);
         void *A_dev = gpu_upload(A, (size_t)(M * lda) * 2), *C = gpu_alloc((size_t)count * 2);
@@ -359,7 +363,7 @@ static void test_single_chunk_capture(void **state) {
         CUDA_CHECK(cudaFree(A_dev));
         CUDA_CHECK(cudaFree(C));
         free(A);
-        w4a16_weight_free(&packed);
+        w4a16_buffers_free(packed_owner);
         gpu_weight_free(&w);
     }
     CUDA_CHECK(cudaStreamDestroy(stream));
@@ -379,8 +383,9 @@ static void test_m_zero(void **state) {
     gpu_weight w;
     gpu_weight_make(&spec, 800, &w);
     w4a16_weight packed;
-    memset(&packed, 0, sizeof packed);
-    W4A16_CHECK(w4a16_pack(ctx, &w.src, 1, NULL, W4A16_F16, &packed, NULL));
+    w4a16_weight_init(&packed);
+    w4a16_buffers *packed_owner = NULL;
+    W4A16_CHECK(w4a16_pack(ctx, &w.src, 1, NULL, W4A16_F16, &packed, &packed_owner, NULL));
     uint16_t *A = gpu_alloc(4 * 128 * 2), *C = gpu_alloc(4 * 64 * 2), *bias = gpu_alloc(64 * 2);
     gpu_poison(C, 4 * 64 * 2);
     W4A16_CHECK(w4a16_gemm(ctx, &packed, A, 128, C, 64, 0, bias, NULL));
@@ -390,7 +395,7 @@ static void test_m_zero(void **state) {
     CUDA_CHECK(cudaFree(A));
     CUDA_CHECK(cudaFree(C));
     CUDA_CHECK(cudaFree(bias));
-    w4a16_weight_free(&packed);
+    w4a16_buffers_free(packed_owner);
     gpu_weight_free(&w);
     w4a16_ctx_destroy(ctx);
 }
@@ -428,9 +433,10 @@ static void test_log_env_stderr(void **state) {
     w4a16_ctx *ctx = NULL;
     w4a16_status created = w4a16_ctx_create(0, 0, &ctx);
     w4a16_weight packed;
-    memset(&packed, 0, sizeof packed);
+    w4a16_weight_init(&packed);
+    w4a16_buffers *packed_owner = NULL;
     w4a16_status status = created;
-    if (status == W4A16_OK) status = w4a16_pack(ctx, &w.src, 1, NULL, W4A16_F16, &packed, NULL);
+    if (status == W4A16_OK) status = w4a16_pack(ctx, &w.src, 1, NULL, W4A16_F16, &packed, &packed_owner, NULL);
     uint16_t *A = gpu_alloc(9 * 128 * 2), *C = gpu_alloc(9 * 64 * 2);
     cudaMemset(A, 0, 9 * 128 * 2);
     /* M = 7 three times, then M = 9 twice: two lines. */
@@ -454,7 +460,7 @@ static void test_log_env_stderr(void **state) {
 
     CUDA_CHECK(cudaFree(A));
     CUDA_CHECK(cudaFree(C));
-    w4a16_weight_free(&packed);
+    w4a16_buffers_free(packed_owner);
     w4a16_ctx_destroy(ctx);
     gpu_weight_free(&w);
 }
