@@ -129,6 +129,20 @@ void gpu_weight_free(gpu_weight *w) {
     memset(w, 0, sizeof *w);
 }
 
+void gpu_packed_make(w4a16_ctx *ctx, const gpu_weight_spec *spec, w4a16_dtype act_dtype,
+                     uint64_t seed, gpu_packed *out) {
+    gpu_weight_make(spec, seed, &out->w);
+    w4a16_weight_init(&out->packed);
+    out->owner = NULL;
+    W4A16_CHECK(w4a16_pack(ctx, &out->w.src, 1, NULL, act_dtype, &out->packed, &out->owner, NULL));
+}
+
+void gpu_packed_free(gpu_packed *p) {
+    w4a16_buffers_free(p->owner);
+    gpu_weight_free(&p->w);
+    memset(p, 0, sizeof *p);
+}
+
 w4a16_source gpu_source_upload(const gpu_weight *w) {
     w4a16_source s = w->src;
     s.qweight = gpu_upload(w->qweight, w->qweight_bytes);
