@@ -25,6 +25,22 @@ int gpu_present(void) {
     return present;
 }
 
+int gpu_cublas_setup(void **state) {
+    static cublasHandle_t handle;
+    *state = &handle;
+    if (!gpu_present()) return 0;
+    return cublasCreate(&handle) == CUBLAS_STATUS_SUCCESS ? 0 : -1;
+}
+
+int gpu_cublas_teardown(void **state) {
+    cublasHandle_t *handle = *state;
+    if (*handle != NULL) cublasDestroy(*handle);
+    *handle = NULL;
+    return 0;
+}
+
+cublasHandle_t gpu_cublas(void **state) { return *(cublasHandle_t *)*state; }
+
 void gpu_check_cuda(cudaError_t error, const char *expr, const char *file, int line) {
     if (error != cudaSuccess)
         fail_msg("%s:%d: %s: %s", file, line, expr, cudaGetErrorString(error));

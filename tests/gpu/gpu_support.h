@@ -23,6 +23,13 @@ int gpu_present(void);
         if (!gpu_present()) skip();                                                        \
     } while (0)
 
+/* cmocka group setup and teardown for tests that only need a cuBLAS handle
+ * (for the e_cublas of the criterion): gpu_cublas(state) is it, NULL
+ * without a GPU. */
+int gpu_cublas_setup(void **state);
+int gpu_cublas_teardown(void **state);
+cublasHandle_t gpu_cublas(void **state);
+
 /* Fail the test when a CUDA / cuBLAS / w4a16 call fails, saying which. */
 #define CUDA_CHECK(expr) gpu_check_cuda((expr), #expr, __FILE__, __LINE__)
 #define CUBLAS_CHECK(expr) gpu_check_cublas((expr), #expr, __FILE__, __LINE__)

@@ -16,23 +16,6 @@
 
 #include "gpu_support.h"
 
-typedef struct {
-    cublasHandle_t cublas;
-} fixture;
-
-static int setup(void **state) {
-    static fixture f;
-    *state = &f;
-    if (!gpu_present()) return 0;
-    return cublasCreate(&f.cublas) == CUBLAS_STATUS_SUCCESS ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    fixture *f = *state;
-    if (f->cublas) cublasDestroy(f->cublas);
-    return 0;
-}
-
 /* Odd pitches, bias, 4 random reference rows besides 0, M-2, M-1. */
 static gpu_check_options options(uint64_t seed) {
     gpu_check_options o = {W4A16_F16, 0, 1, 3, 5, 4, seed};
@@ -49,7 +32,7 @@ static void expect_refused(w4a16_status got, w4a16_status want, const char *need
 
 static void test_forced_through_the_api(void **state) {
     GPU_REQUIRED();
-    fixture *f = *state;
+    cublasHandle_t cublas = gpu_cublas(state);
     w4a16_ctx *ctx = NULL;
     W4A16_CHECK(w4a16_ctx_create(0, 0, &ctx));
     const gpu_weight_spec spec = {W4A16_FORMAT_AWQ, 200, 384, 64, 1, 0, W4A16_F16};
@@ -85,11 +68,11 @@ static void test_forced_through_the_api(void **state) {
     W4A16_CHECK(w4a16_workspace_size(ctx, &p.packed, 8, &bytes));
     assert_true(bytes > 0);
     gpu_check_options o = options(6);
-    gpu_check_gemm(ctx, f->cublas, &spec, small, 3, &o);
+    gpu_check_gemm(ctx, cublas, &spec, small, 3, &o);
     W4A16_CHECK(w4a16_ctx_set_kernel(ctx, "decode"));
     W4A16_CHECK(w4a16_workspace_size(ctx, &p.packed, 8, &bytes));
     assert_int_equal(bytes, 0);
-    gpu_check_gemm(ctx, f->cublas, &spec, small, 3, &o);
+    gpu_check_gemm(ctx, cublas, &spec, small, 3, &o);
     W4A16_CHECK(w4a16_ctx_set_kernel(ctx, "auto"));
     assert_string_equal(w4a16_gemm_kernel_name(ctx, &p.packed, 8), "decode");
     assert_string_equal(w4a16_gemm_kernel_name(ctx, &p.packed, 17), "fallback");
@@ -165,7 +148,7 @@ static void expect_too_small(w4a16_ctx *ctx, const gpu_packed *p, size_t bytes) 
 
 static void test_caller_workspace_sizes(void **state) {
     GPU_REQUIRED();
-    fixture *f = *state;
+    cublasHandle_t cublas = gpu_cublas(state);
     const size_t most = one_piece(1000) + (1u << 20);
     char *arena = gpu_alloc(most + 256);
     const size_t sizes[] = {0, 4096, 1u << 20, one_piece(1000), most};
@@ -179,7 +162,7 @@ static void test_caller_workspace_sizes(void **state) {
             gpu_packed_free(&p);
         } else {
             gpu_check_options o = options(30 + s);
-            gpu_check_gemm(ctx, f->cublas, &ACT_ORDER, MS, N_MS, &o);
+            gpu_check_gemm(ctx, cublas, &ACT_ORDER, MS, N_MS, &o);
             printf("ok: %zu bytes of the caller's workspace\n", sizes[s]);
         }
         w4a16_ctx_destroy(ctx); /* never frees the caller's workspace */
@@ -190,7 +173,7 @@ static void test_caller_workspace_sizes(void **state) {
 
 static void test_set_workspace(void **state) {
     GPU_REQUIRED();
-    fixture *f = *state;
+    cublasHandle_t cublas = gpu_cublas(state);
     char *arena = gpu_alloc(one_piece(1000) + 256);
     w4a16_ctx *ctx = NULL;
     expect_refused(w4a16_ctx_create_with_workspace(0, NULL, 4096, &ctx), W4A16_ERR_ARG,
@@ -213,7 +196,7 @@ static void test_set_workspace(void **state) {
     expect_too_small(ctx, &p, 0);
     W4A16_CHECK(w4a16_ctx_set_workspace(ctx, arena, one_piece(1000)));
     gpu_check_options o = options(42);
-    gpu_check_gemm(ctx, f->cublas, &ACT_ORDER, MS, N_MS, &o);
+    gpu_check_gemm(ctx, cublas, &ACT_ORDER, MS, N_MS, &o);
     gpu_packed_free(&p);
     w4a16_ctx_destroy(ctx);
     CUDA_CHECK(cudaFree(arena));
@@ -226,5 +209,5 @@ int main(void) {
         cmocka_unit_test(test_caller_workspace_sizes),
         cmocka_unit_test(test_set_workspace),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, gpu_cublas_setup, gpu_cublas_teardown);
 }

@@ -20,23 +20,6 @@
 #include "common/dtype.h"
 #include "gpu_support.h"
 
-typedef struct {
-    cublasHandle_t cublas;
-} fixture;
-
-static int setup(void **state) {
-    static fixture f;
-    *state = &f;
-    if (!gpu_present()) return 0;
-    return cublasCreate(&f.cublas) == CUBLAS_STATUS_SUCCESS ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    fixture *f = *state;
-    if (f->cublas) cublasDestroy(f->cublas);
-    return 0;
-}
-
 static const int64_t MS[] = {1, 17, 256, 1000, 2049};
 static const int N_MS = (int)(sizeof MS / sizeof MS[0]);
 
@@ -59,7 +42,7 @@ static gpu_check_options options_for(w4a16_dtype dtype, int from_device, uint64_
  * once for all of them. */
 static void test_small_workspace_chunks(void **state) {
     GPU_REQUIRED();
-    fixture *f = *state;
+    cublasHandle_t cublas = gpu_cublas(state);
     const struct {
         size_t workspace;
         gpu_weight_spec spec;
@@ -75,7 +58,7 @@ static void test_small_workspace_chunks(void **state) {
         w4a16_ctx *ctx = NULL;
         W4A16_CHECK(w4a16_ctx_create(0, cases[i].workspace, &ctx));
         gpu_check_options o = options_for(cases[i].act, (int)i % 2, 300 + i);
-        gpu_check_gemm(ctx, f->cublas, &cases[i].spec, MS, N_MS, &o);
+        gpu_check_gemm(ctx, cublas, &cases[i].spec, MS, N_MS, &o);
         printf("ok: %s, %s activations, %zu KiB workspace\n", gpu_weight_describe(&cases[i].spec),
                w4a16_dtype_name(cases[i].act), cases[i].workspace >> 10);
         w4a16_ctx_destroy(ctx);
@@ -89,7 +72,7 @@ static void test_small_workspace_chunks(void **state) {
  * dequantized on the side stream beside the previous chunk's GEMM. */
 static void test_split_modes(void **state) {
     GPU_REQUIRED();
-    fixture *f = *state;
+    cublasHandle_t cublas = gpu_cublas(state);
     const int64_t ms[] = {1, 512, 1000};
     const char *modes[] = {"even", "head", "none"};
     for (int i = 0; i < 3; i++) {
@@ -98,7 +81,7 @@ static void test_split_modes(void **state) {
         W4A16_CHECK(w4a16_ctx_create(0, 0, &ctx));
         gpu_weight_spec spec = {W4A16_FORMAT_GPTQ, 1096, 512, 128, 1, i != 2, W4A16_F16};
         gpu_check_options o = options_for(i == 1 ? W4A16_BF16 : W4A16_F16, i % 2, 400 + i);
-        gpu_check_gemm(ctx, f->cublas, &spec, ms, 3, &o);
+        gpu_check_gemm(ctx, cublas, &spec, ms, 3, &o);
         w4a16_ctx_destroy(ctx);
     }
     setenv("W4A16_FALLBACK_SPLIT", "halves", 1);
@@ -187,7 +170,7 @@ static void check_slice_gemm(cublasHandle_t cublas, w4a16_ctx *ctx, const w4a16_
  * a single group of columns. */
 static void test_merged_sliced_gemm(void **state) {
     GPU_REQUIRED();
-    fixture *f = *state;
+    cublasHandle_t cublas = gpu_cublas(state);
     w4a16_ctx *ctx = NULL;
     W4A16_CHECK(w4a16_ctx_create(0, 0, &ctx));
     const gpu_weight_spec specs[3] = {{W4A16_FORMAT_AWQ, 40, 256, 64, 1, 0, W4A16_F16},
@@ -207,7 +190,7 @@ static void test_merged_sliced_gemm(void **state) {
         snprintf(what, sizeof what, "awq|gptq|ct rows [%lld, %lld) cols [%lld, %lld) from %s",
                  (long long)slices[s].n_begin, (long long)slices[s].n_end,
                  (long long)slices[s].k_begin, (long long)slices[s].k_end, s % 2 ? "device" : "host");
-        check_slice_gemm(f->cublas, ctx, host, s % 2 ? device : host, 3, &slices[s],
+        check_slice_gemm(cublas, ctx, host, s % 2 ? device : host, 3, &slices[s],
                          s % 2 ? W4A16_BF16 : W4A16_F16, 510 + s, what);
     }
     for (int i = 0; i < 3; i++) {
@@ -223,7 +206,7 @@ static void test_merged_sliced_gemm(void **state) {
  * with the same g_idx merged. */
 static void test_act_order_slices_gemm(void **state) {
     GPU_REQUIRED();
-    fixture *f = *state;
+    cublasHandle_t cublas = gpu_cublas(state);
     w4a16_ctx *ctx = NULL;
     W4A16_CHECK(w4a16_ctx_create(0, 0, &ctx));
     const gpu_weight_spec spec = {W4A16_FORMAT_GPTQ, 64, 256, 32, 1, 1, W4A16_F16};
@@ -250,7 +233,7 @@ static void test_act_order_slices_gemm(void **state) {
         snprintf(what, sizeof what, "act-order x%d rows [%lld, %lld) cols [%lld, %lld) from %s",
                  cases[i].n_sources, (long long)s->n_begin, (long long)s->n_end,
                  (long long)s->k_begin, (long long)s->k_end, i % 2 ? "device" : "host");
-        check_slice_gemm(f->cublas, ctx, host, i % 2 ? device : host, cases[i].n_sources, s,
+        check_slice_gemm(cublas, ctx, host, i % 2 ? device : host, cases[i].n_sources, s,
                          i % 2 ? W4A16_F16 : W4A16_BF16, 610 + i, what);
     }
     for (int i = 0; i < 2; i++) {
@@ -267,7 +250,7 @@ static void test_act_order_slices_gemm(void **state) {
  * and the GEMM matches the reference. */
 static void test_gptq_v1_zero_16(void **state) {
     GPU_REQUIRED();
-    fixture *f = *state;
+    cublasHandle_t cublas = gpu_cublas(state);
     w4a16_ctx *ctx = NULL;
     W4A16_CHECK(w4a16_ctx_create(0, 0, &ctx));
     for (int act_order = 0; act_order < 2; act_order++) {
@@ -295,7 +278,7 @@ static void test_gptq_v1_zero_16(void **state) {
         free(zeros);
         w4a16_buffers_free(packed_owner);
         const w4a16_slice all = {0, 136, 0, 512};
-        check_slice_gemm(f->cublas, ctx, &w.src, act_order ? &device : &w.src, 1, &all,
+        check_slice_gemm(cublas, ctx, &w.src, act_order ? &device : &w.src, 1, &all,
                          act_order ? W4A16_BF16 : W4A16_F16, 710 + (uint64_t)act_order,
                          act_order ? "gptq v1 z=16 act-order" : "gptq v1 z=16");
         gpu_source_free(&device);
@@ -476,5 +459,5 @@ int main(void) {
         cmocka_unit_test(test_m_zero),
         cmocka_unit_test(test_log_env_stderr),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, gpu_cublas_setup, gpu_cublas_teardown);
 }
