@@ -387,8 +387,9 @@ W4A16_API w4a16_status w4a16_gemm(w4a16_ctx *ctx, const w4a16_weight *w, const v
                                   int64_t lda, void *C, int64_t ldc, int64_t M,
                                   const void *bias, w4a16_stream stream);
 /* Bytes of workspace w4a16_gemm(ctx, w, ..., M, ...) needs to run in one
- * piece with the kernel the ctx would choose (0 for kernels that need none;
- * the fallback with act-order counts M rows of permuted A). Host only. */
+ * piece with the kernel the ctx would choose: 0 for decode; the fallback's
+ * dequantized W (and with act-order M rows of permuted A); sm90_prefill's
+ * permuted A and split-K partials. Host only. */
 W4A16_API w4a16_status w4a16_workspace_size(w4a16_ctx *ctx, const w4a16_weight *w, int64_t M,
                                             size_t *bytes);
 /* Which kernel w4a16_gemm would run ("fallback", "sm90_prefill", "decode"),

@@ -16,6 +16,9 @@ extern "C" {
 #define W4A16_FAULT_FALLBACK_DEQUANTIZE "fallback.dequantize"
 #define W4A16_FAULT_FALLBACK_GEMM "fallback.gemm"
 #define W4A16_FAULT_DECODE_LAUNCH "decode.launch"
+#define W4A16_FAULT_SM90_PERMUTE "sm90.permute"
+#define W4A16_FAULT_SM90_LAUNCH "sm90.launch"
+#define W4A16_FAULT_SM90_REDUCE "sm90.reduce"
 
 /* Fail `site` on its (skip + 1)-th pass from now on this thread, once. */
 void w4a16_fault_arm(const char *site, int skip);

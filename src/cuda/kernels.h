@@ -71,6 +71,32 @@ cudaError_t w4a16_launch_permute_columns(const void *A, int64_t lda, int64_t row
                                          const int32_t *perm, void *out, int64_t ldo,
                                          cudaStream_t stream);
 
+/* The Hopper kernel (sm90_prefill.cu). The caller (src/gpu/sm90.c) checked
+ * that it can take the call and chose the token tile and the K split. */
+typedef struct {
+    const w4a16_weight *w;
+    const void *A;     /* 16-byte aligned, lda a multiple of 8; perm already applied */
+    int64_t lda;
+    void *C;           /* any 2-byte alignment */
+    int64_t ldc;
+    int64_t M;
+    const void *bias;  /* [n] or NULL */
+    int block_m;       /* tokens per tile: 32, 64, 128 or 256 */
+    int splits;        /* K ranges; > 1 writes fp32 partials for w4a16_launch_splitk_reduce */
+    float *partials;   /* [splits][M][n_padded], 16-byte aligned; used when splits > 1 */
+    int sm_count;      /* persistent grid: at most one CTA per SM */
+} w4a16_sm90_args;
+
+cudaError_t w4a16_launch_sm90_prefill(const w4a16_sm90_args *args, cudaStream_t stream);
+/* Pipeline stages the kernel keeps for a token tile of `block_m` (0 if none). */
+int w4a16_sm90_stage_count(int block_m);
+
+/* C[m][j] = sum over s of partials[s][m][j] in order s = 0, 1, ... (+ bias[j]),
+ * one rounding to 16 bits, for m < M, j < n; partials row pitch ldp floats. */
+cudaError_t w4a16_launch_splitk_reduce(const float *partials, int splits, int64_t M, int64_t n,
+                                       int64_t ldp, const void *bias, w4a16_dtype dtype, void *C,
+                                       int64_t ldc, cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -205,41 +205,67 @@ static uint16_t *fail_at(w4a16_ctx *ctx, const w4a16_weight *w, const call_buffe
     return left;
 }
 
+static int is_hopper(void) {
+    struct cudaDeviceProp prop;
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+    return prop.major == 9;
+}
+
+/* A ctx forced to `kernel` ("auto": the dispatcher's choice). */
+static w4a16_ctx *ctx_running(const char *kernel, size_t workspace_bytes) {
+    w4a16_ctx *ctx = NULL;
+    W4A16_CHECK(w4a16_ctx_create(0, workspace_bytes, &ctx));
+    W4A16_CHECK(w4a16_ctx_set_kernel(ctx, kernel));
+    return ctx;
+}
+
+/* Each step of each kernel path, failed in turn: C untouched. sm90_prefill
+ * (on Hopper) at M = 33 on a narrow N and long K splits K, so its last
+ * launch is the reduction of the fp32 partials. */
 static void test_injected_failures_leave_C(void **state) {
     (void)state;
     GPU_REQUIRED();
-    w4a16_ctx *ctx = NULL;
-    W4A16_CHECK(w4a16_ctx_create(0, 0, &ctx));
-    gpu_packed p;
-    gpu_packed_make(ctx, &FULL, W4A16_F16, 21, &p);
+    const gpu_weight_spec split = {W4A16_FORMAT_GPTQ, 256, 4096, 128, 1, 1, W4A16_F16};
     const struct {
+        const char *kernel;
+        const gpu_weight_spec *spec;
         int64_t M;
         const char *site;
     } steps[] = {
-        {4, W4A16_FAULT_DECODE_LAUNCH},         {100, W4A16_FAULT_FALLBACK_PERMUTE},
-        {100, W4A16_FAULT_FALLBACK_DEQUANTIZE}, {100, W4A16_FAULT_FALLBACK_GEMM},
+        {"decode", &FULL, 4, W4A16_FAULT_DECODE_LAUNCH},
+        {"fallback", &FULL, 100, W4A16_FAULT_FALLBACK_PERMUTE},
+        {"fallback", &FULL, 100, W4A16_FAULT_FALLBACK_DEQUANTIZE},
+        {"fallback", &FULL, 100, W4A16_FAULT_FALLBACK_GEMM},
+        {"sm90_prefill", &split, 33, W4A16_FAULT_SM90_PERMUTE},
+        {"sm90_prefill", &split, 33, W4A16_FAULT_SM90_LAUNCH},
+        {"sm90_prefill", &split, 33, W4A16_FAULT_SM90_REDUCE},
     };
+    const int hopper = is_hopper();
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        if (strcmp(steps[i].kernel, "sm90_prefill") == 0 && !hopper) continue;
+        w4a16_ctx *ctx = ctx_running(steps[i].kernel, 0);
+        gpu_packed p;
+        gpu_packed_make(ctx, steps[i].spec, W4A16_F16, 21 + i, &p);
         call_buffers b;
-        buffers_make(steps[i].M, FULL.n, FULL.k, 30 + i, &b);
+        buffers_make(steps[i].M, steps[i].spec->n, steps[i].spec->k, 30 + i, &b);
         uint16_t *left = fail_at(ctx, &p.packed, &b, steps[i].site, 0);
         for (int64_t e = 0; e < b.M * b.n; e++)
             if (left[e] != 0xffff) fail_msg("%s: C[%lld] written", steps[i].site, (long long)e);
+        printf("ok: %s failed, C untouched\n", steps[i].site);
         free(left);
         buffers_free(&b);
+        gpu_packed_free(&p);
+        w4a16_ctx_destroy(ctx);
     }
-    gpu_packed_free(&p);
-    w4a16_ctx_destroy(ctx);
 }
 
-/* 1 MiB of workspace splits a 520 x 1024 W into chunks of rows; the second
- * chunk's GEMM fails: C holds the first chunk's columns, exactly as a
+/* 1 MiB of workspace splits a 520 x 1024 W into the fallback's chunks of
+ * rows; the second chunk's GEMM fails: C holds the first chunk's columns, exactly as a
  * successful call writes them, for every row, and nothing else. */
 static void test_chunked_failure_leaves_first_chunk(void **state) {
     (void)state;
     GPU_REQUIRED();
-    w4a16_ctx *ctx = NULL;
-    W4A16_CHECK(w4a16_ctx_create(0, 1u << 20, &ctx));
+    w4a16_ctx *ctx = ctx_running("fallback", 1u << 20);
     const gpu_weight_spec spec = {W4A16_FORMAT_AWQ, 520, 1024, 128, 1, 0, W4A16_F16};
     gpu_packed p;
     gpu_packed_make(ctx, &spec, W4A16_F16, 41, &p);

@@ -1,0 +1,72 @@
+/* The Hopper kernel's tile and split choice (see sm90_plan.h).
+ *
+ * The model (H100 figures; bench/NOTES.md has the measurements to refit it):
+ * a CTA owns an SM and works through its units one after another, so the call
+ * takes ceil(units / SMs) rounds of one unit's time. A unit is k-blocks of
+ * 64, each costing the larger of its tensor work (128 x block_m x 64 MACs at
+ * ~5 TFLOP/s per SM) and its bytes (4 KB of weights at the SM's share of DRAM
+ * bandwidth, ~23 GB/s, plus block_m x 128 bytes of A from L2 at ~2.5x that),
+ * plus a fixed cost to start and store it. Splitting K adds a reduction
+ * kernel that reads the partials once. */
+#include "kernel_plan/sm90_plan.h"
+
+#include <stdint.h>
+
+static const double TENSOR_FLOPS_PER_SM_US = 5.0e6;  /* 5.0 TFLOP/s, in flop per us */
+static const double DRAM_BYTES_PER_SM_US = 22.7e3;   /* 3.0 TB/s over 132 SMs */
+static const double L2_BYTES_PER_SM_US = 57.0e3;
+static const double UNIT_OVERHEAD_US = 0.5;
+static const double LAUNCH_US = 2.0;
+static const double REDUCE_BYTES_PER_US = 2.0e6;     /* partials mostly from L2 */
+static const int MIN_BLOCKS_PER_SPLIT = 2;
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+size_t w4a16_sm90_partial_bytes(const w4a16_sm90_plan *plan, int64_t M, int64_t n_padded) {
+    if (plan->splits <= 1) return 0;
+    return (size_t)plan->splits * (size_t)M * (size_t)n_padded * sizeof(float);
+}
+
+static double predict(int64_t M, int64_t n_padded, int64_t k_padded, int sm_count, int block_m,
+                      int splits, int64_t *units_out) {
+    const int64_t n_tiles = ceil_div(n_padded, W4A16_SM90_ROWS);
+    const int64_t m_tiles = ceil_div(M, block_m);
+    const int64_t k_blocks = k_padded / W4A16_SM90_BLOCK_K;
+    const int64_t units = n_tiles * m_tiles * splits;
+    const double tensor = (double)W4A16_SM90_ROWS * block_m * W4A16_SM90_BLOCK_K * 2 /
+                          TENSOR_FLOPS_PER_SM_US;
+    const double bytes = W4A16_SM90_ROWS * W4A16_SM90_BLOCK_K / 2 / DRAM_BYTES_PER_SM_US +
+                         (double)block_m * W4A16_SM90_BLOCK_K * 2 / L2_BYTES_PER_SM_US;
+    const double per_block = tensor > bytes ? tensor : bytes;
+    const double unit = (double)ceil_div(k_blocks, splits) * per_block + UNIT_OVERHEAD_US;
+    double total = LAUNCH_US + (double)ceil_div(units, sm_count) * unit;
+    if (splits > 1)
+        total += LAUNCH_US + (double)splits * M * n_padded * 4 * 2 / REDUCE_BYTES_PER_US;
+    *units_out = units;
+    return total;
+}
+
+w4a16_sm90_plan w4a16_sm90_plan_choose(int64_t M, int64_t n_padded, int64_t k_padded,
+                                       int sm_count, size_t workspace_bytes) {
+    static const int widths[] = {32, 64, 128, 256};
+    const int64_t k_blocks = k_padded / W4A16_SM90_BLOCK_K;
+    w4a16_sm90_plan best = {256, 1, 0, 0.0};
+    int have = 0;
+    if (sm_count < 1) sm_count = 1;
+    for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+        const int block_m = widths[w];
+        /* A narrower tile already covers M in one: wider ones only waste work. */
+        if (w > 0 && M <= widths[w - 1]) break;
+        for (int splits = 1; splits <= W4A16_SM90_MAX_SPLITS; splits++) {
+            if (splits > 1 && k_blocks / splits < MIN_BLOCKS_PER_SPLIT) break;
+            w4a16_sm90_plan plan = {block_m, splits, 0, 0.0};
+            if (w4a16_sm90_partial_bytes(&plan, M, n_padded) > workspace_bytes) break;
+            plan.predicted_us = predict(M, n_padded, k_padded, sm_count, block_m, splits, &plan.units);
+            if (!have || plan.predicted_us < best.predicted_us) {
+                best = plan;
+                have = 1;
+            }
+        }
+    }
+    return best;
+}
