@@ -19,6 +19,13 @@ from .errors import (ArgumentError, CheckpointIOError, CudaError, FormatError, O
 from .quantize import QuantizedWeight, quantize
 
 
+if _torch is not None:  # the op registers itself on import
+    from . import ops
+    from .linear import W4A16Linear, dequantized_linear
+    from .loading import load_quantized
+    from .packing import PackedWeight, pack
+
+
 def version():
     """The library's version string ("0.1.0")."""
     return _lib().w4a16_version().decode()
@@ -38,3 +45,6 @@ __all__ = ["ArgumentError", "Checkpoint", "CheckpointIOError", "CudaError", "For
            "LIBRARY_ENV", "Layer", "LibraryNotFoundError", "OutOfMemoryError", "QuantizedWeight",
            "ShapeError", "Tensor", "UnsupportedError", "W4A16Error", "device_count", "formats",
            "inspect", "library_path", "quantize", "version"]
+if _torch is not None:
+    __all__ += ["PackedWeight", "W4A16Linear", "dequantized_linear", "load_quantized", "ops",
+                "pack"]

@@ -2,7 +2,8 @@
 prototype of every function the package calls. Kept in one place so that a
 change to the header is a change here and nowhere else."""
 import ctypes
-from ctypes import POINTER, c_char_p, c_double, c_int, c_int32, c_int64, c_uint8, c_void_p
+from ctypes import (POINTER, c_char_p, c_double, c_int, c_int32, c_int64, c_size_t, c_uint8,
+                    c_uint32, c_uint64, c_void_p)
 
 # w4a16_status (fixed values: part of the ABI).
 OK, ERR_ARG, ERR_SHAPE, ERR_UNSUPPORTED, ERR_FORMAT, ERR_IO, ERR_NOMEM, ERR_CUDA = range(8)
@@ -61,6 +62,39 @@ class Unpacked(ctypes.Structure):
                 ("g_idx", POINTER(c_int32))]
 
 
+PACKED_VERSION = 1  # W4A16_PACKED_VERSION
+PACK_MAX_SOURCES = 8
+
+
+class Weight(ctypes.Structure):
+    """w4a16_weight: a plain view of a packed weight's device buffers (never
+    owns them). Fill with w4a16_weight_init, which sets struct_size."""
+    _fields_ = [("struct_size", c_uint32), ("version", c_int32), ("n", c_int64), ("k", c_int64),
+                ("n_padded", c_int64), ("k_padded", c_int64), ("group_size", c_int64),
+                ("groups", c_int64), ("groups_padded", c_int64), ("act_dtype", c_int),
+                ("scales_dtype", c_int), ("qweight", c_void_p), ("scales", c_void_p),
+                ("zeros", c_void_p), ("perm", c_void_p), ("qweight_bytes", c_size_t),
+                ("scales_bytes", c_size_t), ("zeros_bytes", c_size_t), ("perm_bytes", c_size_t),
+                ("reserved", c_uint64 * 8)]
+
+
+# The header fields of a Weight: what a packed weight is besides its buffers.
+WEIGHT_HEADER = ("version", "n", "k", "n_padded", "k_padded", "group_size", "groups",
+                 "groups_padded", "act_dtype", "scales_dtype")
+WEIGHT_BUFFERS = ("qweight", "scales", "zeros", "perm")
+
+
+class Slice(ctypes.Structure):
+    """w4a16_slice: rows [n_begin, n_end) and columns [k_begin, k_end) to pack."""
+    _fields_ = [("n_begin", c_int64), ("n_end", c_int64), ("k_begin", c_int64), ("k_end", c_int64)]
+
+
+class PackSizes(ctypes.Structure):
+    """w4a16_pack_sizes: bytes of each device buffer of a packed weight."""
+    _fields_ = [("qweight_bytes", c_size_t), ("scales_bytes", c_size_t),
+                ("zeros_bytes", c_size_t), ("perm_bytes", c_size_t)]
+
+
 # name: (restype, argtypes). Functions returning a status use c_status.
 PROTOTYPES = {
     "w4a16_status_str": (c_char_p, [c_status]),
@@ -85,6 +119,20 @@ PROTOTYPES = {
     "w4a16_ref_gemm": (c_status, [POINTER(Source), c_void_p, c_int, c_int64, POINTER(c_int64),
                                   c_int64, c_void_p, POINTER(c_double)]),
     "w4a16_device_count": (c_status, [POINTER(c_int)]),
+    "w4a16_ctx_create": (c_status, [c_int, c_size_t, POINTER(c_void_p)]),
+    "w4a16_ctx_create_with_workspace": (c_status, [c_int, c_void_p, c_size_t, POINTER(c_void_p)]),
+    "w4a16_ctx_set_workspace": (c_status, [c_void_p, c_void_p, c_size_t]),
+    "w4a16_ctx_set_kernel": (c_status, [c_void_p, c_char_p]),
+    "w4a16_ctx_destroy": (None, [c_void_p]),
+    "w4a16_weight_init": (None, [POINTER(Weight)]),
+    "w4a16_pack_size": (c_status, [POINTER(Source), c_int, POINTER(Slice), POINTER(PackSizes)]),
+    "w4a16_pack": (c_status, [c_void_p, POINTER(Source), c_int, POINTER(Slice), c_int,
+                              POINTER(Weight), POINTER(c_void_p), c_void_p]),
+    "w4a16_buffers_free": (None, [c_void_p]),
+    "w4a16_gemm": (c_status, [c_void_p, POINTER(Weight), c_void_p, c_int64, c_void_p, c_int64,
+                              c_int64, c_void_p, c_void_p]),
+    "w4a16_workspace_size": (c_status, [c_void_p, POINTER(Weight), c_int64, POINTER(c_size_t)]),
+    "w4a16_gemm_kernel_name": (c_char_p, [c_void_p, POINTER(Weight), c_int64]),
 }
 
 def declare(lib):

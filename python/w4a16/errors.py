@@ -85,3 +85,8 @@ def argument_error(message):
 def shape_error(message):
     """A ShapeError found by the Python side itself (no library call)."""
     return ShapeError(_capi.ERR_SHAPE, "shape mismatch", message)
+
+
+def unsupported_error(message):
+    """An UnsupportedError found by the Python side itself (no library call)."""
+    return UnsupportedError(_capi.ERR_UNSUPPORTED, "unsupported", message)
