@@ -127,8 +127,10 @@ static void test_declines(void **state) {
         gpu_weight w;
         gpu_weight_make(&spec, 90 + i, &w);
         w4a16_weight packed;
-        memset(&packed, 0, sizeof packed);
-        W4A16_CHECK(w4a16_pack(f->automatic, &w.src, 1, NULL, W4A16_F16, &packed, NULL));
+        w4a16_weight_init(&packed);
+        w4a16_buffers *packed_owner = NULL;
+        W4A16_CHECK(
+            w4a16_pack(f->automatic, &w.src, 1, NULL, W4A16_F16, &packed, &packed_owner, NULL));
         const int64_t m = cases[i].m, k = cases[i].k, n = cases[i].n;
         uint16_t *A_host = gpu_random_halves(m * k, W4A16_F16, -1, 1, 95 + i);
         void *A = gpu_upload(A_host, (size_t)(m * k) * 2), *C = gpu_alloc((size_t)(m * n) * 2);
@@ -144,7 +146,7 @@ static void test_declines(void **state) {
         CUDA_CHECK(cudaFree(A));
         CUDA_CHECK(cudaFree(C));
         free(A_host);
-        w4a16_weight_free(&packed);
+        w4a16_buffers_free(packed_owner);
         gpu_weight_free(&w);
     }
 }
@@ -168,12 +170,14 @@ static void test_qwen_shapes(void **state) {
     gpu_weight w;
     gpu_weight_make(&specs[3], 5100, &w);
     w4a16_weight packed;
-    memset(&packed, 0, sizeof packed);
-    W4A16_CHECK(w4a16_pack(f->automatic, &w.src, 1, NULL, W4A16_F16, &packed, NULL));
+    w4a16_weight_init(&packed);
+    w4a16_buffers *packed_owner = NULL;
+    W4A16_CHECK(
+        w4a16_pack(f->automatic, &w.src, 1, NULL, W4A16_F16, &packed, &packed_owner, NULL));
     assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &packed, 1), "decode");
     assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &packed, 16), "decode");
     assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &packed, 17), "fallback");
-    w4a16_weight_free(&packed);
+    w4a16_buffers_free(packed_owner);
     gpu_weight_free(&w);
 }
 
