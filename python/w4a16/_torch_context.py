@@ -3,10 +3,10 @@ device made current, and its workspace as a torch tensor (PyTorch's caching
 allocator owns it; the library only borrows it).
 
 A ctx is used by one thread at a time, so each thread gets its own. The
-workspace starts empty and grows, outside CUDA graph capture, to what the
-calls need (w4a16_workspace_size), up to W4A16_WORKSPACE_MAX_MB (default
-1024); during capture, or past the cap, a call that needs more runs in
-chunks. A workspace that a captured graph has used is never freed, since the
+workspace starts at the library's default size (64 MiB) and grows, outside
+CUDA graph capture, to what the calls need (w4a16_workspace_size), up to
+W4A16_WORKSPACE_MAX_MB (default 1024); during capture, or past the cap, a
+call that needs more runs in chunks. A workspace that a captured graph has used is never freed, since the
 graph keeps its address.
 """
 import ctypes
@@ -15,12 +15,12 @@ import threading
 
 import torch
 
-from . import _capi
 from ._library import lib
 from .errors import check
 
 WORKSPACE_MAX_ENV = "W4A16_WORKSPACE_MAX_MB"
 _WORKSPACE_ROUNDING = 1 << 20
+DEFAULT_WORKSPACE_BYTES = 64 << 20
 
 
 def _workspace_cap():
@@ -42,6 +42,7 @@ class DeviceContext:
         self.workspace_captured = False  # a captured graph holds its address
         self._retired = []  # workspaces captured graphs still use
         self._streams = set()  # streams the workspace was used on besides its own
+        self._replace(min(DEFAULT_WORKSPACE_BYTES, _workspace_cap()))
 
     def prepare(self, weight, m, stream):
         """Grows the workspace for a call of M rows (outside capture) and tells

@@ -114,17 +114,26 @@ class W4A16Linear(nn.Module):
         """Packs a QuantizedWeight (w4a16.quantize's result) through `format`'s
         tensors ("awq", "gptq", "gptq_v2" or "ct": the same packed weight,
         whichever the source layout)."""
-        tensors = formats.encode(weight, format)
+        return cls.from_format_tensors(format, formats.encode(weight, format), weight.n,
+                                       weight.k, weight.group_size, weight.symmetric,
+                                       weight.scales_dtype if format == "ct" else "F16", bias,
+                                       act_dtype, device)
+
+    @classmethod
+    def from_format_tensors(cls, format, tensors, n, k, group_size, symmetric, scales_dtype,
+                            bias=None, act_dtype=torch.float16, device=None):
+        """Packs one layer given as `format`'s host tensors (numpy arrays named
+        as formats.encode returns them)."""
         names = formats.TENSOR_NAMES[format]
-        scales_dtype = weight.scales_dtype if format == "ct" else "F16"
-        g_idx = tensors.get(names["g_idx"]) if names["g_idx"] and weight.g_idx is not None else None
-        source = formats.source(
-            format, weight.n, weight.k, weight.group_size, tensors[names["qweight"]].ctypes.data,
-            tensors[names["scales"]].ctypes.data, scales_dtype,
-            qzeros=None if weight.symmetric else tensors[names["qzeros"]].ctypes.data,
-            g_idx=None if g_idx is None else g_idx.ctypes.data)
-        packed = pack([source], act_dtype, device)
-        return cls(packed, bias)
+        address = lambda role: (tensors[names[role]].ctypes.data
+                                if names[role] and names[role] in tensors else None)
+        g_idx = address("g_idx")
+        if g_idx is not None and formats.trivial_g_idx(tensors[names["g_idx"]], k, group_size):
+            g_idx = None
+        source = formats.source(format, n, k, group_size, address("qweight"), address("scales"),
+                                scales_dtype, qzeros=None if symmetric else address("qzeros"),
+                                g_idx=g_idx)
+        return cls(pack([source], act_dtype, device), bias)
 
     @classmethod
     def from_linear(cls, linear, group_size=128, symmetric=True, act_dtype=None, device=None):
