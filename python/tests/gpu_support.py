@@ -37,8 +37,11 @@ def poison_next_output(shape, dtype):
 
 
 def check_against_reference(out, a, weight, bias=None):
-    """Asserts out (= a · Ŵᵀ + bias) is within the design's bound of the fp64 reference."""
-    w_hat = torch.from_numpy(weight.dequantize()).to("cuda")
+    """Asserts out (= a · Ŵᵀ + bias) is within the design's bound of the fp64
+    reference; weight is a QuantizedWeight or Ŵ itself (float64 [n, k])."""
+    w_hat = weight.dequantize() if isinstance(weight, w4a16.QuantizedWeight) else weight
+    w_hat = torch.as_tensor(w_hat, dtype=torch.float64).to(out.device)
+    a = a.to(out.device)
     reference = a.double() @ w_hat.T
     cublas = (a @ w_hat.to(a.dtype).T).double()
     if bias is not None:

@@ -5,7 +5,9 @@ round trip without packing. A transformers Qwen3 when transformers is
 installed. Skips without CUDA."""
 import pytest
 
-from gpu_support import require_gpu, torch
+import numpy as np
+
+from gpu_support import check_against_reference, require_gpu, torch
 
 import w4a16  # noqa: E402
 from toy_model import linear_names, make_checkpoint, meta_model, token_ids  # noqa: E402
@@ -19,10 +21,12 @@ def gpu():
 
 
 def close_logits(got, reference):
-    """Same model up to the kernels' 16-bit rounding: small relative difference."""
+    """Same model up to the kernels' rounding: a small difference against the
+    logits' spread (a layer loaded into the wrong module moves them by about
+    one std), and the same top-1 almost everywhere (a near-tie may flip)."""
     difference = (got.float() - reference.float()).abs().max().item()
-    assert difference <= 0.02 * reference.float().std().item(), difference
-    assert (got.argmax(-1) == reference.argmax(-1)).float().mean() >= 0.99
+    assert difference <= 0.05 * reference.float().std().item(), difference
+    assert (got.argmax(-1) == reference.argmax(-1)).float().mean() >= 0.9
 
 
 @pytest.mark.parametrize("format,symmetric", [("awq", False), ("gptq", True), ("ct", False)])
@@ -45,6 +49,7 @@ def test_gpu_model_memory_falls_layer_by_layer(tmp_path):
     with torch.inference_mode():
         expected = model(ids)
     linears = {n: model.get_submodule(n).weight.numel() * 2 for n in linear_names(model)}
+    w4a16._torch_context.device_context(torch.cuda.current_device())  # its workspace: not ours
     torch.cuda.synchronize()
     before = torch.cuda.memory_allocated()
     torch.cuda.reset_peak_memory_stats()
@@ -100,3 +105,28 @@ def test_transformers_qwen3(tmp_path):
     ids = token_ids(1, 32).clamp_max(511).to("cuda")
     with torch.inference_mode():
         close_logits(model(ids).logits, reference(ids).logits)
+
+
+def test_from_checkpoint_merged_qkv(tmp_path):
+    _, layers = make_checkpoint(tmp_path, "gptq_v2", False)
+    names = [f"model.layers.1.self_attn.{p}_proj" for p in "qkv"]
+    merged = w4a16.W4A16Linear.from_checkpoint(tmp_path, names)
+    assert merged.out_features == sum(layers[n].n for n in names)
+    a = torch.randn(37, merged.in_features, device="cuda").half()
+    w_hat = np.concatenate([layers[n].dequantize() for n in names])
+    check_against_reference(merged(a), a, w_hat)
+
+
+@pytest.mark.parametrize("fixture", ["gptqmodel_desc_act_g128", "ct_actorder_group_g128"])
+def test_from_checkpoint_act_order(fixture):
+    from conftest import PRODUCERS
+    from w4a16.reference import reference_gemm
+    with w4a16.Checkpoint(PRODUCERS / fixture) as ckpt:
+        layer = next(l for l in ckpt.layers if l.status == "quantized" and l.act_order)
+        packed = w4a16.W4A16Linear.from_checkpoint(ckpt, layer.name)
+        # Ŵ exactly as the library reads the producer's tensors: the reference times I.
+        w_hat = reference_gemm(ckpt.source(layer.name), np.eye(layer.k, dtype=np.float16)).T
+    assert packed.perm is not None
+    for m in (1, 24, 130):
+        a = torch.randn(m, layer.k, device="cuda").half()
+        check_against_reference(packed(a), a, w_hat)

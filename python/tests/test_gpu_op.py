@@ -68,8 +68,8 @@ def test_strided_and_batched_inputs():
     weight = random_quantized(128, 256, 64, True, seed=4)
     layer = w4a16.W4A16Linear.from_quantized(weight)
     wide = random_activations(40, 300, torch.float16, seed=5)
-    sliced = wide[:, 10:266]  # rows 300 elements apart: lda > K, no copy
-    assert torch.equal(layer(sliced), layer(sliced.contiguous()))
+    sliced = wide[:, 10:266]  # rows 300 elements apart (lda > K), 20 bytes in: no copy
+    check_against_reference(layer(sliced), sliced, weight)
     batched = sliced.contiguous().reshape(4, 10, 256)
     assert torch.equal(layer(batched).reshape(40, 128), layer(sliced.contiguous()))
     assert layer(torch.empty(0, 256, dtype=torch.float16, device="cuda")).shape == (0, 128)
@@ -104,11 +104,15 @@ def block():
 
 def test_torch_compile_fullgraph_dynamic_m():
     model = block()
-    compiled = torch.compile(model, fullgraph=True, dynamic=None)
-    for m in (3, 17, 129):
+    compiled = torch.compile(model, fullgraph=True)
+    for i, m in enumerate((3, 17, 129)):
         x = random_activations(m, 256, torch.float16, seed=m)
         torch._dynamo.mark_dynamic(x, 0)
-        assert torch.equal(compiled(x), model(x))
+        # After the first call, a new M must not recompile: M is dynamic.
+        with torch._dynamo.config.patch(error_on_recompile=i > 0):
+            got = compiled(x)
+        # Inductor fuses silu its own way: close to eager, not bitwise.
+        torch.testing.assert_close(got, model(x), rtol=2e-2, atol=2e-2)
 
 
 def test_cuda_graph_capture_and_replay():
