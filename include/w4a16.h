@@ -2,8 +2,9 @@
  *
  * The only public header. Every function returns a w4a16_status (or a value
  * that cannot fail); on error, w4a16_last_error() names the argument and its
- * value, and nothing the caller owns has been modified. The library never
- * exits, aborts or prints unless asked (w4a16_set_log, or W4A16_LOG=1).
+ * value, and nothing the caller owns has been modified (the one exception, a
+ * w4a16_gemm run in chunks, is stated there). The library never exits,
+ * aborts or prints unless asked (w4a16_set_log, or W4A16_LOG=1).
  *
  * The math (docs/DESIGN.md §1):
  *   C[m, n] = sum_k A[m, k] * W[n, k] (+ bias[n])

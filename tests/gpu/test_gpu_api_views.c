@@ -89,7 +89,8 @@ static size_t device_free_bytes(void) {
 }
 
 /* A struct copy of a view runs like the original; the owner frees the
- * buffers once, and the device gets its memory back. */
+ * buffers once, and the device gets their memory back (measured after the
+ * calls, which may load kernels into device memory). */
 static void test_copied_view_freed_once(void **state) {
     (void)state;
     GPU_REQUIRED();
@@ -97,12 +98,8 @@ static void test_copied_view_freed_once(void **state) {
     W4A16_CHECK(w4a16_ctx_create(0, 0, &ctx));
     /* 4096 x 4096: 8 MiB of qweight, well above the allocation granularity. */
     const gpu_weight_spec spec = {W4A16_FORMAT_AWQ, 4096, 4096, 128, 1, 0, W4A16_F16};
-    CUDA_CHECK(cudaDeviceSynchronize());
-    const size_t before = device_free_bytes();
     gpu_packed p;
     gpu_packed_make(ctx, &spec, W4A16_F16, 3, &p);
-    CUDA_CHECK(cudaDeviceSynchronize());
-    assert_true(device_free_bytes() + p.packed.qweight_bytes <= before);
     const w4a16_weight copy = p.packed;
     call_buffers b;
     buffers_make(5, spec.n, spec.k, 4, &b);
@@ -113,11 +110,15 @@ static void test_copied_view_freed_once(void **state) {
     uint16_t *copied = download_C(&b);
     assert_memory_equal(original, copied, (size_t)(b.M * b.n) * 2);
     buffers_free(&b);
+    CUDA_CHECK(cudaDeviceSynchronize());
+    const size_t packed = device_free_bytes();
+    const size_t qweight_bytes = p.packed.qweight_bytes;
     gpu_packed_free(&p); /* the one free; the copy has nothing to free */
     CUDA_CHECK(cudaDeviceSynchronize());
     const size_t after = device_free_bytes();
-    if (after + (2u << 20) < before)
-        fail_msg("%zu bytes of device memory not returned", before - after);
+    printf("free device memory: %zu bytes with the weight, %zu after (qweight: %zu)\n", packed,
+           after, qweight_bytes);
+    assert_true(after >= packed + qweight_bytes);
     free(original);
     free(copied);
     w4a16_ctx_destroy(ctx);
