@@ -80,8 +80,8 @@ def logits(model, ids):
 
 @torch.inference_mode()
 def greedy(model, prompt, new_tokens=64):
-    out = model.generate(prompt, max_new_tokens=new_tokens, do_sample=False, min_new_tokens=new_tokens,
-                         pad_token_id=0, eos_token_id=None)
+    out = model.generate(prompt, max_new_tokens=new_tokens, min_new_tokens=new_tokens,
+                         do_sample=False, pad_token_id=0, eos_token_id=None)
     return out[0, prompt.shape[1]:].tolist()
 
 

@@ -54,7 +54,8 @@ def _load(path):
             hint = (" (the CUDA runtime and cuBLAS come from torch when it is imported first, "
                     "else from the system: add the CUDA toolkit's lib64 to LD_LIBRARY_PATH)")
         elif "libjansson" in str(error):
-            hint = " (install libjansson4, or add the folder holding libjansson.so.4 to LD_LIBRARY_PATH)"
+            hint = (" (install libjansson4, or add the folder holding libjansson.so.4 to "
+                    "LD_LIBRARY_PATH)")
         raise LibraryNotFoundError(f"cannot load {path}: {error}{hint}") from error
     try:
         return _capi.declare(lib)

@@ -6,8 +6,8 @@ A ctx is used by one thread at a time, so each thread gets its own. The
 workspace starts at the library's default size (64 MiB) and grows, outside
 CUDA graph capture, to what the calls need (w4a16_workspace_size), up to
 W4A16_WORKSPACE_MAX_MB (default 1024); during capture, or past the cap, a
-call that needs more runs in chunks. A workspace that a captured graph has used is never freed, since the
-graph keeps its address.
+call that needs more runs in chunks. A workspace that a captured graph has
+used is never freed, since the graph keeps its address.
 """
 import ctypes
 import os

@@ -15,11 +15,10 @@ import numpy as np
 from . import formats
 from .errors import argument_error
 
-_SAFETENSORS_DTYPES = {np.dtype(np.float16): "F16", np.dtype(np.float32): "F32",
-                       np.dtype(np.float64): "F64", np.dtype(np.int8): "I8",
-                       np.dtype(np.uint8): "U8", np.dtype(np.int16): "I16", np.dtype(np.uint16): "U16",
-                       np.dtype(np.int32): "I32", np.dtype(np.int64): "I64",
-                       np.dtype(np.bool_): "BOOL"}
+_SAFETENSORS_DTYPES = {np.dtype(t): name for t, name in (
+    (np.float16, "F16"), (np.float32, "F32"), (np.float64, "F64"), (np.int8, "I8"),
+    (np.uint8, "U8"), (np.int16, "I16"), (np.uint16, "U16"), (np.int32, "I32"),
+    (np.int64, "I64"), (np.bool_, "BOOL"))}
 
 
 def write_safetensors(path, tensors, metadata=None):
@@ -35,7 +34,8 @@ def write_safetensors(path, tensors, metadata=None):
         array = np.ascontiguousarray(array)
         dtype = dtype or _SAFETENSORS_DTYPES.get(array.dtype)
         if dtype is None:
-            raise argument_error(f"tensor {name}: numpy dtype {array.dtype} has no safetensors name")
+            raise argument_error(f"tensor {name}: numpy dtype {array.dtype} has no "
+                                 f"safetensors name")
         blob = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
         header[name] = {"dtype": dtype, "shape": list(array.shape),
                         "data_offsets": [offset, offset + len(blob)]}

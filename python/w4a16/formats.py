@@ -97,7 +97,8 @@ def _stored_zeros(weight, format):
     low, high = (1, 16) if format == "gptq" else (0, 15)
     if zeros.min() < low or zeros.max() > high:
         bad = zeros.min() if zeros.min() < low else zeros.max()
-        hint = " (GPTQ v1 stores z - 1: use gptq_v2 or a symmetric weight)" if format == "gptq" else ""
+        hint = (" (GPTQ v1 stores z - 1: use gptq_v2 or a symmetric weight)"
+                if format == "gptq" else "")
         raise argument_error(f"{format} cannot store a zero point of {bad}{hint}")
     return (zeros - (1 if format == "gptq" else 0)).astype(np.uint8) & np.uint8(15)
 
@@ -162,7 +163,9 @@ def source(format, n, k, group_size, qweight, scales, scales_dtype, qzeros=None,
     outlive the source; on_device says it is device memory."""
     groups = 1 if group_size < 0 else k // group_size
     where = layout(format, n, k, groups)
-    as_words = lambda address: ctypes.cast(address, ctypes.POINTER(ctypes.c_int32)) if address else None
+    def as_words(address):
+        return ctypes.cast(address, ctypes.POINTER(ctypes.c_int32)) if address else None
+
     return _capi.Source(
         n=n, k=k, group_size=group_size,
         qweight=as_words(qweight), qweight_layout=where.qweight,

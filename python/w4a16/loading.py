@@ -17,6 +17,7 @@ from torch import nn
 from .checkpoint import Checkpoint
 from .errors import argument_error, shape_error, unsupported_error
 from .linear import W4A16Linear
+from .packing import cuda_device
 
 
 def _set_module(model, name, module):
@@ -35,13 +36,6 @@ def _model_dtype(model, dtype):
         return floating[0]
     raise argument_error(f"the model's parameters are {floating[0] if floating else 'absent'}: "
                          f"pass dtype=torch.float16 or torch.bfloat16 (the activations' dtype)")
-
-
-def _device(device):
-    device = torch.device("cuda", torch.cuda.current_device()) if device is None else torch.device(device)
-    if device.type != "cuda":
-        raise argument_error(f"device {device} is not a CUDA device")
-    return device if device.index is not None else torch.device("cuda", torch.cuda.current_device())
 
 
 def _as_torch(array, dtype_name):
@@ -103,7 +97,7 @@ def load_quantized(model, checkpoint, device=None, dtype=None, merge=False, prog
     if merge:
         raise argument_error("merge=True is not offered: load_quantized keeps the model's "
                              "separate q, k, v, gate and up modules")
-    device = _device(device)
+    device = cuda_device(device)
     if isinstance(checkpoint, Mapping):
         return _load_packed_state(model, checkpoint, device)
     dtype = _model_dtype(model, dtype)

@@ -81,17 +81,22 @@ def weight_view(header, qweight, scales, zeros, perm):
     return view
 
 
+def cuda_device(device):
+    """A torch.device of type cuda with its index (None: the current device)."""
+    device = torch.device("cuda") if device is None else torch.device(device)
+    if device.type != "cuda":
+        raise argument_error(f"device {device} is not a CUDA device")
+    return device if device.index is not None else torch.device("cuda",
+                                                                torch.cuda.current_device())
+
+
 def pack(sources, act_dtype, device=None, slice=None, context=None):
     """Packs one or more w4a16_sources, concatenated along N (merged q|k|v or
     gate|up), for activations of act_dtype (torch.float16 or torch.bfloat16)
     on a CUDA device (default: the current one). slice: (n_begin, n_end,
     k_begin, k_end) of the concatenated weight, or None for all of it.
     `context` names the layer in error messages. Returns a PackedWeight."""
-    device = torch.device("cuda", torch.cuda.current_device()) if device is None else torch.device(device)
-    if device.type != "cuda":
-        raise argument_error(f"device {device} is not a CUDA device")
-    if device.index is None:
-        device = torch.device("cuda", torch.cuda.current_device())
+    device = cuda_device(device)
     sources = list(sources)
     if not 1 <= len(sources) <= _capi.PACK_MAX_SOURCES:
         raise argument_error(f"{len(sources)} sources: pack takes 1 to {_capi.PACK_MAX_SOURCES}")
