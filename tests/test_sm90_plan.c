@@ -35,13 +35,31 @@ static void test_large_m_does_not_split(void **state) {
     assert_int_equal(plan.units, 152 * 32);
 }
 
-/* o_proj (2560 x 4096) at M = 17 is 20 tiles on 132 SMs: K must split. */
+/* o_proj (2560 x 4096) at M = 17 is 20 tiles on 132 SMs: K must be shared
+ * out, by split-K or stream-K, over most of the SMs. */
 static void test_few_tiles_split_k(void **state) {
     (void)state;
     const w4a16_sm90_plan plan = w4a16_sm90_plan_choose(17, 2560, 4096, SMS, WORKSPACE);
-    assert_true(plan.splits > 1);
-    assert_true(plan.units >= SMS / 2);
+    assert_true(plan.splits > 1 || plan.streamk);
+    assert_true(plan.streamk ? plan.grid >= SMS / 2 : plan.units >= SMS / 2);
     assert_true(w4a16_sm90_partial_bytes(&plan, 17, 2560) <= WORKSPACE);
+}
+
+/* o_proj at M = 2048: 160 tiles of 128 x 256 are 1.2 rounds of 132 SMs; stream-K
+ * shares the k-blocks evenly over all of them, two partial tiles per CTA. */
+static void test_ragged_rounds_use_streamk(void **state) {
+    (void)state;
+    const w4a16_sm90_plan plan = w4a16_sm90_plan_choose(2048, 2560, 4096, SMS, WORKSPACE);
+    assert_int_equal(plan.streamk, 1);
+    assert_int_equal(plan.splits, 1);
+    assert_int_equal(plan.grid, SMS);
+    assert_true(plan.units <= W4A16_SM90_STREAMK_MAX_TILES);
+    assert_int_equal(w4a16_sm90_partial_bytes(&plan, 2048, 2560),
+                     (size_t)SMS * 2 * W4A16_SM90_ROWS * plan.block_m * 4);
+    /* Without room for the partial tiles it falls back to whole tiles. */
+    const w4a16_sm90_plan none = w4a16_sm90_plan_choose(2048, 2560, 4096, SMS, 0);
+    assert_int_equal(none.streamk, 0);
+    assert_int_equal(none.splits, 1);
 }
 
 static void test_workspace_limits_splits(void **state) {
@@ -66,7 +84,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tile_covers_small_m),  cmocka_unit_test(test_large_m_does_not_split),
         cmocka_unit_test(test_few_tiles_split_k),    cmocka_unit_test(test_workspace_limits_splits),
-        cmocka_unit_test(test_short_k_does_not_split),
+        cmocka_unit_test(test_short_k_does_not_split), cmocka_unit_test(test_ragged_rounds_use_streamk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

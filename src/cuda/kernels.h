@@ -83,7 +83,11 @@ typedef struct {
     const void *bias;  /* [n] or NULL */
     int block_m;       /* tokens per tile: 32, 64, 128 or 256 */
     int splits;        /* K ranges; > 1 writes fp32 partials for w4a16_launch_splitk_reduce */
-    float *partials;   /* [splits][M][n_padded], 16-byte aligned; used when splits > 1 */
+    float *partials;   /* split K: [splits][M][n_padded]; stream-K: the grid's partial
+                          tiles (w4a16_sm90_partial_bytes); 16-byte aligned */
+    int streamk;       /* 1: k-blocks shared evenly over `grid` CTAs (splits ignored) */
+    int grid;          /* stream-K's CTAs */
+    int32_t *counters; /* stream-K: [tiles][2] zeros, left zero by the kernel */
     int sm_count;      /* persistent grid: at most one CTA per SM */
 } w4a16_sm90_args;
 

@@ -34,6 +34,7 @@
 #include "cuda/packed_scales.cuh"
 #include "cuda/ptx/bulk_copy.cuh"
 #include "cuda/ptx/mbarrier.cuh"
+#include "cuda/ptx/named_barrier.cuh"
 #include "cuda/ptx/wgmma.cuh"
 #include "cuda/ptx/wgmma_rs.cuh"
 #include "gpu/tensor_map.h"
@@ -66,7 +67,8 @@ template <int kBM> struct Stages {
     static constexpr int kScaleOffset = kWeightOffset + kCount * kWeightBytes;
     static constexpr int kZeroOffset = kScaleOffset + kCount * kGroupSlots * kScaleSlotBytes;
     static constexpr int kBarrierOffset = kZeroOffset + kCount * kGroupSlots * kZeroSlotBytes;
-    static constexpr int kBytes = kBarrierOffset + 2 * kCount * 8;
+    static constexpr int kFlagOffset = kBarrierOffset + 2 * kCount * 8;
+    static constexpr int kBytes = kFlagOffset + 16;
     static constexpr int kLaunchBytes = kBytes + 1024; // room to align the base to 1024
     static_assert(kABytes % 1024 == 0, "A boxes stay 1024-byte aligned");
     static_assert(kLaunchBytes <= kSmemLimit, "fits in shared memory");
@@ -83,6 +85,10 @@ struct Sm90Params {
     uint16_t *C;
     int64_t ldc;
     float *partials;         // split K: [splits][M][n_padded]; nullptr when splits == 1
+    int streamk;             // 1: CTA c takes k-blocks [c T / grid, (c + 1) T / grid) of all T
+    int64_t total_blocks;    // stream-K: tiles x k_blocks
+    float *shares;           // stream-K: [grid][2 ends][2 consumers][64 x BM] partial tiles
+    int32_t *counters;       // stream-K: [tiles][2 consumers] arrivals, 0 between launches
     int M, n, n_padded, tiles_n_all, k_blocks;
     int group_cols;          // G; per-channel: 2^30 (every column in group 0)
     uint32_t group_magic;    // column / G == umulhi(column, group_magic)
@@ -93,24 +99,72 @@ __device__ __forceinline__ int group_of(const Sm90Params &p, int column) {
     return (int)__umulhi((uint32_t)column, p.group_magic);
 }
 
-// Which tile and K-range a unit is.
+// Which tile and K-range a unit of work is. slot >= 0: a stream-K share's
+// part of a tile, written there for the warpgroup that finishes the tile.
 struct Unit {
-    int n0, m0, split, kb_begin, kb_end;
+    int tile, n0, m0, split, kb_begin, kb_end, slot;
 };
 
-__device__ __forceinline__ Unit unit_at(const Sm90Params &p, int kBM, int u) {
-    Unit w;
-    const int tile = u / p.splits;
-    w.split = u - tile * p.splits;
+// Where tile t lies: walking groups of kRasterGroupM m-tiles, M fastest, so
+// that the CTAs running at once share their A rows and W tiles in L2.
+__device__ __forceinline__ void place_tile(const Sm90Params &p, int kBM, Unit &w) {
     const int per_group = kRasterGroupM * p.n_tiles;
-    const int group = tile / per_group, first_m = group * kRasterGroupM;
+    const int group = w.tile / per_group, first_m = group * kRasterGroupM;
     const int group_m = min(p.m_tiles - first_m, kRasterGroupM);
-    const int local = tile - group * per_group;
+    const int local = w.tile - group * per_group;
     w.m0 = (first_m + local % group_m) * kBM;
     w.n0 = (local / group_m) * kRows;
-    w.kb_begin = (int)((int64_t)p.k_blocks * w.split / p.splits);
-    w.kb_end = (int)((int64_t)p.k_blocks * (w.split + 1) / p.splits);
-    return w;
+}
+
+// Stream-K: the first k-block of CTA c's share, and the CTA whose share holds block i.
+__device__ __forceinline__ int64_t share_start(const Sm90Params &p, int64_t c) {
+    return c * p.total_blocks / gridDim.x;
+}
+__device__ __forceinline__ int share_owner(const Sm90Params &p, int64_t i) {
+    return (int)(((i + 1) * gridDim.x - 1) / p.total_blocks);
+}
+
+// A CTA's units in order; the producer and the consumers walk the same list.
+struct Walk {
+    int64_t next, end;
+    int first_tile;
+};
+
+__device__ __forceinline__ Walk walk_begin(const Sm90Params &p) {
+    Walk k;
+    if (p.streamk) {
+        k.next = share_start(p, blockIdx.x);
+        k.end = share_start(p, blockIdx.x + 1);
+        k.first_tile = (int)(k.next / p.k_blocks);
+    } else {
+        k.next = blockIdx.x;
+        k.end = p.units;
+        k.first_tile = 0;
+    }
+    return k;
+}
+
+__device__ __forceinline__ bool walk_next(const Sm90Params &p, int kBM, Walk &k, Unit &w) {
+    if (k.next >= k.end) return false;
+    if (p.streamk) {
+        w.tile = (int)(k.next / p.k_blocks);
+        w.kb_begin = (int)(k.next - (int64_t)w.tile * p.k_blocks);
+        w.kb_end = (int)min((int64_t)p.k_blocks, w.kb_begin + (k.end - k.next));
+        w.split = 0;
+        const bool whole = w.kb_begin == 0 && w.kb_end == p.k_blocks;
+        w.slot = whole ? -1 : 2 * (int)blockIdx.x + (w.tile == k.first_tile ? 0 : 1);
+        k.next += w.kb_end - w.kb_begin;
+    } else {
+        const int u = (int)k.next;
+        w.tile = u / p.splits;
+        w.split = u - w.tile * p.splits;
+        w.kb_begin = (int)((int64_t)p.k_blocks * w.split / p.splits);
+        w.kb_end = (int)((int64_t)p.k_blocks * (w.split + 1) / p.splits);
+        w.slot = -1;
+        k.next += gridDim.x;
+    }
+    place_tile(p, kBM, w);
+    return true;
 }
 
 template <int kBM> struct Smem {
@@ -129,6 +183,10 @@ template <int kBM> struct Smem {
         return reinterpret_cast<uint64_t *>(base + Stages<kBM>::kBarrierOffset) + s;
     }
     __device__ uint64_t *empty(int s) const { return full(Stages<kBM>::kCount + s); }
+    // Stream-K: whether this consumer warpgroup finishes the tile (one int each).
+    __device__ int *last_flag(int consumer) const {
+        return reinterpret_cast<int *>(base + Stages<kBM>::kFlagOffset) + consumer;
+    }
 };
 
 // The producer's one thread: every k-block of every unit of this CTA, in order.
@@ -137,8 +195,9 @@ __device__ void produce(const Sm90Params &p, const CUtensorMap *a_map, const Sme
     constexpr int kStages = Stages<kBM>::kCount;
     prefetch_tensor_map(a_map);
     int it = 0;
-    for (int u = blockIdx.x; u < p.units; u += gridDim.x) {
-        const Unit w = unit_at(p, kBM, u);
+    Walk walk = walk_begin(p);
+    Unit w;
+    while (walk_next(p, kBM, walk, w)) {
         const int rows = min(kRows, p.n_padded - w.n0); // the last tile may hold 64 rows
         const uint32_t weight_bytes = (uint32_t)(rows / W4A16_TILE_ROWS) * W4A16_TILE_BYTES;
         const uint32_t scale_bytes = (uint32_t)(rows * p.scale_bytes);
@@ -240,27 +299,84 @@ template <int N> __device__ __forceinline__ void hold_all(uint32_t (&frag)[4][N]
 }
 
 // The unit's accumulators out: rows g, g + 8 of the warp; tokens 8c + 2t (+1).
+// Split K: fp32 partials [split][M][n_padded] for the reduction kernel.
 template <typename T, int kBM>
 __device__ __forceinline__ void store_unit(const Sm90Params &p, const Unit &w, const Lane &l,
                                            const float (&acc)[kBM / 2]) {
+    const int n = w.n0 + l.row, m = w.m0 + 2 * l.t;
+    const bool row_ok[2] = {n < p.n, n + 8 < p.n};
+    if (p.partials != nullptr) {
+        float *out = p.partials + ((int64_t)w.split * p.M + m) * p.n_padded + n;
+#pragma unroll
+        for (int c = 0; c < kBM / 8; c++, out += 8 * (int64_t)p.n_padded)
+#pragma unroll
+            for (int r = 0; r < 4; r++)
+                if (row_ok[r >> 1] && m + 8 * c + (r & 1) < p.M)
+                    out[(r & 1) * (int64_t)p.n_padded + 8 * (r >> 1)] = acc[4 * c + r];
+        return;
+    }
     float bias[2] = {0.0f, 0.0f};
 #pragma unroll
-    for (int h = 0; h < 2; h++) {
-        const int n = w.n0 + l.row + 8 * h;
-        if (p.partials == nullptr && p.bias != nullptr && n < p.n) bias[h] = Pair16<T>::value_of(p.bias[n]);
+    for (int h = 0; h < 2; h++)
+        if (p.bias != nullptr && row_ok[h]) bias[h] = Pair16<T>::value_of(p.bias[n + 8 * h]);
+    uint16_t *out = p.C + (int64_t)m * p.ldc + n;
+#pragma unroll
+    for (int c = 0; c < kBM / 8; c++, out += 8 * p.ldc)
+#pragma unroll
+        for (int r = 0; r < 4; r++)
+            if (row_ok[r >> 1] && m + 8 * c + (r & 1) < p.M)
+                out[(r & 1) * p.ldc + 8 * (r >> 1)] = Pair16<T>::bits_of(acc[4 * c + r] + bias[r >> 1]);
+}
+
+// Stream-K: this share's part of the tile goes to its slot; the consumer
+// warpgroup that brings a tile's last part sums every part in share order
+// (the same bits whoever is last) into acc, resets the tile's counter for the
+// next launch and returns true: it then stores the tile. Slots are in
+// register order, so each thread moves float4s: [kBM / 8][128 threads][4].
+template <int kBM>
+__device__ __forceinline__ bool finish_share(const Sm90Params &p, const Smem<kBM> &sm,
+                                             const Unit &w, int consumer,
+                                             float (&acc)[kBM / 2]) {
+    constexpr int kSlotFloats = 64 * kBM; // one consumer's 64 rows x kBM tokens
+    const int thread = threadIdx.x % 128;
+    float4 *mine = reinterpret_cast<float4 *>(
+        p.shares + ((int64_t)w.slot * kConsumers + consumer) * kSlotFloats);
+#pragma unroll
+    for (int q = 0; q < kBM / 8; q++)
+        __stcg(mine + q * 128 + thread,
+               make_float4(acc[4 * q], acc[4 * q + 1], acc[4 * q + 2], acc[4 * q + 3]));
+    __threadfence();
+    named_barrier_sync(1 + consumer, 128);
+    const int64_t first_block = (int64_t)w.tile * p.k_blocks;
+    const int first_cta = share_owner(p, first_block);
+    const int last_cta = share_owner(p, first_block + p.k_blocks - 1);
+    if (thread == 0) {
+        int32_t *counter = p.counters + 2 * w.tile + consumer;
+        const int arrived = atomicAdd(counter, 1);
+        const int last = arrived == last_cta - first_cta;
+        if (last) *counter = 0; // every part has arrived: nothing else touches it this launch
+        *sm.last_flag(consumer) = last;
     }
+    named_barrier_sync(1 + consumer, 128);
+    if (!*sm.last_flag(consumer)) return false;
+    __threadfence();
 #pragma unroll
-    for (int c = 0; c < kBM / 8; c++)
+    for (int i = 0; i < kBM / 2; i++) acc[i] = 0.0f;
+    for (int c = first_cta; c <= last_cta; c++) {
+        const int first_tile_of_c = (int)(share_start(p, c) / p.k_blocks);
+        const int slot = 2 * c + (w.tile == first_tile_of_c ? 0 : 1);
+        const float4 *part = reinterpret_cast<const float4 *>(
+            p.shares + ((int64_t)slot * kConsumers + consumer) * kSlotFloats);
 #pragma unroll
-        for (int r = 0; r < 4; r++) {
-            const int n = w.n0 + l.row + 8 * (r >> 1);
-            const int m = w.m0 + 8 * c + 2 * l.t + (r & 1);
-            if (n >= p.n || m >= p.M) continue;
-            if (p.partials != nullptr)
-                p.partials[((int64_t)w.split * p.M + m) * p.n_padded + n] = acc[4 * c + r];
-            else
-                p.C[(int64_t)m * p.ldc + n] = Pair16<T>::bits_of(acc[4 * c + r] + bias[r >> 1]);
+        for (int q = 0; q < kBM / 8; q++) {
+            const float4 v = __ldcg(part + q * 128 + thread);
+            acc[4 * q] += v.x;
+            acc[4 * q + 1] += v.y;
+            acc[4 * q + 2] += v.z;
+            acc[4 * q + 3] += v.w;
         }
+    }
+    return true;
 }
 
 template <typename T, int kBM, bool kScale16>
@@ -274,8 +390,9 @@ __device__ void consume(const Sm90Params &p, const Smem<kBM> &sm, int consumer) 
     l.tile = 4 * consumer + warp;
     l.row = W4A16_TILE_ROWS * l.tile + l.g;
     int it = 0;
-    for (int u = blockIdx.x; u < p.units; u += gridDim.x) {
-        const Unit w = unit_at(p, kBM, u);
+    Walk walk = walk_begin(p);
+    Unit w;
+    while (walk_next(p, kBM, walk, w)) {
         const int blocks = w.kb_end - w.kb_begin;
         float acc[kBM / 2];
 #pragma unroll
@@ -314,6 +431,7 @@ __device__ void consume(const Sm90Params &p, const Smem<kBM> &sm, int consumer) 
             release(blocks - 1);
         }
         it += blocks;
+        if (w.slot >= 0 && !finish_share<kBM>(p, sm, w, consumer, acc)) continue;
         store_unit<T, kBM>(p, w, l, acc);
     }
 }
@@ -396,7 +514,10 @@ extern "C" cudaError_t w4a16_launch_sm90_prefill(const w4a16_sm90_args *a, cudaS
     p.bias = static_cast<const uint16_t *>(a->bias);
     p.C = static_cast<uint16_t *>(a->C);
     p.ldc = a->ldc;
-    p.partials = a->splits > 1 ? a->partials : nullptr;
+    p.partials = a->splits > 1 && !a->streamk ? a->partials : nullptr;
+    p.streamk = a->streamk;
+    p.shares = a->streamk ? a->partials : nullptr;
+    p.counters = a->counters;
     p.M = (int)a->M;
     p.n = (int)w->n;
     p.n_padded = (int)w->n_padded;
@@ -406,9 +527,10 @@ extern "C" cudaError_t w4a16_launch_sm90_prefill(const w4a16_sm90_args *a, cudaS
     p.group_magic = (uint32_t)(0xffffffffu / (uint32_t)p.group_cols + 1u);
     p.n_tiles = (int)((w->n_padded + kRows - 1) / kRows);
     p.m_tiles = (int)((a->M + a->block_m - 1) / a->block_m);
-    p.splits = a->splits;
+    p.splits = a->streamk ? 1 : a->splits;
     p.units = p.n_tiles * p.m_tiles * p.splits;
-    const int grid = p.units < a->sm_count ? p.units : a->sm_count;
+    p.total_blocks = (int64_t)p.n_tiles * p.m_tiles * p.k_blocks;
+    const int grid = a->streamk ? a->grid : p.units < a->sm_count ? p.units : a->sm_count;
     const bool scale16 = w->scales_dtype == w->act_dtype;
     if (w->act_dtype == W4A16_BF16)
         return scale16 ? launch_width<__nv_bfloat16, true>(p, map, a->block_m, grid, stream)

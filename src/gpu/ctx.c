@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "gpu/cuda_check.h"
+#include "kernel_plan/sm90_plan.h"
 
 w4a16_status w4a16_device_count(int *count) {
     W4A16_FAIL_IF(count == NULL, W4A16_ERR_ARG, "count is NULL");
@@ -74,6 +75,12 @@ static w4a16_status allocate(w4a16_ctx *ctx, size_t workspace_bytes) {
     }
     W4A16_TRY(w4a16_device_alloc(&ctx->cublas_workspace, W4A16_CUBLAS_WORKSPACE_BYTES,
                                  "cuBLAS's workspace"));
+    /* Zeroed once here, and synchronously: the kernels keep them zero. */
+    const size_t counter_bytes = (size_t)W4A16_SM90_STREAMK_MAX_TILES * 2 * sizeof(int32_t);
+    W4A16_TRY(w4a16_device_alloc((void **)&ctx->tile_counters, counter_bytes,
+                                 "the Hopper kernel's tile counters"));
+    CUDA_TRY(cudaMemset(ctx->tile_counters, 0, counter_bytes));
+    CUDA_TRY(cudaDeviceSynchronize());
     CUBLAS_TRY(cublasLtCreate(&ctx->cublaslt));
     /* The side stream dequantizes the next chunk beside a GEMM that fills the
      * GPU: its blocks go first whenever the GEMM frees an SM. */
@@ -178,6 +185,7 @@ void w4a16_ctx_destroy(w4a16_ctx *ctx) {
     if (ctx->cublaslt != NULL) cublasLtDestroy(ctx->cublaslt);
     /* cudaFree waits for work still using the buffers. */
     w4a16_cuda_cleanup(cudaFree(ctx->cublas_workspace));
+    w4a16_cuda_cleanup(cudaFree(ctx->tile_counters));
     if (ctx->workspace_owned) w4a16_cuda_cleanup(cudaFree(ctx->workspace));
     free(ctx);
 }

@@ -1,7 +1,10 @@
 /* The Hopper GEMM's host side (see sm90.h).
  *
  * Workspace, when the call uses it: act-order's permuted rows of A first
- * (16-byte rows, so the tensor map can read them), then the split-K partials.
+ * (16-byte rows, so the tensor map can read them), then the split-K partials
+ * or stream-K's partial tiles (the plan chooses; both fit what is left). The
+ * stream-K arrival counters are the ctx's own (zeroed once at creation; the
+ * kernel leaves them zero).
  * When the permuted A does not fit whole, the call runs in M-chunks. */
 #include "gpu/sm90.h"
 
@@ -135,12 +138,15 @@ w4a16_status w4a16_sm90_run(const w4a16_gemm_call *call) {
         args.block_m = plan.block_m;
         args.splits = plan.splits;
         args.partials = (float *)(workspace + layout.perm_bytes);
+        args.streamk = plan.streamk;
+        args.grid = plan.grid;
+        args.counters = ctx->tile_counters;
         args.sm_count = ctx->sm_count;
         /* C is written by the last launch of each M-chunk: the kernel when it
          * does not split K, else the reduction of its fp32 partials. */
         CUDA_TRY(W4A16_FAULT_OR(W4A16_FAULT_SM90_LAUNCH, cudaErrorLaunchOutOfResources,
                                 w4a16_launch_sm90_prefill(&args, call->stream)));
-        if (plan.splits > 1)
+        if (plan.splits > 1 && !plan.streamk)
             CUDA_TRY(W4A16_FAULT_OR(W4A16_FAULT_SM90_REDUCE, cudaErrorLaunchOutOfResources,
                                     w4a16_launch_splitk_reduce(args.partials, plan.splits, rows,
                                                                w->n, w->n_padded, call->bias,

@@ -7,7 +7,8 @@
  * ~5 TFLOP/s per SM) and its bytes (4 KB of weights at the SM's share of DRAM
  * bandwidth, ~23 GB/s, plus block_m x 128 bytes of A from L2 at ~2.5x that),
  * plus a fixed cost to start and store it. Splitting K adds a reduction
- * kernel that reads the partials once. */
+ * kernel that reads the partials once; stream-K shares all k-blocks out
+ * evenly instead, at the cost of a partial tile or two per CTA. */
 #include "kernel_plan/sm90_plan.h"
 
 #include <stdint.h>
@@ -23,8 +24,19 @@ static const int MIN_BLOCKS_PER_SPLIT = 2;
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 size_t w4a16_sm90_partial_bytes(const w4a16_sm90_plan *plan, int64_t M, int64_t n_padded) {
+    if (plan->streamk)
+        return (size_t)plan->grid * 2 * W4A16_SM90_ROWS * (size_t)plan->block_m * sizeof(float);
     if (plan->splits <= 1) return 0;
     return (size_t)plan->splits * (size_t)M * (size_t)n_padded * sizeof(float);
+}
+
+/* One k-block of a tile on one SM: the larger of its tensor work and its bytes. */
+static double block_us(int block_m) {
+    const double tensor = (double)W4A16_SM90_ROWS * block_m * W4A16_SM90_BLOCK_K * 2 /
+                          TENSOR_FLOPS_PER_SM_US;
+    const double bytes = W4A16_SM90_ROWS * W4A16_SM90_BLOCK_K / 2 / DRAM_BYTES_PER_SM_US +
+                         (double)block_m * W4A16_SM90_BLOCK_K * 2 / L2_BYTES_PER_SM_US;
+    return tensor > bytes ? tensor : bytes;
 }
 
 static double predict(int64_t M, int64_t n_padded, int64_t k_padded, int sm_count, int block_m,
@@ -33,12 +45,7 @@ static double predict(int64_t M, int64_t n_padded, int64_t k_padded, int sm_coun
     const int64_t m_tiles = ceil_div(M, block_m);
     const int64_t k_blocks = k_padded / W4A16_SM90_BLOCK_K;
     const int64_t units = n_tiles * m_tiles * splits;
-    const double tensor = (double)W4A16_SM90_ROWS * block_m * W4A16_SM90_BLOCK_K * 2 /
-                          TENSOR_FLOPS_PER_SM_US;
-    const double bytes = W4A16_SM90_ROWS * W4A16_SM90_BLOCK_K / 2 / DRAM_BYTES_PER_SM_US +
-                         (double)block_m * W4A16_SM90_BLOCK_K * 2 / L2_BYTES_PER_SM_US;
-    const double per_block = tensor > bytes ? tensor : bytes;
-    const double unit = (double)ceil_div(k_blocks, splits) * per_block + UNIT_OVERHEAD_US;
+    const double unit = (double)ceil_div(k_blocks, splits) * block_us(block_m) + UNIT_OVERHEAD_US;
     double total = LAUNCH_US + (double)ceil_div(units, sm_count) * unit;
     if (splits > 1)
         total += LAUNCH_US + (double)splits * M * n_padded * 4 * 2 / REDUCE_BYTES_PER_US;
@@ -46,11 +53,39 @@ static double predict(int64_t M, int64_t n_padded, int64_t k_padded, int sm_coun
     return total;
 }
 
+/* Stream-K: every CTA takes an equal share of all tiles' k-blocks; the tiles
+ * cut at a share's ends meet through the workspace, the last to arrive adding
+ * them up (a partial tile written, up to two read). */
+static double predict_streamk(int64_t M, int64_t n_padded, int64_t k_padded, int sm_count,
+                              int block_m, int *grid_out) {
+    const int64_t tiles = ceil_div(n_padded, W4A16_SM90_ROWS) * ceil_div(M, block_m);
+    const int64_t k_blocks = k_padded / W4A16_SM90_BLOCK_K;
+    const int64_t total = tiles * k_blocks;
+    int64_t grid = sm_count < total / MIN_BLOCKS_PER_SPLIT ? sm_count : total / MIN_BLOCKS_PER_SPLIT;
+    if (grid < 1) grid = 1;
+    const int64_t share = ceil_div(total, grid);
+    const double tile_bytes = (double)W4A16_SM90_ROWS * block_m * 4;
+    /* The last CTA to finish a tile reads every share's part of it: more than
+     * two when a tile is shared by several CTAs (few tiles, long K). */
+    const int64_t parts = tiles >= grid ? 2 : ceil_div(grid, tiles) + 1;
+    *grid_out = (int)grid;
+    return LAUNCH_US + (double)share * block_us(block_m) +
+           (double)(share / k_blocks + 2) * UNIT_OVERHEAD_US +
+           (double)(parts + 1) * tile_bytes / L2_BYTES_PER_SM_US;
+}
+
+static void consider(w4a16_sm90_plan *best, int *have, w4a16_sm90_plan plan) {
+    if (!*have || plan.predicted_us < best->predicted_us) {
+        *best = plan;
+        *have = 1;
+    }
+}
+
 w4a16_sm90_plan w4a16_sm90_plan_choose(int64_t M, int64_t n_padded, int64_t k_padded,
                                        int sm_count, size_t workspace_bytes) {
     static const int widths[] = {32, 64, 128, 256};
     const int64_t k_blocks = k_padded / W4A16_SM90_BLOCK_K;
-    w4a16_sm90_plan best = {256, 1, 0, 0.0};
+    w4a16_sm90_plan best = {256, 1, 0, 0, 1, 0.0};
     int have = 0;
     if (sm_count < 1) sm_count = 1;
     for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
@@ -59,13 +94,18 @@ w4a16_sm90_plan w4a16_sm90_plan_choose(int64_t M, int64_t n_padded, int64_t k_pa
         if (w > 0 && M <= widths[w - 1]) break;
         for (int splits = 1; splits <= W4A16_SM90_MAX_SPLITS; splits++) {
             if (splits > 1 && k_blocks / splits < MIN_BLOCKS_PER_SPLIT) break;
-            w4a16_sm90_plan plan = {block_m, splits, 0, 0.0};
+            w4a16_sm90_plan plan = {block_m, splits, 0, 0, 0, 0.0};
             if (w4a16_sm90_partial_bytes(&plan, M, n_padded) > workspace_bytes) break;
             plan.predicted_us = predict(M, n_padded, k_padded, sm_count, block_m, splits, &plan.units);
-            if (!have || plan.predicted_us < best.predicted_us) {
-                best = plan;
-                have = 1;
-            }
+            plan.grid = (int)(plan.units < sm_count ? plan.units : sm_count);
+            consider(&best, &have, plan);
+        }
+        const int64_t tiles = ceil_div(n_padded, W4A16_SM90_ROWS) * ceil_div(M, block_m);
+        if (tiles <= W4A16_SM90_STREAMK_MAX_TILES && k_blocks >= 2 * MIN_BLOCKS_PER_SPLIT) {
+            w4a16_sm90_plan plan = {block_m, 1, 1, tiles, 1, 0.0};
+            plan.predicted_us = predict_streamk(M, n_padded, k_padded, sm_count, block_m, &plan.grid);
+            if (w4a16_sm90_partial_bytes(&plan, M, n_padded) <= workspace_bytes)
+                consider(&best, &have, plan);
         }
     }
     return best;

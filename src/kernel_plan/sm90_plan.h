@@ -11,16 +11,23 @@ enum {
     W4A16_SM90_ROWS = 128,     /* weight rows per CTA tile */
     W4A16_SM90_BLOCK_K = 64,   /* k per pipeline stage */
     W4A16_SM90_MAX_SPLITS = 16,
+    /* Stream-K keeps one arrival counter per tile and consumer warpgroup in
+     * the ctx: tiles beyond this run without it. */
+    W4A16_SM90_STREAMK_MAX_TILES = 8192,
 };
 
 typedef struct {
     int block_m;       /* tokens per tile: 32, 64, 128 or 256 */
     int splits;        /* K ranges; > 1 needs splits * M * n_padded * 4 bytes of workspace */
+    int streamk;       /* 1: the tiles' k-blocks are shared out evenly over the grid instead
+                          (splits is 1); partial tiles meet in the workspace */
     int64_t units;     /* tiles x splits: the persistent grid's work items */
+    int grid;          /* CTAs, at most one per SM */
     double predicted_us; /* the model's time for the call */
 } w4a16_sm90_plan;
 
-/* Bytes of fp32 partials a plan needs (0 when it does not split K). */
+/* Bytes of fp32 partials a plan needs (0 when it does not split K): split-K's
+ * [splits][M][n_padded], or stream-K's two partial tiles per CTA. */
 size_t w4a16_sm90_partial_bytes(const w4a16_sm90_plan *plan, int64_t M, int64_t n_padded);
 
 /* The fastest plan by the model for M tokens against an n_padded x k_padded
