@@ -9,6 +9,7 @@
 #include <cuda_runtime_api.h>
 
 #include "gpu/dispatch.h"
+#include "kernel_plan/decode_plan.h"
 
 enum {
     W4A16_DEFAULT_WORKSPACE_BYTES = 64 << 20,
@@ -17,10 +18,17 @@ enum {
     W4A16_CUBLAS_WORKSPACE_BYTES = 32 << 20,
     /* (shape, M, kernel) choices remembered for W4A16_LOG's log-once. */
     W4A16_LOGGED_CHOICES = 512,
+    /* Decode plans remembered: a model's layers cycle through a few shapes. */
+    W4A16_DECODE_PLANS = 16,
 };
 
 /* How the fallback splits W into chunks (W4A16_FALLBACK_SPLIT; see fallback.c). */
 typedef enum { W4A16_SPLIT_HEAD = 0, W4A16_SPLIT_NONE, W4A16_SPLIT_EVEN } w4a16_fallback_split;
+
+typedef struct {
+    w4a16_decode_shape shape;
+    w4a16_decode_plan plan;
+} w4a16_decode_plan_entry;
 
 typedef struct {
     int64_t n, k, group_size, m;
@@ -30,7 +38,7 @@ typedef struct {
 struct w4a16_ctx {
     int device;
     int sm_major, sm_minor, sm_count;
-    int64_t l2_bytes, smem_per_block_optin;
+    int64_t l2_bytes, smem_per_block_optin, smem_per_sm;
     char device_name[256];
 
     cublasHandle_t cublas;
@@ -47,10 +55,15 @@ struct w4a16_ctx {
 
     w4a16_kernel forced; /* W4A16_KERNEL; W4A16_KERNEL_AUTO when unset */
     w4a16_fallback_split fallback_split; /* W4A16_FALLBACK_SPLIT; none when unset */
+    int decode_splits;   /* W4A16_DECODE_SPLITS: K-ranges of the decode kernel; 0: planned */
     int log_choices;     /* W4A16_LOG=1 or a log callback, at creation */
     w4a16_choice_key logged[W4A16_LOGGED_CHOICES];
     int n_logged;
     int logged_full; /* the table filled up, and the log said so */
+
+    /* Recent decode plans (gpu/decode.c), replaced round-robin. */
+    w4a16_decode_plan_entry decode_plans[W4A16_DECODE_PLANS];
+    int n_decode_plans, next_decode_plan;
 };
 
 #endif
