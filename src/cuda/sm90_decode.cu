@@ -43,7 +43,7 @@ constexpr int kWarps = W4A16_DECODE_WARPS;
 constexpr int kThreads = 32 * kWarps;
 constexpr int kRows = W4A16_DECODE_ROWS;       // weight rows per CTA; scale rows in shared memory
 constexpr int kDepth = W4A16_DECODE_DEPTH;     // the ring: weight tiles in flight per warp
-constexpr int kGatherBatch = 16;               // element loads in flight per thread (gathered A)
+constexpr int kGatherBatch = 32;               // element loads in flight per thread (gathered A)
 constexpr int kTileBytesA = W4A16_TILE_COLS * 2; // one row of A per k-tile
 
 static_assert(kRows == kWarps * W4A16_TILE_ROWS, "one n-tile per warp");
@@ -95,31 +95,33 @@ __device__ void stage_perm(const DecodeParams &p, uint8_t *smem, int col0, int c
 
 // The same columns of A element by element: through perm (act-order), or A
 // not 16-byte aligned. Element e = m * cols + c of the CTA's rows; a thread
-// takes every kThreads-th, kGatherBatch loads before their stores.
+// takes every kThreads-th, kGatherBatch loads in flight before their stores
+// (A is in L2: each batch costs one L2 round trip).
 __device__ void stage_a_gather(const DecodeParams &p, uint8_t *smem, int col0, int cols) {
     const int32_t *perm = p.perm != nullptr ? reinterpret_cast<const int32_t *>(smem + p.perm_offset)
                                             : nullptr;
     int m = 0, c = threadIdx.x;
     while (c >= cols) c -= cols, m++;
     while (m < p.M) {
+        const int batch_m = m, batch_c = c;
         uint16_t value[kGatherBatch];
-        int offset[kGatherBatch];
 #pragma unroll
         for (int u = 0; u < kGatherBatch; u++) {
+            const int col = col0 + c;
             value[u] = 0;
-            offset[u] = -1;
-            if (m < p.M) {
-                const int col = col0 + c;
-                if (col < p.k)
-                    value[u] = __ldg(p.A + (int64_t)m * p.lda + (perm != nullptr ? perm[c] : col));
-                offset[u] = m * p.a_pitch + 2 * c;
-            }
+            if (m < p.M && col < p.k)
+                value[u] = __ldg(p.A + (int64_t)m * p.lda + (perm != nullptr ? perm[c] : col));
             c += kThreads;
             while (c >= cols) c -= cols, m++;
         }
+        m = batch_m;
+        c = batch_c;
 #pragma unroll
-        for (int u = 0; u < kGatherBatch; u++)
-            if (offset[u] >= 0) *reinterpret_cast<uint16_t *>(smem + offset[u]) = value[u];
+        for (int u = 0; u < kGatherBatch; u++) {
+            if (m < p.M) *reinterpret_cast<uint16_t *>(smem + m * p.a_pitch + 2 * c) = value[u];
+            c += kThreads;
+            while (c >= cols) c -= cols, m++;
+        }
     }
 }
 
