@@ -5,9 +5,9 @@
  * odd shapes, A read 16 bytes at a time up to a ragged k, A one element or
  * 16 bytes past an aligned address, every K split from 1 to 8 (forced with
  * W4A16_DECODE_SPLITS) over G = 48, per-channel and act-order, a K too long
- * for one CTA's shared memory, CUDA-graph capture and bitwise repeat with and
- * without the cluster's reduction; what it declines, and auto choosing it at
- * M <= 16 only. decode_v2 (kept for A/B and pre-Hopper GPUs): a smaller
+ * for one CTA's shared memory, a 256-byte workspace (the kernel needs none),
+ * CUDA-graph capture and bitwise repeat with and without the cluster's
+ * reduction; what it declines, and auto choosing it at M <= 16 only. decode_v2 (kept for A/B and pre-Hopper GPUs): a smaller
  * cross-product, so the A/B kernel stays correct. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,8 +30,9 @@ typedef struct {
     cublasHandle_t cublas;
 } fixture;
 
-/* A ctx forcing `kernel`, with W4A16_DECODE_SPLITS = `splits` (0: planned). */
-static w4a16_ctx *forced_ctx(const char *kernel, int splits) {
+/* A ctx forcing `kernel`, with W4A16_DECODE_SPLITS = `splits` (0: planned)
+ * and `workspace_bytes` of workspace (0: the default). */
+static w4a16_ctx *forced_ctx_with(const char *kernel, int splits, size_t workspace_bytes) {
     w4a16_ctx *ctx = NULL;
     char value[16];
     setenv("W4A16_KERNEL", kernel, 1);
@@ -39,10 +40,14 @@ static w4a16_ctx *forced_ctx(const char *kernel, int splits) {
         snprintf(value, sizeof value, "%d", splits);
         setenv("W4A16_DECODE_SPLITS", value, 1);
     }
-    const w4a16_status status = w4a16_ctx_create(0, 0, &ctx);
+    const w4a16_status status = w4a16_ctx_create(0, workspace_bytes, &ctx);
     unsetenv("W4A16_KERNEL");
     unsetenv("W4A16_DECODE_SPLITS");
     return status == W4A16_OK ? ctx : NULL;
+}
+
+static w4a16_ctx *forced_ctx(const char *kernel, int splits) {
+    return forced_ctx_with(kernel, splits, 0);
 }
 
 static int setup(void **state) {
@@ -237,6 +242,23 @@ static void test_long_k(void **state) {
     gpu_check_gemm(f->decode, f->cublas, &spec, ms, 2, &options);
 }
 
+/* The split's sums meet in the cluster's shared memory, not the workspace:
+ * a ctx with 256 bytes of it runs o_proj (8 K-ranges) and act-order alike. */
+static void test_tiny_workspace(void **state) {
+    fixture *f = *state;
+    HOPPER_REQUIRED(f);
+    w4a16_ctx *ctx = forced_ctx_with("decode", 0, 256);
+    assert_non_null(ctx);
+    const int64_t ms[] = {1, 16};
+    const gpu_weight_spec specs[] = {{W4A16_FORMAT_AWQ, 2560, 4096, 128, 1, 0, W4A16_F16},
+                                     {W4A16_FORMAT_GPTQ, 512, 2048, 64, 0, 1, W4A16_F16}};
+    for (size_t i = 0; i < 2; i++) {
+        const gpu_check_options options = {W4A16_F16, 1, 1, 0, 0, 3, 750 + i};
+        gpu_check_gemm(ctx, f->cublas, &specs[i], ms, 2, &options);
+    }
+    w4a16_ctx_destroy(ctx);
+}
+
 /* Decline: forced, W4A16_ERR_UNSUPPORTED with the reason; auto, another kernel. */
 static void test_declines(void **state) {
     fixture *f = *state;
@@ -372,7 +394,8 @@ int main(void) {
         cmocka_unit_test(test_medium_f16),        cmocka_unit_test(test_medium_bf16),
         cmocka_unit_test(test_odd_shapes),        cmocka_unit_test(test_ragged_k_async_copies),
         cmocka_unit_test(test_offset_a),          cmocka_unit_test(test_every_split),
-        cmocka_unit_test(test_long_k),            cmocka_unit_test(test_declines),
+        cmocka_unit_test(test_long_k),            cmocka_unit_test(test_tiny_workspace),
+        cmocka_unit_test(test_declines),
         cmocka_unit_test(test_qwen_shapes),       cmocka_unit_test(test_capture_and_repeat),
         cmocka_unit_test(test_v2),
     };
