@@ -1,6 +1,8 @@
 /* Launchers of the kernels in src/cuda/ (*.cu files), callable from the host C code.
- * Each returns the launch's cudaGetLastError(); shapes are checked by the
- * caller (src/gpu/). */
+ * Each returns the launch's cudaGetLastError(): the caller (src/gpu/) has
+ * cleared any error pending from earlier work at the entry of the public call
+ * (w4a16_cuda_check_pending), so the error is the launch's own. Shapes are
+ * checked by the caller. */
 #ifndef W4A16_CUDA_KERNELS_H
 #define W4A16_CUDA_KERNELS_H
 
@@ -36,6 +38,7 @@ typedef struct {
     int64_t groups, groups_padded;
     int64_t k_begin;          /* source column of slice column 0 */
     const int32_t *perm;      /* device [k]: slice column of packed column j; NULL: j */
+    int32_t *perm_out;        /* device [k]: the packed weight's copy of perm; NULL: none */
     const int32_t *group_of;  /* device [groups]: source group of packed group; NULL: */
     int64_t group_base;       /*   group_base + packed group */
     int32_t scale_bytes;      /* 2 or 4: scales are copied bit for bit */
@@ -44,7 +47,8 @@ typedef struct {
     uint8_t *zeros;           /* NULL: the result is symmetric */
 } w4a16_pack_args;
 
-/* Writes qweight, scales and zeros of the packed layout (src/packed/packed_layout.h). */
+/* Writes qweight, scales and zeros of the packed layout (src/packed/packed_layout.h),
+ * and copies perm to perm_out, in one launch. */
 cudaError_t w4a16_launch_pack(const w4a16_pack_args *args, cudaStream_t stream);
 
 /* The fallback's dequantize: rows [row_begin, row_begin + rows) of the packed
@@ -57,8 +61,8 @@ cudaError_t w4a16_launch_dequantize(const w4a16_weight *w, int64_t row_begin, in
 /* The decode kernel v3 (sm90_decode.cu, Hopper): C[M][n] = A[M][k] · Wᵀ
  * (+ bias[n]) in one launch, for 1 <= M <= 16, K split over a cluster of
  * `splits` CTAs. The caller (src/gpu/decode.c) checked that it can take the
- * call (G a multiple of 16 and >= 32 or per-channel, k_padded * G < 2^32,
- * qweight, scales and zeros 16-byte aligned) and planned it
+ * call (G a multiple of 16 and >= 32 or per-channel, k_padded * G < 2^32;
+ * w4a16_gemm checked qweight, scales and zeros 16-byte aligned) and planned it
  * (src/kernel_plan/decode_plan.h). A and C: any 2-byte alignment (A 16-byte
  * aligned with lda a multiple of 8 and no perm is copied 16 bytes at a time;
  * otherwise element by element). */
@@ -92,10 +96,6 @@ cudaError_t w4a16_launch_decode_v2(const w4a16_weight *w, const void *A, int64_t
 cudaError_t w4a16_launch_permute_columns(const void *A, int64_t lda, int64_t rows, int64_t k,
                                          const int32_t *perm, void *out, int64_t ldo,
                                          cudaStream_t stream);
-
-/* C[m][j] = row[j] for m < rows, j < n: 16-bit elements, any 2-byte alignment. */
-cudaError_t w4a16_launch_fill_rows(const void *row, int64_t n, int64_t rows, void *C,
-                                   int64_t ldc, cudaStream_t stream);
 
 /* The Hopper kernel (sm90_prefill.cu). The caller (src/gpu/sm90.c) checked
  * that it can take the call and chose the token tile and the K split. */

@@ -128,7 +128,7 @@ __device__ void stage_a_gather(const DecodeParams &p, uint8_t *smem, int col0, i
 // Scales (and zeros) of rows [row0, row0 + kRows) for `groups` groups from
 // first_group, as [group][kRows] in shared memory. Rows past n_padded are not
 // copied (their warps have no tile). 16-byte copies: n_padded and row0 are
-// multiples of 64, the arrays 16-byte aligned (checked by the host).
+// multiples of 64, the arrays 16-byte aligned (w4a16_gemm checks every weight).
 __device__ void stage_groups(const DecodeParams &p, uint8_t *smem, int row0, int first_group,
                              int groups) {
     const int rows = p.n_padded - row0 < kRows ? p.n_padded - row0 : kRows;

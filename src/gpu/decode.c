@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/fault.h"
 #include "cuda/kernels.h"
 #include "gpu/ctx.h"
 #include "gpu/cuda_check.h"
@@ -71,8 +72,6 @@ static w4a16_decode_plan plan_call(const w4a16_gemm_call *call) {
     return entry->plan;
 }
 
-static int aligned16(const void *p) { return (uintptr_t)p % 16 == 0; }
-
 const char *w4a16_decode_cannot_run(const w4a16_gemm_call *call) {
     static _Thread_local char why[200];
     const w4a16_ctx *ctx = call->ctx;
@@ -88,14 +87,6 @@ const char *w4a16_decode_cannot_run(const w4a16_gemm_call *call) {
     if (w->n_padded > MAX_CTA_ROWS * W4A16_DECODE_ROWS) {
         snprintf(why, sizeof why, "n=%lld needs more than %lld CTAs of %d rows", (long long)w->n,
                  (long long)MAX_CTA_ROWS, W4A16_DECODE_ROWS);
-        return why;
-    }
-    /* Scales and zeros are staged with 16-byte copies. */
-    if (!aligned16(w->qweight) || !aligned16(w->scales) ||
-        (w->zeros != NULL && !aligned16(w->zeros))) {
-        snprintf(why, sizeof why,
-                 "w's qweight=%p, scales=%p or zeros=%p is not 16-byte aligned", w->qweight,
-                 w->scales, (const void *)w->zeros);
         return why;
     }
     if (plan_call(call).splits == 0) {
@@ -120,6 +111,8 @@ w4a16_status w4a16_decode_run(const w4a16_gemm_call *call) {
     const w4a16_decode_args args = {call->w,    call->A,     call->lda, call->C,
                                     call->ldc,  call->M,     call->bias, plan.splits,
                                     plan.smem,  call->ctx->smem_per_block_optin};
-    CUDA_TRY(w4a16_launch_decode(&args, call->stream));
+    /* One launch: the only step that writes C, and the last that can fail. */
+    CUDA_TRY(W4A16_FAULT_OR(W4A16_FAULT_DECODE_LAUNCH, cudaErrorLaunchOutOfResources,
+                            w4a16_launch_decode(&args, call->stream)));
     return W4A16_OK;
 }

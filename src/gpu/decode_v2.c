@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 
+#include "common/fault.h"
 #include "cuda/kernels.h"
 #include "gpu/ctx.h"
 #include "gpu/cuda_check.h"
@@ -18,7 +19,10 @@ const char *w4a16_decode_v2_cannot_run(const w4a16_gemm_call *call) {
 }
 
 w4a16_status w4a16_decode_v2_run(const w4a16_gemm_call *call) {
-    CUDA_TRY(w4a16_launch_decode_v2(call->w, call->A, call->lda, call->C, call->ldc, call->M,
-                                    call->bias, call->stream));
+    /* One launch: the only step that writes C, and the last that can fail. */
+    CUDA_TRY(W4A16_FAULT_OR(W4A16_FAULT_DECODE_V2_LAUNCH, cudaErrorLaunchOutOfResources,
+                            w4a16_launch_decode_v2(call->w, call->A, call->lda, call->C,
+                                                   call->ldc, call->M, call->bias,
+                                                   call->stream)));
     return W4A16_OK;
 }

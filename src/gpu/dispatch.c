@@ -12,17 +12,29 @@
 
 typedef struct {
     const char *name;
-    /* NULL when the kernel can take the call; otherwise why not. */
+    /* NULL when the kernel can take the call; otherwise why not. The
+     * workspace is not its concern: a call that needs more than there is runs
+     * in chunks or fails with W4A16_ERR_NOMEM. */
     const char *(*cannot_run)(const w4a16_gemm_call *call);
+    /* Bytes of ctx workspace to run the call in one piece (host only). */
+    size_t (*workspace_bytes)(const w4a16_gemm_call *call);
     w4a16_status (*run)(const w4a16_gemm_call *call);
 } kernel_entry;
 
+static size_t no_workspace(const w4a16_gemm_call *call) {
+    (void)call;
+    return 0;
+}
+
 static const kernel_entry KERNELS[W4A16_KERNEL_COUNT] = {
-    [W4A16_KERNEL_AUTO] = {"auto", NULL, NULL},
-    [W4A16_KERNEL_FALLBACK] = {"fallback", w4a16_fallback_cannot_run, w4a16_fallback_run},
-    [W4A16_KERNEL_SM90_PREFILL] = {"sm90_prefill", w4a16_sm90_cannot_run, w4a16_sm90_run},
-    [W4A16_KERNEL_DECODE] = {"decode", w4a16_decode_cannot_run, w4a16_decode_run},
-    [W4A16_KERNEL_DECODE_V2] = {"decode_v2", w4a16_decode_v2_cannot_run, w4a16_decode_v2_run},
+    [W4A16_KERNEL_AUTO] = {"auto", NULL, NULL, NULL},
+    [W4A16_KERNEL_FALLBACK] = {"fallback", w4a16_fallback_cannot_run,
+                               w4a16_fallback_workspace_bytes, w4a16_fallback_run},
+    [W4A16_KERNEL_SM90_PREFILL] = {"sm90_prefill", w4a16_sm90_cannot_run,
+                                   w4a16_sm90_workspace_bytes, w4a16_sm90_run},
+    [W4A16_KERNEL_DECODE] = {"decode", w4a16_decode_cannot_run, no_workspace, w4a16_decode_run},
+    [W4A16_KERNEL_DECODE_V2] = {"decode_v2", w4a16_decode_v2_cannot_run, no_workspace,
+                                w4a16_decode_v2_run},
 };
 
 /* Crossovers between the kernels, each with the `w4a16 bench` measurement
@@ -68,8 +80,9 @@ w4a16_status w4a16_kernel_parse(const char *name, w4a16_kernel *out) {
                       name);
 }
 
-void w4a16_ctx_force_kernel(w4a16_ctx *ctx, w4a16_kernel kernel) {
-    if (ctx != NULL && (int)kernel >= 0 && kernel < W4A16_KERNEL_COUNT) ctx->forced = kernel;
+static const char *forced_by(const w4a16_ctx *ctx) {
+    return ctx->forced_by == W4A16_FORCED_BY_API ? "forced by w4a16_ctx_set_kernel"
+                                                 : "forced by W4A16_KERNEL";
 }
 
 w4a16_status w4a16_dispatch_choose(const w4a16_gemm_call *call, w4a16_kernel *out) {
@@ -80,8 +93,8 @@ w4a16_status w4a16_dispatch_choose(const w4a16_gemm_call *call, w4a16_kernel *ou
     }
     const char *why = KERNELS[forced].cannot_run(call);
     W4A16_FAIL_IF(why != NULL, W4A16_ERR_UNSUPPORTED,
-                  "kernel %s (forced by W4A16_KERNEL) cannot run n=%lld, k=%lld, M=%lld: %s",
-                  KERNELS[forced].name, (long long)call->w->n, (long long)call->w->k,
+                  "kernel %s (%s) cannot run n=%lld, k=%lld, M=%lld: %s", KERNELS[forced].name,
+                  forced_by(call->ctx), (long long)call->w->n, (long long)call->w->k,
                   (long long)call->M, why);
     *out = forced;
     return W4A16_OK;
@@ -116,7 +129,7 @@ static void log_choice(w4a16_ctx *ctx, const w4a16_gemm_call *call, w4a16_kernel
               (long long)w->k, (long long)w->group_size, w4a16_dtype_name(w->act_dtype),
               key.asymmetric ? "asym" : "sym", key.act_order ? " act-order" : "",
               (long long)call->M, KERNELS[kernel].name,
-              ctx->forced == W4A16_KERNEL_AUTO ? "auto" : "forced by W4A16_KERNEL");
+              ctx->forced == W4A16_KERNEL_AUTO ? "auto" : forced_by(ctx));
 }
 
 w4a16_status w4a16_dispatch_run(const w4a16_gemm_call *call) {
@@ -124,4 +137,11 @@ w4a16_status w4a16_dispatch_run(const w4a16_gemm_call *call) {
     W4A16_TRY(w4a16_dispatch_choose(call, &kernel));
     if (call->ctx->log_choices) log_choice(call->ctx, call, kernel);
     return KERNELS[kernel].run(call);
+}
+
+w4a16_status w4a16_dispatch_workspace_bytes(const w4a16_gemm_call *call, size_t *bytes) {
+    w4a16_kernel kernel;
+    W4A16_TRY(w4a16_dispatch_choose(call, &kernel));
+    *bytes = KERNELS[kernel].workspace_bytes(call);
+    return W4A16_OK;
 }

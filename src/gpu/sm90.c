@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/fault.h"
 #include "cuda/kernels.h"
 #include "gpu/ctx.h"
 #include "gpu/cuda_check.h"
@@ -85,12 +86,8 @@ const char *w4a16_sm90_cannot_run(const w4a16_gemm_call *call) {
                  (long long)call->lda);
         return why;
     }
-    sm90_layout layout;
-    if (!make_layout(call, ctx->workspace_bytes, &layout)) {
-        snprintf(why, sizeof why, "the workspace (%zu bytes) cannot hold one permuted row of A (%zu bytes)",
-                 ctx->workspace_bytes, perm_row_bytes(w));
-        return why;
-    }
+    /* A workspace too small is the run's W4A16_ERR_NOMEM, not a reason to
+     * decline (docs/DESIGN.md §4, "Workspace and forced kernels"). */
     return NULL;
 }
 
@@ -105,8 +102,10 @@ w4a16_status w4a16_sm90_run(const w4a16_gemm_call *call) {
     w4a16_ctx *ctx = call->ctx;
     const w4a16_weight *w = call->w;
     sm90_layout layout;
-    W4A16_FAIL_IF(!make_layout(call, ctx->workspace_bytes, &layout), W4A16_ERR_UNSUPPORTED,
-                  "sm90_prefill: %s", w4a16_sm90_cannot_run(call));
+    W4A16_FAIL_IF(!make_layout(call, ctx->workspace_bytes, &layout), W4A16_ERR_NOMEM,
+                  "sm90_prefill: the workspace of %zu bytes cannot hold one permuted row of A "
+                  "(%zu bytes); it needs %zu bytes to run in one piece",
+                  ctx->workspace_bytes, perm_row_bytes(w), w4a16_sm90_workspace_bytes(call));
     char *workspace = (char *)ctx->workspace;
     const int64_t lda_perm = w4a16_round_up(w->k, 8);
     for (int64_t m0 = 0; m0 < call->M; m0 += layout.m_chunk) {
@@ -122,8 +121,10 @@ w4a16_status w4a16_sm90_run(const w4a16_gemm_call *call) {
         args.A = (const char *)call->A + m0 * call->lda * 2;
         args.lda = call->lda;
         if (w->perm != NULL) {
-            CUDA_TRY(w4a16_launch_permute_columns(args.A, call->lda, rows, w->k, w->perm, workspace,
-                                                  lda_perm, call->stream));
+            CUDA_TRY(W4A16_FAULT_OR(W4A16_FAULT_SM90_PERMUTE, cudaErrorLaunchOutOfResources,
+                                    w4a16_launch_permute_columns(args.A, call->lda, rows, w->k,
+                                                                 w->perm, workspace, lda_perm,
+                                                                 call->stream)));
             args.A = workspace;
             args.lda = lda_perm;
         }
@@ -135,11 +136,16 @@ w4a16_status w4a16_sm90_run(const w4a16_gemm_call *call) {
         args.splits = plan.splits;
         args.partials = (float *)(workspace + layout.perm_bytes);
         args.sm_count = ctx->sm_count;
-        CUDA_TRY(w4a16_launch_sm90_prefill(&args, call->stream));
+        /* C is written by the last launch of each M-chunk: the kernel when it
+         * does not split K, else the reduction of its fp32 partials. */
+        CUDA_TRY(W4A16_FAULT_OR(W4A16_FAULT_SM90_LAUNCH, cudaErrorLaunchOutOfResources,
+                                w4a16_launch_sm90_prefill(&args, call->stream)));
         if (plan.splits > 1)
-            CUDA_TRY(w4a16_launch_splitk_reduce(args.partials, plan.splits, rows, w->n,
-                                                w->n_padded, call->bias, w->act_dtype, args.C,
-                                                call->ldc, call->stream));
+            CUDA_TRY(W4A16_FAULT_OR(W4A16_FAULT_SM90_REDUCE, cudaErrorLaunchOutOfResources,
+                                    w4a16_launch_splitk_reduce(args.partials, plan.splits, rows,
+                                                               w->n, w->n_padded, call->bias,
+                                                               w->act_dtype, args.C, call->ldc,
+                                                               call->stream)));
     }
     return W4A16_OK;
 }

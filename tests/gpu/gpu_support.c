@@ -25,6 +25,22 @@ int gpu_present(void) {
     return present;
 }
 
+int gpu_cublas_setup(void **state) {
+    static cublasHandle_t handle;
+    *state = &handle;
+    if (!gpu_present()) return 0;
+    return cublasCreate(&handle) == CUBLAS_STATUS_SUCCESS ? 0 : -1;
+}
+
+int gpu_cublas_teardown(void **state) {
+    cublasHandle_t *handle = *state;
+    if (*handle != NULL) cublasDestroy(*handle);
+    *handle = NULL;
+    return 0;
+}
+
+cublasHandle_t gpu_cublas(void **state) { return *(cublasHandle_t *)*state; }
+
 void gpu_check_cuda(cudaError_t error, const char *expr, const char *file, int line) {
     if (error != cudaSuccess)
         fail_msg("%s:%d: %s: %s", file, line, expr, cudaGetErrorString(error));
@@ -127,6 +143,20 @@ void gpu_weight_free(gpu_weight *w) {
     free(w->scales);
     free(w->g_idx);
     memset(w, 0, sizeof *w);
+}
+
+void gpu_packed_make(w4a16_ctx *ctx, const gpu_weight_spec *spec, w4a16_dtype act_dtype,
+                     uint64_t seed, gpu_packed *out) {
+    gpu_weight_make(spec, seed, &out->w);
+    w4a16_weight_init(&out->packed);
+    out->owner = NULL;
+    W4A16_CHECK(w4a16_pack(ctx, &out->w.src, 1, NULL, act_dtype, &out->packed, &out->owner, NULL));
+}
+
+void gpu_packed_free(gpu_packed *p) {
+    w4a16_buffers_free(p->owner);
+    gpu_weight_free(&p->w);
+    memset(p, 0, sizeof *p);
 }
 
 w4a16_source gpu_source_upload(const gpu_weight *w) {
@@ -399,8 +429,9 @@ int gpu_check_gemm(w4a16_ctx *ctx, cublasHandle_t cublas, const gpu_weight_spec 
     gpu_weight_make(spec, o->seed, &w);
     w4a16_source device = o->from_device ? gpu_source_upload(&w) : w.src;
     w4a16_weight packed;
-    memset(&packed, 0, sizeof packed);
-    W4A16_CHECK(w4a16_pack(ctx, &device, 1, NULL, dtype, &packed, NULL));
+    w4a16_weight_init(&packed);
+    w4a16_buffers *packed_owner = NULL;
+    W4A16_CHECK(w4a16_pack(ctx, &device, 1, NULL, dtype, &packed, &packed_owner, NULL));
 
     const int64_t n = spec->n, k = spec->k, max_m = max_of(ms, n_ms);
     const int64_t lda = k + o->lda_pad, ldc = n + o->ldc_pad;
@@ -421,7 +452,7 @@ int gpu_check_gemm(w4a16_ctx *ctx, cublasHandle_t cublas, const gpu_weight_spec 
     gpu_reference_free(&ref);
     free(A);
     free(bias);
-    w4a16_weight_free(&packed);
+    w4a16_buffers_free(packed_owner);
     if (o->from_device) gpu_source_free(&device);
     gpu_weight_free(&w);
     return n_ms;

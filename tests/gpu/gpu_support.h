@@ -23,6 +23,13 @@ int gpu_present(void);
         if (!gpu_present()) skip();                                                        \
     } while (0)
 
+/* cmocka group setup and teardown for tests that only need a cuBLAS handle
+ * (for the e_cublas of the criterion): gpu_cublas(state) is it, NULL
+ * without a GPU. */
+int gpu_cublas_setup(void **state);
+int gpu_cublas_teardown(void **state);
+cublasHandle_t gpu_cublas(void **state);
+
 /* Fail the test when a CUDA / cuBLAS / w4a16 call fails, saying which. */
 #define CUDA_CHECK(expr) gpu_check_cuda((expr), #expr, __FILE__, __LINE__)
 #define CUBLAS_CHECK(expr) gpu_check_cublas((expr), #expr, __FILE__, __LINE__)
@@ -54,6 +61,16 @@ typedef struct {
 
 void gpu_weight_make(const gpu_weight_spec *spec, uint64_t seed, gpu_weight *out);
 void gpu_weight_free(gpu_weight *w);
+/* A random weight packed from host memory by ctx into library buffers, with
+ * their owner: the packed case most tests start from. */
+typedef struct {
+    gpu_weight w;
+    w4a16_weight packed;
+    w4a16_buffers *owner;
+} gpu_packed;
+void gpu_packed_make(w4a16_ctx *ctx, const gpu_weight_spec *spec, w4a16_dtype act_dtype,
+                     uint64_t seed, gpu_packed *out);
+void gpu_packed_free(gpu_packed *p);
 /* The same source in device memory (on_device = 1); free with gpu_source_free. */
 w4a16_source gpu_source_upload(const gpu_weight *w);
 void gpu_source_free(w4a16_source *src);

@@ -185,8 +185,9 @@ static void test_offset_a(void **state) {
     gpu_weight w;
     gpu_weight_make(&spec, 510, &w);
     w4a16_weight packed;
-    memset(&packed, 0, sizeof packed);
-    W4A16_CHECK(w4a16_pack(f->decode, &w.src, 1, NULL, W4A16_F16, &packed, NULL));
+    w4a16_weight_init(&packed);
+    w4a16_buffers *packed_owner = NULL;
+    W4A16_CHECK(w4a16_pack(f->decode, &w.src, 1, NULL, W4A16_F16, &packed, &packed_owner, NULL));
     const int64_t lda = 1024 + 8, ldc = 264, rows = 16;
     uint16_t *A = gpu_random_halves(rows * lda + 8, W4A16_F16, -1, 1, 511);
     uint16_t *A_dev = gpu_upload(A, (size_t)(rows * lda + 8) * 2);
@@ -203,7 +204,7 @@ static void test_offset_a(void **state) {
     CUDA_CHECK(cudaFree(dense));
     CUDA_CHECK(cudaFree(A_dev));
     free(A);
-    w4a16_weight_free(&packed);
+    w4a16_buffers_free(packed_owner);
     gpu_weight_free(&w);
 }
 
@@ -274,8 +275,10 @@ static void test_declines(void **state) {
         gpu_weight w;
         gpu_weight_make(&spec, 90 + i, &w);
         w4a16_weight packed;
-        memset(&packed, 0, sizeof packed);
-        W4A16_CHECK(w4a16_pack(f->automatic, &w.src, 1, NULL, W4A16_F16, &packed, NULL));
+        w4a16_weight_init(&packed);
+        w4a16_buffers *packed_owner = NULL;
+        W4A16_CHECK(
+            w4a16_pack(f->automatic, &w.src, 1, NULL, W4A16_F16, &packed, &packed_owner, NULL));
         const int64_t m = cases[i].m, k = cases[i].k, n = cases[i].n;
         uint16_t *A_host = gpu_random_halves(m * k, W4A16_F16, -1, 1, 95 + i);
         void *A = gpu_upload(A_host, (size_t)(m * k) * 2), *C = gpu_alloc((size_t)(m * n) * 2);
@@ -289,13 +292,14 @@ static void test_declines(void **state) {
         }
         assert_string_not_equal(w4a16_gemm_kernel_name(f->automatic, &packed, m), "decode");
         assert_string_not_equal(w4a16_gemm_kernel_name(f->automatic, &packed, m), "decode_v2");
+        assert_string_not_equal(w4a16_gemm_kernel_name(f->automatic, &packed, m), "none");
         W4A16_CHECK(w4a16_gemm(f->automatic, &packed, A, k, C, n, m, NULL, NULL));
         assert_int_equal(gpu_count_written(C, m * n), m * n);
         CUDA_CHECK(cudaDeviceSynchronize());
         CUDA_CHECK(cudaFree(A));
         CUDA_CHECK(cudaFree(C));
         free(A_host);
-        w4a16_weight_free(&packed);
+        w4a16_buffers_free(packed_owner);
         gpu_weight_free(&w);
     }
     /* A split that is not a number from 1 to 8 is refused at ctx creation. */
@@ -326,12 +330,13 @@ static void test_qwen_shapes(void **state) {
     gpu_weight w;
     gpu_weight_make(&specs[3], 5100, &w);
     w4a16_weight packed;
-    memset(&packed, 0, sizeof packed);
-    W4A16_CHECK(w4a16_pack(f->automatic, &w.src, 1, NULL, W4A16_F16, &packed, NULL));
+    w4a16_weight_init(&packed);
+    w4a16_buffers *packed_owner = NULL;
+    W4A16_CHECK(w4a16_pack(f->automatic, &w.src, 1, NULL, W4A16_F16, &packed, &packed_owner, NULL));
     assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &packed, 1), "decode");
     assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &packed, 16), "decode");
     assert_string_not_equal(w4a16_gemm_kernel_name(f->automatic, &packed, 17), "decode");
-    w4a16_weight_free(&packed);
+    w4a16_buffers_free(packed_owner);
     gpu_weight_free(&w);
 }
 
@@ -355,8 +360,9 @@ static void test_capture_and_repeat(void **state) {
         gpu_weight w;
         gpu_weight_make(&spec, 850 + c, &w);
         w4a16_weight packed;
-        memset(&packed, 0, sizeof packed);
-        W4A16_CHECK(w4a16_pack(ctx, &w.src, 1, NULL, W4A16_BF16, &packed, stream));
+        w4a16_weight_init(&packed);
+        w4a16_buffers *packed_owner = NULL;
+        W4A16_CHECK(w4a16_pack(ctx, &w.src, 1, NULL, W4A16_BF16, &packed, &packed_owner, stream));
         const int64_t M = cases[c].M, lda = cases[c].k + 8, ldc = cases[c].n + 1;
         uint16_t *A = gpu_random_halves(M * lda, W4A16_BF16, -1, 1, 860 + c);
         void *A_dev = gpu_upload(A, (size_t)(M * lda) * 2), *C = gpu_alloc((size_t)(M * ldc) * 2);
@@ -367,7 +373,7 @@ static void test_capture_and_repeat(void **state) {
         CUDA_CHECK(cudaFree(A_dev));
         CUDA_CHECK(cudaFree(C));
         free(A);
-        w4a16_weight_free(&packed);
+        w4a16_buffers_free(packed_owner);
         gpu_weight_free(&w);
         w4a16_ctx_destroy(ctx);
     }

@@ -199,8 +199,10 @@ static void test_declines(void **state) {
         gpu_weight w;
         gpu_weight_make(&spec, 190 + i, &w);
         w4a16_weight packed;
-        memset(&packed, 0, sizeof packed);
-        W4A16_CHECK(w4a16_pack(f->automatic, &w.src, 1, NULL, W4A16_F16, &packed, NULL));
+        w4a16_weight_init(&packed);
+        w4a16_buffers *packed_owner = NULL;
+        W4A16_CHECK(
+            w4a16_pack(f->automatic, &w.src, 1, NULL, W4A16_F16, &packed, &packed_owner, NULL));
         const int64_t lda = cases[i].lda, n = cases[i].n, a_count = m * lda + 8;
         uint16_t *A_host = gpu_random_halves(a_count, W4A16_F16, -1, 1, 195 + i);
         uint16_t *A_base = gpu_upload(A_host, (size_t)a_count * 2);
@@ -217,7 +219,7 @@ static void test_declines(void **state) {
         CUDA_CHECK(cudaFree(A_base));
         CUDA_CHECK(cudaFree(C));
         free(A_host);
-        w4a16_weight_free(&packed);
+        w4a16_buffers_free(packed_owner);
         gpu_weight_free(&w);
     }
 }
@@ -230,12 +232,14 @@ static void test_auto_choice(void **state) {
     gpu_weight w;
     gpu_weight_make(&spec, 5100, &w);
     w4a16_weight packed;
-    memset(&packed, 0, sizeof packed);
-    W4A16_CHECK(w4a16_pack(f->automatic, &w.src, 1, NULL, W4A16_F16, &packed, NULL));
+    w4a16_weight_init(&packed);
+    w4a16_buffers *packed_owner = NULL;
+    W4A16_CHECK(
+        w4a16_pack(f->automatic, &w.src, 1, NULL, W4A16_F16, &packed, &packed_owner, NULL));
     assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &packed, 16), "decode");
     assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &packed, 17), "sm90_prefill");
     assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &packed, 4096), "sm90_prefill");
-    w4a16_weight_free(&packed);
+    w4a16_buffers_free(packed_owner);
     gpu_weight_free(&w);
 }
 
@@ -258,8 +262,10 @@ static void test_capture_and_repeat(void **state) {
         gpu_weight w;
         gpu_weight_make(&spec, 850 + c, &w);
         w4a16_weight packed;
-        memset(&packed, 0, sizeof packed);
-        W4A16_CHECK(w4a16_pack(f->sm90, &w.src, 1, NULL, W4A16_BF16, &packed, stream));
+        w4a16_weight_init(&packed);
+        w4a16_buffers *packed_owner = NULL;
+        W4A16_CHECK(
+            w4a16_pack(f->sm90, &w.src, 1, NULL, W4A16_BF16, &packed, &packed_owner, stream));
         const int64_t M = cases[c].M, lda = cases[c].k + 8, ldc = cases[c].n + 1;
         uint16_t *A = gpu_random_halves(M * lda, W4A16_BF16, -1, 1, 860 + c);
         void *A_dev = gpu_upload(A, (size_t)(M * lda) * 2), *C = gpu_alloc((size_t)(M * ldc) * 2);
@@ -269,7 +275,7 @@ static void test_capture_and_repeat(void **state) {
         CUDA_CHECK(cudaFree(A_dev));
         CUDA_CHECK(cudaFree(C));
         free(A);
-        w4a16_weight_free(&packed);
+        w4a16_buffers_free(packed_owner);
         gpu_weight_free(&w);
     }
     CUDA_CHECK(cudaStreamDestroy(stream));
