@@ -260,7 +260,9 @@ W4A16_API w4a16_status w4a16_ctx_create_with_workspace(int device, void *workspa
  * work is done. Not during graph capture. */
 W4A16_API w4a16_status w4a16_ctx_set_workspace(w4a16_ctx *ctx, void *workspace, size_t bytes);
 /* Forces the kernel every later call on this ctx runs: "fallback",
- * "sm90_prefill" or "decode"; "auto" returns to the dispatcher's choice. It
+ * "sm90_prefill", "decode" or "decode_v2" (the previous decode kernel, for
+ * A/B runs and GPUs before Hopper); "auto" returns to the dispatcher's
+ * choice. It
  * overrides W4A16_KERNEL (read at creation). A forced kernel that cannot
  * take a call fails it with W4A16_ERR_UNSUPPORTED and the reason, never a
  * silent substitute. An unknown name is W4A16_ERR_ARG naming it. */
@@ -387,12 +389,12 @@ W4A16_API w4a16_status w4a16_gemm(w4a16_ctx *ctx, const w4a16_weight *w, const v
                                   int64_t lda, void *C, int64_t ldc, int64_t M,
                                   const void *bias, w4a16_stream stream);
 /* Bytes of workspace w4a16_gemm(ctx, w, ..., M, ...) needs to run in one
- * piece with the kernel the ctx would choose: 0 for decode; the fallback's
- * dequantized W (and with act-order M rows of permuted A); sm90_prefill's
- * permuted A and split-K partials. Host only. */
+ * piece with the kernel the ctx would choose: 0 for decode and decode_v2;
+ * the fallback's dequantized W (and with act-order M rows of permuted A);
+ * sm90_prefill's permuted A and split-K partials. Host only. */
 W4A16_API w4a16_status w4a16_workspace_size(w4a16_ctx *ctx, const w4a16_weight *w, int64_t M,
                                             size_t *bytes);
-/* Which kernel w4a16_gemm would run ("fallback", "sm90_prefill", "decode"),
+/* Which kernel w4a16_gemm would run ("fallback", "sm90_prefill", "decode", ...),
  * honouring a forced kernel, for 16-byte aligned A and C; "none" when the
  * call would fail (a bad weight, or a forced kernel that cannot take it). */
 W4A16_API const char *w4a16_gemm_kernel_name(w4a16_ctx *ctx, const w4a16_weight *w, int64_t M);

@@ -115,7 +115,7 @@ gemm.register_autograd(_backward, setup_context=lambda ctx, inputs, output: None
 
 def kernel_name(a_rows, qweight, scales, zeros, perm, header, device=None):
     """Which kernel a call of `a_rows` rows would run ("fallback",
-    "sm90_prefill", "decode", or "none" when it would fail)."""
+    "sm90_prefill", "decode", "decode_v2", or "none" when it would fail)."""
     device = torch.cuda.current_device() if device is None else torch.device(device).index
     view = weight_view(header, qweight, scales, zeros, perm)
     name = lib().w4a16_gemm_kernel_name(device_context(device).handle, view, a_rows)

@@ -16,6 +16,7 @@ extern "C" {
 #define W4A16_FAULT_FALLBACK_DEQUANTIZE "fallback.dequantize"
 #define W4A16_FAULT_FALLBACK_GEMM "fallback.gemm"
 #define W4A16_FAULT_DECODE_LAUNCH "decode.launch"
+#define W4A16_FAULT_DECODE_V2_LAUNCH "decode_v2.launch"
 #define W4A16_FAULT_SM90_PERMUTE "sm90.permute"
 #define W4A16_FAULT_SM90_LAUNCH "sm90.launch"
 #define W4A16_FAULT_SM90_REDUCE "sm90.reduce"

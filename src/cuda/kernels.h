@@ -9,6 +9,7 @@
 #include <cuda_runtime_api.h>
 #include <stdint.h>
 
+#include "kernel_plan/decode_plan.h"
 #include "w4a16.h"
 
 #ifdef __cplusplus
@@ -57,13 +58,38 @@ cudaError_t w4a16_launch_pack(const w4a16_pack_args *args, cudaStream_t stream);
 cudaError_t w4a16_launch_dequantize(const w4a16_weight *w, int64_t row_begin, int64_t rows,
                                     void *out, int64_t ldo, cudaStream_t stream);
 
-/* The decode kernel (gemm_small_m.cu): C[M][n] = A[M][k] · Wᵀ (+ bias[n])
- * in one launch, for 1 <= M <= 16. The caller (src/gpu/decode.c) checked
- * that it can take the call: G a multiple of 16 and >= 32 (or per-channel),
- * k_padded * G < 2^32. A and C: any 2-byte alignment (A 4-byte aligned with
- * even lda reads pairs; otherwise, and with w->perm, single elements). */
-cudaError_t w4a16_launch_decode(const w4a16_weight *w, const void *A, int64_t lda, void *C,
-                                int64_t ldc, int64_t M, const void *bias, cudaStream_t stream);
+/* The decode kernel v3 (sm90_decode.cu, Hopper): C[M][n] = A[M][k] · Wᵀ
+ * (+ bias[n]) in one launch, for 1 <= M <= 16, K split over a cluster of
+ * `splits` CTAs. The caller (src/gpu/decode.c) checked that it can take the
+ * call (G a multiple of 16 and >= 32 or per-channel, k_padded * G < 2^32;
+ * w4a16_gemm checked qweight, scales and zeros 16-byte aligned) and planned it
+ * (src/kernel_plan/decode_plan.h). A and C: any 2-byte alignment (A 16-byte
+ * aligned with lda a multiple of 8 and no perm is copied 16 bytes at a time;
+ * otherwise element by element). */
+typedef struct {
+    const w4a16_weight *w;
+    const void *A;
+    int64_t lda;
+    void *C;
+    int64_t ldc;
+    int64_t M;
+    const void *bias;      /* [n] or NULL */
+    int splits;            /* K-ranges, the cluster size: 1 .. W4A16_DECODE_MAX_SPLITS */
+    w4a16_decode_smem smem; /* the plan's shared-memory layout; smem.bytes per CTA */
+    int64_t smem_limit;    /* the device's opt-in maximum per CTA */
+} w4a16_decode_args;
+
+cudaError_t w4a16_launch_decode(const w4a16_decode_args *args, cudaStream_t stream);
+
+/* The decode kernel v2 (gemm_small_m.cu, sm_80+), kept for GPUs before
+ * Hopper and for A/B runs: the same contract in one launch, K split over a
+ * CTA's warps, no shared-memory staging. The caller (src/gpu/decode_v2.c)
+ * checked G a multiple of 16 and >= 32 (or per-channel), k_padded * G < 2^32.
+ * A 4-byte aligned with even lda reads pairs; otherwise, and with w->perm,
+ * single elements. */
+cudaError_t w4a16_launch_decode_v2(const w4a16_weight *w, const void *A, int64_t lda, void *C,
+                                   int64_t ldc, int64_t M, const void *bias,
+                                   cudaStream_t stream);
 
 /* out[m][j] = A[m][perm[j]] for 16-bit elements, j < k; columns k..ldo-1 are
  * zeroed. out is 16-byte aligned, ldo = round_up(k, 8). */

@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "gpu/cuda_check.h"
+#include "kernel_plan/decode_plan.h"
 #include "kernel_plan/sm90_plan.h"
 
 w4a16_status w4a16_device_count(int *count) {
@@ -39,6 +40,7 @@ static w4a16_status read_device(w4a16_ctx *ctx, int device) {
     ctx->sm_count = prop.multiProcessorCount;
     ctx->l2_bytes = prop.l2CacheSize;
     ctx->smem_per_block_optin = (int64_t)prop.sharedMemPerBlockOptin;
+    ctx->smem_per_sm = (int64_t)prop.sharedMemPerMultiprocessor;
     snprintf(ctx->device_name, sizeof ctx->device_name, "%s", prop.name);
     W4A16_FAIL_IF(prop.major < 8, W4A16_ERR_CUDA,
                   "device %d (%s) has compute capability %d.%d; w4a16 needs 8.0 or newer",
@@ -63,6 +65,17 @@ static w4a16_status read_environment(w4a16_ctx *ctx) {
         else if (strcmp(split, "head") != 0)
             return w4a16_fail(W4A16_ERR_ARG,
                               "W4A16_FALLBACK_SPLIT='%s' is not none, even or head", split);
+    }
+    /* For A/B runs and tests of the decode kernel's split K. */
+    const char *splits = getenv("W4A16_DECODE_SPLITS");
+    ctx->decode_splits = 0;
+    if (splits != NULL && splits[0] != '\0') {
+        char *end = NULL;
+        const long value = strtol(splits, &end, 10);
+        if (*end != '\0' || value < 1 || value > W4A16_DECODE_MAX_SPLITS)
+            return w4a16_fail(W4A16_ERR_ARG, "W4A16_DECODE_SPLITS='%s' is not a number from 1 to %d",
+                              splits, W4A16_DECODE_MAX_SPLITS);
+        ctx->decode_splits = (int)value;
     }
     return W4A16_OK;
 }

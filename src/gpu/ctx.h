@@ -10,6 +10,7 @@
 #include <cuda_runtime_api.h>
 
 #include "gpu/dispatch.h"
+#include "kernel_plan/decode_plan.h"
 
 enum {
     W4A16_DEFAULT_WORKSPACE_BYTES = 64 << 20,
@@ -22,6 +23,8 @@ enum {
     W4A16_WORKSPACE_ALIGN = 256,
     /* (shape, M, kernel) choices remembered for W4A16_LOG's log-once. */
     W4A16_LOGGED_CHOICES = 512,
+    /* Decode plans remembered: a model's layers cycle through a few shapes. */
+    W4A16_DECODE_PLANS = 16,
 };
 
 /* How the fallback splits W into chunks (W4A16_FALLBACK_SPLIT; see fallback.c). */
@@ -31,6 +34,11 @@ typedef enum { W4A16_SPLIT_HEAD = 0, W4A16_SPLIT_NONE, W4A16_SPLIT_EVEN } w4a16_
 typedef enum { W4A16_FORCED_BY_ENV = 0, W4A16_FORCED_BY_API } w4a16_forced_by;
 
 typedef struct {
+    w4a16_decode_shape shape;
+    w4a16_decode_plan plan;
+} w4a16_decode_plan_entry;
+
+typedef struct {
     int64_t n, k, group_size, m;
     int32_t act_dtype, asymmetric, act_order, kernel;
 } w4a16_choice_key;
@@ -38,7 +46,7 @@ typedef struct {
 struct w4a16_ctx {
     int device;
     int sm_major, sm_minor, sm_count;
-    int64_t l2_bytes, smem_per_block_optin;
+    int64_t l2_bytes, smem_per_block_optin, smem_per_sm;
     char device_name[256];
 
     cublasLtHandle_t cublaslt;
@@ -57,10 +65,15 @@ struct w4a16_ctx {
     w4a16_kernel forced;       /* W4A16_KERNEL_AUTO unless forced */
     w4a16_forced_by forced_by; /* W4A16_KERNEL at creation, or w4a16_ctx_set_kernel */
     w4a16_fallback_split fallback_split; /* W4A16_FALLBACK_SPLIT; none when unset */
+    int decode_splits;   /* W4A16_DECODE_SPLITS: K-ranges of the decode kernel; 0: planned */
     int log_choices;     /* W4A16_LOG=1 or a log callback, at creation */
     w4a16_choice_key logged[W4A16_LOGGED_CHOICES];
     int n_logged;
     int logged_full; /* the table filled up, and the log said so */
+
+    /* Recent decode plans (gpu/decode.c), replaced round-robin. */
+    w4a16_decode_plan_entry decode_plans[W4A16_DECODE_PLANS];
+    int n_decode_plans, next_decode_plan;
 };
 
 #endif

@@ -33,15 +33,19 @@ static const kernel_entry KERNELS[W4A16_KERNEL_COUNT] = {
     [W4A16_KERNEL_SM90_PREFILL] = {"sm90_prefill", w4a16_sm90_cannot_run,
                                    w4a16_sm90_workspace_bytes, w4a16_sm90_run},
     [W4A16_KERNEL_DECODE] = {"decode", w4a16_decode_cannot_run, no_workspace, w4a16_decode_run},
+    [W4A16_KERNEL_DECODE_V2] = {"decode_v2", w4a16_decode_v2_cannot_run, no_workspace,
+                                w4a16_decode_v2_run},
 };
 
 /* Crossovers between the kernels, each with the `w4a16 bench` measurement
  * behind it (bench/RESULTS.md, H100, commit 39b2f3e, Qwen3-4B shapes, g128):
- * - DECODE_MAX_M = 16, the decode kernel's own limit (two n8 token blocks):
- *   at M <= 8 decode is 0.90-1.22x cuBLAS against the fallback's 0.47-0.72x
- *   on every shape, f16 and bf16, sym and asym; at M = 16 it is 35-40%
- *   faster than the fallback on gate_up and down and 2-6% slower on qkv and
- *   o_proj, so it keeps M = 16.
+ * - DECODE_MAX_M = 16, the decode kernels' own limit (two n8 token blocks):
+ *   at M <= 8 decode (then v2) is 0.90-1.22x cuBLAS against the fallback's
+ *   0.47-0.72x on every shape, f16 and bf16, sym and asym; at M = 16 it is
+ *   35-40% faster than the fallback on gate_up and down and 2-6% slower on
+ *   qkv and o_proj, so it keeps M = 16. v3 (Hopper) replaces v2 wherever it
+ *   can run; v2 stays for GPUs before Hopper (v3's measurement: pending,
+ *   bench/NOTES.md "v3").
  * - PREFILL_MIN_M = 17: the Hopper kernel takes every M above decode's
  *   range; its measurement against the fallback is pending (bench/NOTES.md). */
 static const int64_t DECODE_MAX_M = W4A16_DECODE_MAX_M; /* decode streams W once: small M only */
@@ -53,6 +57,8 @@ static int can_run(w4a16_kernel kernel, const w4a16_gemm_call *call) {
 
 static w4a16_kernel auto_choice(const w4a16_gemm_call *call) {
     if (call->M <= DECODE_MAX_M && can_run(W4A16_KERNEL_DECODE, call)) return W4A16_KERNEL_DECODE;
+    if (call->M <= DECODE_MAX_M && can_run(W4A16_KERNEL_DECODE_V2, call))
+        return W4A16_KERNEL_DECODE_V2;
     if (call->M >= PREFILL_MIN_M && can_run(W4A16_KERNEL_SM90_PREFILL, call))
         return W4A16_KERNEL_SM90_PREFILL;
     return W4A16_KERNEL_FALLBACK;
@@ -69,7 +75,8 @@ w4a16_status w4a16_kernel_parse(const char *name, w4a16_kernel *out) {
             *out = (w4a16_kernel)k;
             return W4A16_OK;
         }
-    return w4a16_fail(W4A16_ERR_ARG, "kernel \"%s\" is not auto, fallback, sm90_prefill or decode",
+    return w4a16_fail(W4A16_ERR_ARG,
+                      "kernel \"%s\" is not auto, fallback, sm90_prefill, decode or decode_v2",
                       name);
 }
 

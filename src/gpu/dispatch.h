@@ -16,6 +16,7 @@ typedef enum {
     W4A16_KERNEL_FALLBACK,
     W4A16_KERNEL_SM90_PREFILL,
     W4A16_KERNEL_DECODE,
+    W4A16_KERNEL_DECODE_V2,
     W4A16_KERNEL_COUNT
 } w4a16_kernel;
 
@@ -33,7 +34,7 @@ typedef struct {
     cudaStream_t stream;
 } w4a16_gemm_call;
 
-/* "auto", "fallback", "sm90_prefill", "decode". */
+/* "auto", "fallback", "sm90_prefill", "decode", "decode_v2". */
 const char *w4a16_kernel_name(w4a16_kernel kernel);
 /* Parses those names; W4A16_ERR_ARG naming the value otherwise. */
 w4a16_status w4a16_kernel_parse(const char *name, w4a16_kernel *out);

@@ -382,6 +382,46 @@ void gpu_check_runs(w4a16_ctx *ctx, cublasHandle_t cublas, const w4a16_weight *p
     CUDA_CHECK(cudaFree(C_cublas));
 }
 
+void gpu_check_repeat_and_replay(w4a16_ctx *ctx, const w4a16_weight *packed, const void *A,
+                                 int64_t lda, void *C, int64_t ldc, int64_t M,
+                                 cudaStream_t stream, const char *what) {
+    const int64_t n = packed->n, count = M * ldc;
+    /* NaN / Inf: the exponent all ones. */
+    const uint16_t exponent = packed->act_dtype == W4A16_BF16 ? 0x7f80 : 0x7c00;
+    uint16_t *runs[4];
+    cudaGraph_t graph;
+    cudaGraphExec_t exec;
+    for (int run = 0; run < 4; run++) {
+        gpu_poison(C, (size_t)count * 2);
+        /* The poison ran on the legacy stream; `stream` does not wait for it. */
+        CUDA_CHECK(cudaDeviceSynchronize());
+        if (run < 2) {
+            W4A16_CHECK(w4a16_gemm(ctx, packed, A, lda, C, ldc, M, NULL, stream));
+        } else {
+            if (run == 2) {
+                CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
+                W4A16_CHECK(w4a16_gemm(ctx, packed, A, lda, C, ldc, M, NULL, stream));
+                CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
+                CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+            }
+            CUDA_CHECK(cudaGraphLaunch(exec, stream));
+        }
+        CUDA_CHECK(cudaStreamSynchronize(stream));
+        runs[run] = host_alloc((size_t)count * 2);
+        gpu_download(runs[run], C, (size_t)count * 2);
+    }
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t j = 0; j < n; j++)
+            if ((runs[0][m * ldc + j] & exponent) == exponent)
+                fail_msg("%s: C[%lld][%lld] is not finite", what, (long long)m, (long long)j);
+    for (int run = 1; run < 4; run++)
+        if (memcmp(runs[0], runs[run], (size_t)count * 2) != 0)
+            fail_msg("%s: run %d differs from run 0 (runs 2 and 3 replay a graph)", what, run);
+    for (int run = 0; run < 4; run++) free(runs[run]);
+    CUDA_CHECK(cudaGraphExecDestroy(exec));
+    CUDA_CHECK(cudaGraphDestroy(graph));
+}
+
 int gpu_check_gemm(w4a16_ctx *ctx, cublasHandle_t cublas, const gpu_weight_spec *spec,
                    const int64_t *ms, int n_ms, const gpu_check_options *o) {
     const w4a16_dtype dtype = o->act_dtype;

@@ -140,6 +140,14 @@ void gpu_check_runs(w4a16_ctx *ctx, cublasHandle_t cublas, const w4a16_weight *p
                     const void *dense, const void *A, int64_t lda, const void *bias, int64_t ldc,
                     const gpu_reference *ref, const int64_t *ms, int n_ms, const char *what);
 
+/* w4a16_gemm of M rows into C (pitch ldc, poisoned before each run) on
+ * `stream`, twice directly and twice as replays of one captured graph. Fails
+ * the test, naming `what`, unless the four results are bitwise equal and
+ * C[0..M)[0..n) is finite. */
+void gpu_check_repeat_and_replay(w4a16_ctx *ctx, const w4a16_weight *packed, const void *A,
+                                 int64_t lda, void *C, int64_t ldc, int64_t M,
+                                 cudaStream_t stream, const char *what);
+
 typedef struct {
     w4a16_dtype act_dtype;
     int from_device;         /* pack from a device copy of the source (else from host) */

@@ -220,8 +220,8 @@ static w4a16_ctx *ctx_running(const char *kernel, size_t workspace_bytes) {
 }
 
 /* Each step of each kernel path, failed in turn: C untouched. sm90_prefill
- * (on Hopper) at M = 33 on a narrow N and long K splits K, so its last
- * launch is the reduction of the fp32 partials. */
+ * and decode run on Hopper only; sm90_prefill at M = 33 on a narrow N and
+ * long K splits K, so its last launch is the reduction of the fp32 partials. */
 static void test_injected_failures_leave_C(void **state) {
     (void)state;
     GPU_REQUIRED();
@@ -233,6 +233,7 @@ static void test_injected_failures_leave_C(void **state) {
         const char *site;
     } steps[] = {
         {"decode", &FULL, 4, W4A16_FAULT_DECODE_LAUNCH},
+        {"decode_v2", &FULL, 4, W4A16_FAULT_DECODE_V2_LAUNCH},
         {"fallback", &FULL, 100, W4A16_FAULT_FALLBACK_PERMUTE},
         {"fallback", &FULL, 100, W4A16_FAULT_FALLBACK_DEQUANTIZE},
         {"fallback", &FULL, 100, W4A16_FAULT_FALLBACK_GEMM},
@@ -242,7 +243,9 @@ static void test_injected_failures_leave_C(void **state) {
     };
     const int hopper = is_hopper();
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
-        if (strcmp(steps[i].kernel, "sm90_prefill") == 0 && !hopper) continue;
+        const int hopper_only = strcmp(steps[i].kernel, "sm90_prefill") == 0 ||
+                                strcmp(steps[i].kernel, "decode") == 0;
+        if (hopper_only && !hopper) continue;
         w4a16_ctx *ctx = ctx_running(steps[i].kernel, 0);
         gpu_packed p;
         gpu_packed_make(ctx, steps[i].spec, W4A16_F16, 21 + i, &p);

@@ -267,40 +267,11 @@ static void test_capture_and_repeat(void **state) {
         W4A16_CHECK(
             w4a16_pack(f->sm90, &w.src, 1, NULL, W4A16_BF16, &packed, &packed_owner, stream));
         const int64_t M = cases[c].M, lda = cases[c].k + 8, ldc = cases[c].n + 1;
-        const int64_t count = M * ldc;
         uint16_t *A = gpu_random_halves(M * lda, W4A16_BF16, -1, 1, 860 + c);
-        void *A_dev = gpu_upload(A, (size_t)(M * lda) * 2), *C = gpu_alloc((size_t)count * 2);
-        uint16_t *runs[4];
-        cudaGraph_t graph;
-        cudaGraphExec_t exec;
-        for (int run = 0; run < 4; run++) {
-            gpu_poison(C, (size_t)count * 2);
-            CUDA_CHECK(cudaDeviceSynchronize());
-            if (run < 2) {
-                W4A16_CHECK(w4a16_gemm(f->sm90, &packed, A_dev, lda, C, ldc, M, NULL, stream));
-            } else {
-                if (run == 2) {
-                    CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
-                    W4A16_CHECK(w4a16_gemm(f->sm90, &packed, A_dev, lda, C, ldc, M, NULL, stream));
-                    CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
-                    CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
-                }
-                CUDA_CHECK(cudaGraphLaunch(exec, stream));
-            }
-            CUDA_CHECK(cudaStreamSynchronize(stream));
-            runs[run] = malloc((size_t)count * 2);
-            assert_non_null(runs[run]);
-            gpu_download(runs[run], C, (size_t)count * 2);
-        }
-        for (int64_t m = 0; m < M; m++)
-            for (int64_t j = 0; j < cases[c].n; j++)
-                if ((runs[0][m * ldc + j] & 0x7f80) == 0x7f80)
-                    fail_msg("case %zu: C[%lld][%lld] is not finite", c, (long long)m,
-                             (long long)j);
-        for (int run = 1; run < 4; run++) assert_memory_equal(runs[0], runs[run], (size_t)count * 2);
-        for (int run = 0; run < 4; run++) free(runs[run]);
-        CUDA_CHECK(cudaGraphExecDestroy(exec));
-        CUDA_CHECK(cudaGraphDestroy(graph));
+        void *A_dev = gpu_upload(A, (size_t)(M * lda) * 2), *C = gpu_alloc((size_t)(M * ldc) * 2);
+        char what[32];
+        snprintf(what, sizeof what, "case %zu", c);
+        gpu_check_repeat_and_replay(f->sm90, &packed, A_dev, lda, C, ldc, M, stream, what);
         CUDA_CHECK(cudaFree(A_dev));
         CUDA_CHECK(cudaFree(C));
         free(A);
