@@ -267,6 +267,15 @@ W4A16_API w4a16_status w4a16_ctx_set_workspace(w4a16_ctx *ctx, void *workspace, 
  * take a call fails it with W4A16_ERR_UNSUPPORTED and the reason, never a
  * silent substitute. An unknown name is W4A16_ERR_ARG naming it. */
 W4A16_API w4a16_status w4a16_ctx_set_kernel(w4a16_ctx *ctx, const char *name);
+/* Batch-invariant mode (on = 1; 0 turns it off): a row of A gives the same
+ * bits of C whatever M is and whichever rows share the call, for a serving
+ * engine that batches requests. Every call then runs sm90_prefill with one
+ * token tile (64) and no K split, so each row is summed in the same order;
+ * small M pays the 64-wide tile and ragged rounds go unbalanced. Hopper only:
+ * a call it cannot take (another GPU, A not 16-byte aligned or lda not a
+ * multiple of 8, another forced kernel) fails with W4A16_ERR_UNSUPPORTED
+ * and the reason. Off by default. */
+W4A16_API w4a16_status w4a16_ctx_set_batch_invariant(w4a16_ctx *ctx, int on);
 W4A16_API void w4a16_ctx_destroy(w4a16_ctx *ctx); /* accepts NULL */
 
 /* Number of CUDA devices; 0 (and W4A16_OK) when there are none or no driver. */

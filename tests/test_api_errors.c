@@ -320,6 +320,8 @@ static void test_gpu_functions_return_a_status(void **state) {
     assert_int_not_equal(w4a16_gemm(NULL, NULL, buffer, 16, buffer, 16, 1, NULL, NULL), W4A16_OK);
     assert_true(w4a16_last_error()[0] != '\0');
     assert_string_equal(w4a16_gemm_kernel_name(NULL, NULL, 1), "none");
+    assert_int_not_equal(w4a16_ctx_set_batch_invariant(NULL, 1), W4A16_OK);
+    assert_true(w4a16_last_error()[0] != '\0');
     w4a16_buffers_free(NULL);
 }
 

@@ -186,6 +186,13 @@ w4a16_status w4a16_ctx_set_kernel(w4a16_ctx *ctx, const char *name) {
     return W4A16_OK;
 }
 
+w4a16_status w4a16_ctx_set_batch_invariant(w4a16_ctx *ctx, int on) {
+    W4A16_FAIL_IF(ctx == NULL, W4A16_ERR_ARG, "ctx is NULL");
+    W4A16_FAIL_IF(on != 0 && on != 1, W4A16_ERR_ARG, "on=%d is not 0 or 1", on);
+    ctx->batch_invariant = on;
+    return W4A16_OK;
+}
+
 void w4a16_ctx_destroy(w4a16_ctx *ctx) {
     if (ctx == NULL) return;
     if (ctx->side_stream != NULL) w4a16_cuda_cleanup(cudaStreamSynchronize(ctx->side_stream));

@@ -64,6 +64,7 @@ struct w4a16_ctx {
 
     w4a16_kernel forced;       /* W4A16_KERNEL_AUTO unless forced */
     w4a16_forced_by forced_by; /* W4A16_KERNEL at creation, or w4a16_ctx_set_kernel */
+    int batch_invariant;       /* w4a16_ctx_set_batch_invariant: sm90_prefill, one plan for all M */
     w4a16_fallback_split fallback_split; /* W4A16_FALLBACK_SPLIT; none when unset */
     int decode_splits;   /* W4A16_DECODE_SPLITS: K-ranges of the decode kernel; 0: planned */
     int log_choices;     /* W4A16_LOG=1 or a log callback, at creation */

@@ -85,8 +85,26 @@ static const char *forced_by(const w4a16_ctx *ctx) {
                                                  : "forced by W4A16_KERNEL";
 }
 
+/* Batch-invariant mode runs sm90_prefill or nothing: any other kernel would
+ * sum a row differently at another M. */
+static w4a16_status choose_batch_invariant(const w4a16_gemm_call *call, w4a16_kernel *out) {
+    const w4a16_kernel forced = call->ctx->forced;
+    W4A16_FAIL_IF(forced != W4A16_KERNEL_AUTO && forced != W4A16_KERNEL_SM90_PREFILL,
+                  W4A16_ERR_UNSUPPORTED,
+                  "batch-invariant mode runs sm90_prefill, but %s is %s", KERNELS[forced].name,
+                  forced_by(call->ctx));
+    const char *why = KERNELS[W4A16_KERNEL_SM90_PREFILL].cannot_run(call);
+    W4A16_FAIL_IF(why != NULL, W4A16_ERR_UNSUPPORTED,
+                  "batch-invariant mode needs sm90_prefill, which cannot run n=%lld, k=%lld, "
+                  "M=%lld: %s",
+                  (long long)call->w->n, (long long)call->w->k, (long long)call->M, why);
+    *out = W4A16_KERNEL_SM90_PREFILL;
+    return W4A16_OK;
+}
+
 w4a16_status w4a16_dispatch_choose(const w4a16_gemm_call *call, w4a16_kernel *out) {
     w4a16_kernel forced = call->ctx->forced;
+    if (call->ctx->batch_invariant) return choose_batch_invariant(call, out);
     if (forced == W4A16_KERNEL_AUTO) {
         *out = auto_choice(call);
         return W4A16_OK;

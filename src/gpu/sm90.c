@@ -33,6 +33,20 @@ typedef struct {
     size_t perm_bytes;        /* workspace taken by the permuted A */
 } sm90_layout;
 
+/* The plan for `rows` tokens; batch-invariant mode fixes one for every M:
+ * the same token tile, no K split, so a row is summed the same way. */
+static w4a16_sm90_plan plan_for(const w4a16_ctx *ctx, int64_t rows, const w4a16_weight *w,
+                                size_t workspace_bytes) {
+    if (!ctx->batch_invariant)
+        return w4a16_sm90_plan_choose(rows, w->n_padded, w->k_padded, ctx->sm_count,
+                                      workspace_bytes);
+    w4a16_sm90_plan plan = {W4A16_SM90_INVARIANT_BLOCK_M, 1, 0, 0, 0, 0.0};
+    plan.units = (w->n_padded + W4A16_SM90_ROWS - 1) / W4A16_SM90_ROWS *
+                 ((rows + plan.block_m - 1) / plan.block_m);
+    plan.grid = (int)(plan.units < ctx->sm_count ? plan.units : ctx->sm_count);
+    return plan;
+}
+
 /* Fills the layout for `workspace_bytes` of workspace; returns 0 when not even
  * one permuted row of A fits. */
 static int make_layout(const w4a16_gemm_call *call, size_t workspace_bytes, sm90_layout *out) {
@@ -47,8 +61,7 @@ static int make_layout(const w4a16_gemm_call *call, size_t workspace_bytes, sm90
         out->perm_bytes = align_up((size_t)out->m_chunk * row);
     }
     const size_t left = workspace_bytes > out->perm_bytes ? workspace_bytes - out->perm_bytes : 0;
-    out->plan = w4a16_sm90_plan_choose(out->m_chunk, w->n_padded, w->k_padded,
-                                       call->ctx->sm_count, left);
+    out->plan = plan_for(call->ctx, out->m_chunk, w, left);
     return 1;
 }
 
@@ -117,8 +130,7 @@ w4a16_status w4a16_sm90_run(const w4a16_gemm_call *call) {
         const w4a16_sm90_plan plan =
             rows == layout.m_chunk
                 ? layout.plan
-                : w4a16_sm90_plan_choose(rows, w->n_padded, w->k_padded, ctx->sm_count,
-                                         ctx->workspace_bytes - layout.perm_bytes);
+                : plan_for(ctx, rows, w, ctx->workspace_bytes - layout.perm_bytes);
         w4a16_sm90_args args;
         args.w = w;
         args.A = (const char *)call->A + m0 * call->lda * 2;

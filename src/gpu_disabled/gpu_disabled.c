@@ -37,6 +37,11 @@ w4a16_status w4a16_ctx_set_kernel(w4a16_ctx *ctx, const char *name) {
     return built_without_cuda("w4a16_ctx_set_kernel");
 }
 
+w4a16_status w4a16_ctx_set_batch_invariant(w4a16_ctx *ctx, int on) {
+    (void)ctx, (void)on;
+    return built_without_cuda("w4a16_ctx_set_batch_invariant");
+}
+
 void w4a16_ctx_destroy(w4a16_ctx *ctx) { (void)ctx; }
 
 w4a16_status w4a16_pack(w4a16_ctx *ctx, const w4a16_source *sources, int n_sources,

@@ -14,6 +14,8 @@ enum {
     /* Stream-K keeps one arrival counter per tile and consumer warpgroup in
      * the ctx: tiles beyond this run without it. */
     W4A16_SM90_STREAMK_MAX_TILES = 8192,
+    /* Batch-invariant mode's one token tile for every M. */
+    W4A16_SM90_INVARIANT_BLOCK_M = 64,
 };
 
 typedef struct {

@@ -48,6 +48,8 @@ static void test_forced_through_the_api(void **state) {
     CUDA_CHECK(cudaMemset(A, 0, 64 * 385 * 2));
 
     expect_refused(w4a16_ctx_set_kernel(NULL, "decode"), W4A16_ERR_ARG, "ctx is NULL");
+    expect_refused(w4a16_ctx_set_batch_invariant(NULL, 1), W4A16_ERR_ARG, "ctx is NULL");
+    expect_refused(w4a16_ctx_set_batch_invariant(ctx, -1), W4A16_ERR_ARG, "on=-1");
     expect_refused(w4a16_ctx_set_kernel(ctx, NULL), W4A16_ERR_ARG, "kernel name is NULL");
     expect_refused(w4a16_ctx_set_kernel(ctx, "bogus"), W4A16_ERR_ARG, "\"bogus\"");
     assert_string_equal(w4a16_gemm_kernel_name(ctx, &p.packed, 8), "decode"); /* still auto */

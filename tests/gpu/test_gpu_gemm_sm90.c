@@ -281,8 +281,93 @@ static void test_capture_and_repeat(void **state) {
     CUDA_CHECK(cudaStreamDestroy(stream));
 }
 
+/* Batch-invariant mode: rows of A computed at M = 1, 7, 64, 65 and 300 (A
+ * offset to the row, so the row sits at every position of a tile) give the
+ * same bits as in the M = 300 call, on a wide N and on a narrow N with long K
+ * (where the normal plan splits K), with bias, with act-order; the mode
+ * refuses another forced kernel and an A it cannot read, naming why; and it
+ * can be turned off again. */
+static void test_batch_invariant(void **state) {
+    fixture *f = *state;
+    HOPPER_REQUIRED(f);
+    w4a16_ctx *ctx = NULL;
+    W4A16_CHECK(w4a16_ctx_create(0, 0, &ctx));
+    W4A16_CHECK(w4a16_ctx_set_batch_invariant(ctx, 1));
+    const struct {
+        int64_t n, k;
+        int act_order;
+    } cases[] = {{1024, 512, 0}, {256, 4096, 0}, {256, 4096, 1}};
+    const int64_t big = 300, ms[] = {1, 7, 64, 65}, rows[] = {0, 5, 63, 64, 130, 299};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const gpu_weight_spec spec = {W4A16_FORMAT_GPTQ, cases[c].n, cases[c].k, 128, 1,
+                                      cases[c].act_order, W4A16_F16};
+        gpu_weight w;
+        gpu_weight_make(&spec, 870 + c, &w);
+        w4a16_weight packed;
+        w4a16_weight_init(&packed);
+        w4a16_buffers *owner = NULL;
+        W4A16_CHECK(w4a16_pack(ctx, &w.src, 1, NULL, W4A16_F16, &packed, &owner, NULL));
+        const int64_t n = cases[c].n, lda = cases[c].k + 8, ldc = n + 3;
+        uint16_t *A = gpu_random_halves(big * lda, W4A16_F16, -1, 1, 880 + c);
+        uint16_t *bias = gpu_random_halves(n, W4A16_F16, -1, 1, 890 + c);
+        uint16_t *A_dev = gpu_upload(A, (size_t)(big * lda) * 2);
+        void *bias_dev = gpu_upload(bias, (size_t)n * 2);
+        uint16_t *C_big = gpu_alloc((size_t)(big * ldc) * 2), *C = gpu_alloc((size_t)(big * ldc) * 2);
+        assert_string_equal(w4a16_gemm_kernel_name(ctx, &packed, 1), "sm90_prefill");
+        W4A16_CHECK(w4a16_gemm(ctx, &packed, A_dev, lda, C_big, ldc, big, bias_dev, NULL));
+        uint16_t *want = malloc((size_t)(big * ldc) * 2), *got = malloc((size_t)ldc * 2);
+        assert_non_null(want);
+        assert_non_null(got);
+        gpu_download(want, C_big, (size_t)(big * ldc) * 2);
+        for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++)
+            for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+                /* Row rows[r] as row `at` of a call of ms[i] rows. */
+                const int64_t m = ms[i], at = rows[r] % m, first = rows[r] - at;
+                if (first + m > big) continue;
+                gpu_poison(C, (size_t)(big * ldc) * 2);
+                W4A16_CHECK(w4a16_gemm(ctx, &packed, A_dev + first * lda, lda, C, ldc, m,
+                                       bias_dev, NULL));
+                gpu_download(got, C + at * ldc, (size_t)ldc * 2);
+                if (memcmp(got, want + rows[r] * ldc, (size_t)n * 2) != 0)
+                    fail_msg("case %zu: row %lld differs at M=%lld (row %lld of the call)", c,
+                             (long long)rows[r], (long long)m, (long long)at);
+            }
+        free(want);
+        free(got);
+        CUDA_CHECK(cudaFree(A_dev));
+        CUDA_CHECK(cudaFree(bias_dev));
+        CUDA_CHECK(cudaFree(C_big));
+        CUDA_CHECK(cudaFree(C));
+        free(A);
+        free(bias);
+        if (c == 0) { /* what the mode refuses, then off again */
+            uint16_t *A1 = gpu_alloc((size_t)(8 * lda + 8) * 2), *C1 = gpu_alloc((size_t)(8 * ldc) * 2);
+            assert_int_equal(w4a16_gemm(ctx, &packed, A1 + 1, lda, C1, ldc, 8, NULL, NULL),
+                             W4A16_ERR_UNSUPPORTED);
+            assert_non_null(strstr(w4a16_last_error(), "batch-invariant"));
+            assert_non_null(strstr(w4a16_last_error(), "16-byte aligned"));
+            W4A16_CHECK(w4a16_ctx_set_kernel(ctx, "fallback"));
+            assert_int_equal(w4a16_gemm(ctx, &packed, A1, lda, C1, ldc, 8, NULL, NULL),
+                             W4A16_ERR_UNSUPPORTED);
+            assert_non_null(strstr(w4a16_last_error(), "fallback"));
+            W4A16_CHECK(w4a16_ctx_set_kernel(ctx, "auto"));
+            W4A16_CHECK(w4a16_ctx_set_batch_invariant(ctx, 0));
+            assert_string_not_equal(w4a16_gemm_kernel_name(ctx, &packed, 8), "sm90_prefill");
+            W4A16_CHECK(w4a16_ctx_set_batch_invariant(ctx, 1));
+            assert_int_equal(w4a16_ctx_set_batch_invariant(ctx, 2), W4A16_ERR_ARG);
+            CUDA_CHECK(cudaDeviceSynchronize());
+            CUDA_CHECK(cudaFree(A1));
+            CUDA_CHECK(cudaFree(C1));
+        }
+        w4a16_buffers_free(owner);
+        gpu_weight_free(&w);
+    }
+    w4a16_ctx_destroy(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_batch_invariant),
         cmocka_unit_test(test_small_f16),       cmocka_unit_test(test_small_bf16),
         cmocka_unit_test(test_medium_f16),      cmocka_unit_test(test_medium_bf16),
         cmocka_unit_test(test_odd_shapes),      cmocka_unit_test(test_large_and_qwen),
