@@ -46,7 +46,8 @@ static void test_few_tiles_split_k(void **state) {
 }
 
 /* o_proj at M = 2048: 160 tiles of 128 x 256 are 1.2 rounds of 132 SMs; stream-K
- * shares the k-blocks evenly over all of them, two partial tiles per CTA. */
+ * shares the k-blocks evenly over all of them, two partial tiles per CTA. At
+ * several rounds (M = 8192) or fewer tiles than SMs (M = 64) it does not. */
 static void test_ragged_rounds_use_streamk(void **state) {
     (void)state;
     const w4a16_sm90_plan plan = w4a16_sm90_plan_choose(2048, 2560, 4096, SMS, WORKSPACE);
@@ -60,6 +61,8 @@ static void test_ragged_rounds_use_streamk(void **state) {
     const w4a16_sm90_plan none = w4a16_sm90_plan_choose(2048, 2560, 4096, SMS, 0);
     assert_int_equal(none.streamk, 0);
     assert_int_equal(none.splits, 1);
+    assert_int_equal(w4a16_sm90_plan_choose(8192, 2560, 4096, SMS, WORKSPACE).streamk, 0);
+    assert_int_equal(w4a16_sm90_plan_choose(64, 2560, 9728, SMS, WORKSPACE).streamk, 0);
 }
 
 static void test_workspace_limits_splits(void **state) {

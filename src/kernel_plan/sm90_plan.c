@@ -100,8 +100,14 @@ w4a16_sm90_plan w4a16_sm90_plan_choose(int64_t M, int64_t n_padded, int64_t k_pa
             plan.grid = (int)(plan.units < sm_count ? plan.units : sm_count);
             consider(&best, &have, plan);
         }
+        /* Stream-K only where it measured faster (bench/NOTES.md, v2): a little
+         * more than one round of tiles (152 or 160 tiles on 132 SMs). With fewer
+         * tiles than SMs each tile has many parts to add up (split-K's second
+         * kernel was faster); with several rounds the shares scatter the CTAs
+         * over all tiles at once and A no longer stays in L2. */
         const int64_t tiles = ceil_div(n_padded, W4A16_SM90_ROWS) * ceil_div(M, block_m);
-        if (tiles <= W4A16_SM90_STREAMK_MAX_TILES && k_blocks >= 2 * MIN_BLOCKS_PER_SPLIT) {
+        if (tiles > sm_count && 4 * tiles <= 5 * (int64_t)sm_count &&
+            k_blocks >= 2 * MIN_BLOCKS_PER_SPLIT) {
             w4a16_sm90_plan plan = {block_m, 1, 1, tiles, 1, 0.0};
             plan.predicted_us = predict_streamk(M, n_padded, k_padded, sm_count, block_m, &plan.grid);
             if (w4a16_sm90_partial_bytes(&plan, M, n_padded) <= workspace_bytes)

@@ -167,8 +167,9 @@ static void test_ragged_k_async_copies(void **state) {
     } shapes[] = {{64, 50, -1}, {200, 1001, -1}, {128, 2121, -1}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const int64_t k = shapes[i].k, lda_pad = (k + 7) / 8 * 8 - k;
-        gpu_weight_spec spec = {W4A16_FORMAT_CT, shapes[i].n, k, shapes[i].group, (int)i % 2, 0,
-                                W4A16_BF16};
+        /* AWQ packs along N, so K need not be a multiple of 8 (compressed-tensors' must). */
+        gpu_weight_spec spec = {W4A16_FORMAT_AWQ, shapes[i].n, k, shapes[i].group, (int)i % 2, 0,
+                                W4A16_F16};
         gpu_check_options options = {i % 2 ? W4A16_BF16 : W4A16_F16, 1, (int)i % 2, lda_pad, 0,
                                      5, 400 + i};
         assert_int_equal((k + lda_pad) % 8, 0);
