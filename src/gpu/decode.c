@@ -10,6 +10,7 @@
 #include "cuda/kernels.h"
 #include "gpu/ctx.h"
 #include "gpu/cuda_check.h"
+#include "gpu/group_limits.h"
 #include "kernel_plan/decode_plan.h"
 #include "packed/packed_layout.h"
 
@@ -25,16 +26,7 @@ const char *w4a16_decode_shape_cannot_run(const w4a16_gemm_call *call) {
                  W4A16_DECODE_MAX_M);
         return why;
     }
-    if (w->group_size > 0 && (w->group_size % 16 != 0 || w->group_size < 32)) {
-        snprintf(why, sizeof why, "group_size=%lld is not a multiple of 16 of at least 32",
-                 (long long)w->group_size);
-        return why;
-    }
-    if (w->group_size > 0 && w->k_padded * w->group_size >= ((int64_t)1 << 32)) {
-        snprintf(why, sizeof why, "k_padded=%lld times group_size=%lld reaches 2^32",
-                 (long long)w->k_padded, (long long)w->group_size);
-        return why;
-    }
+    if (w4a16_group_limits_refusal(w, why, sizeof why) != NULL) return why;
     if (w->n_padded > INT32_MAX || w->k_padded > INT32_MAX || call->M > INT32_MAX) {
         snprintf(why, sizeof why, "n=%lld or k=%lld exceeds 2^31 - 1", (long long)w->n,
                  (long long)w->k);

@@ -15,6 +15,7 @@
 #include "cuda/kernels.h"
 #include "gpu/ctx.h"
 #include "gpu/cuda_check.h"
+#include "gpu/group_limits.h"
 #include "kernel_plan/sm90_plan.h"
 #include "packed/packed_layout.h"
 
@@ -74,17 +75,7 @@ const char *w4a16_sm90_cannot_run(const w4a16_gemm_call *call) {
                  ctx->sm_major, ctx->sm_minor);
         return why;
     }
-    /* Each k16 step must lie in one group, a 64-wide k-block in at most two. */
-    if (w->group_size > 0 && (w->group_size % 16 != 0 || w->group_size < 32)) {
-        snprintf(why, sizeof why, "group_size=%lld is not a multiple of 16 of at least 32",
-                 (long long)w->group_size);
-        return why;
-    }
-    if (w->group_size > 0 && w->k_padded * w->group_size >= ((int64_t)1 << 32)) {
-        snprintf(why, sizeof why, "k_padded=%lld times group_size=%lld reaches 2^32",
-                 (long long)w->k_padded, (long long)w->group_size);
-        return why;
-    }
+    if (w4a16_group_limits_refusal(w, why, sizeof why) != NULL) return why;
     /* The tile count is an int in the kernel: keep it well inside. */
     if (w->n_padded > INT32_MAX / 2 || w->k_padded > INT32_MAX / 2 || call->M > INT32_MAX / 2 ||
         (w->n_padded / W4A16_SM90_ROWS + 1) * (call->M / 32 + 1) * W4A16_SM90_MAX_SPLITS >= INT32_MAX) {

@@ -457,3 +457,34 @@ int gpu_check_gemm(w4a16_ctx *ctx, cublasHandle_t cublas, const gpu_weight_spec 
     gpu_weight_free(&w);
     return n_ms;
 }
+
+int gpu_check_cross_product(w4a16_ctx *ctx, cublasHandle_t cublas, int64_t n, int64_t k,
+                            w4a16_dtype act_dtype, const int64_t *ms, int n_ms,
+                            const gpu_cross_options *o) {
+    const w4a16_format formats[] = {W4A16_FORMAT_AWQ, W4A16_FORMAT_GPTQ, W4A16_FORMAT_GPTQ_V2,
+                                    W4A16_FORMAT_CT};
+    const w4a16_dtype ct_scales[3] = {W4A16_BF16, W4A16_F32, W4A16_F16};
+    const int64_t groups[] = {32, 64, 128, -1};
+    int config = 0;
+    for (int fi = 0; fi < 4; fi++)
+        for (int asym = 0; asym < 2; asym++)
+            for (int gi = 0; gi < 4; gi++)
+                for (int act = 0; act < 2; act++) {
+                    if (groups[gi] > 0 && k % groups[gi] != 0) continue;
+                    if (act && (formats[fi] == W4A16_FORMAT_AWQ || groups[gi] < 0)) continue;
+                    gpu_weight_spec spec = {formats[fi], n, k, groups[gi], asym, act,
+                                            formats[fi] == W4A16_FORMAT_CT ? ct_scales[config % 3]
+                                                                           : W4A16_F16};
+                    const int padded = (config / 4) % 2;
+                    gpu_check_options options = {act_dtype,
+                                                 config % 2,
+                                                 (config / 2) % 2,
+                                                 padded * o->lda_pad,
+                                                 padded * o->ldc_pad,
+                                                 o->extra_rows,
+                                                 o->seed + (uint64_t)config};
+                    gpu_check_gemm(ctx, cublas, &spec, ms, n_ms, &options);
+                    config++;
+                }
+    return config;
+}

@@ -157,6 +157,21 @@ typedef struct {
     uint64_t seed;
 } gpu_check_options;
 
+/* The formats x sym/asym x group sizes (32, 64, 128, per-channel) x act-order
+ * cross-product of n x k weights, each checked by gpu_check_gemm at every M
+ * of ms. The configurations alternate host and device sources, a bias, and
+ * rows of A and C padded by lda_pad and ldc_pad elements (every fourth pair
+ * of configurations); compressed-tensors weights cycle their scales through
+ * BF16, F32 and F16. Returns how many weights were checked. */
+typedef struct {
+    int64_t lda_pad, ldc_pad; /* padding of the padded configurations */
+    int extra_rows;           /* random reference rows per M */
+    uint64_t seed;            /* of the first configuration; +1 each */
+} gpu_cross_options;
+int gpu_check_cross_product(w4a16_ctx *ctx, cublasHandle_t cublas, int64_t n, int64_t k,
+                            w4a16_dtype act_dtype, const int64_t *ms, int n_ms,
+                            const gpu_cross_options *options);
+
 /* Packs a random weight of `spec`, then checks it with gpu_check_runs
  * against the fp64 reference rows (gpu_reference_make). Returns the number
  * of M checked. */

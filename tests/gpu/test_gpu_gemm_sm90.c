@@ -65,31 +65,13 @@ static int teardown(void **state) {
         if (!(f)->hopper) skip();                                                          \
     } while (0)
 
+/* Padded rows of A stay a multiple of 8 (the tensor map's 16-byte rows). */
 static void cross_product(fixture *f, int64_t n, int64_t k, w4a16_dtype act_dtype) {
-    const w4a16_format formats[] = {W4A16_FORMAT_AWQ, W4A16_FORMAT_GPTQ, W4A16_FORMAT_GPTQ_V2,
-                                    W4A16_FORMAT_CT};
-    const w4a16_dtype ct_scales[3] = {W4A16_BF16, W4A16_F32, W4A16_F16};
-    const int64_t groups[] = {32, 64, 128, -1};
-    int config = 0;
-    for (int fi = 0; fi < 4; fi++)
-        for (int asym = 0; asym < 2; asym++)
-            for (int gi = 0; gi < 4; gi++)
-                for (int act = 0; act < 2; act++) {
-                    if (groups[gi] > 0 && k % groups[gi] != 0) continue;
-                    if (act && (formats[fi] == W4A16_FORMAT_AWQ || groups[gi] < 0)) continue;
-                    gpu_weight_spec spec = {formats[fi], n, k, groups[gi], asym, act,
-                                            formats[fi] == W4A16_FORMAT_CT ? ct_scales[config % 3]
-                                                                           : W4A16_F16};
-                    /* Alternate host / device sources, bias, padded rows of A (a
-                     * multiple of 8: the tensor map's 16-byte rows) and of C. */
-                    gpu_check_options options = {act_dtype,  config % 2, (config / 2) % 2,
-                                                 (config / 4) % 2 * 8, (config / 4) % 2 * 3,
-                                                 6, 7000 + (uint64_t)config};
-                    gpu_check_gemm(f->sm90, f->cublas, &spec, MS, N_MS, &options);
-                    config++;
-                }
+    const gpu_cross_options options = {8, 3, 6, 7000};
+    const int weights = gpu_check_cross_product(f->sm90, f->cublas, n, k, act_dtype, MS, N_MS,
+                                                &options);
     printf("sm90_prefill %lldx%lld %s: %d weights x %d M\n", (long long)n, (long long)k,
-           w4a16_dtype_name(act_dtype), config, N_MS);
+           w4a16_dtype_name(act_dtype), weights, N_MS);
 }
 
 static void test_small_f16(void **state) {
