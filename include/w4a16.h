@@ -2,8 +2,9 @@
  *
  * The only public header. Every function returns a w4a16_status (or a value
  * that cannot fail); on error, w4a16_last_error() names the argument and its
- * value, and nothing the caller owns has been modified. The library never
- * exits, aborts or prints unless asked (w4a16_set_log, or W4A16_LOG=1).
+ * value, and nothing the caller owns has been modified (the one exception, a
+ * w4a16_gemm run in chunks, is stated there). The library never exits,
+ * aborts or prints unless asked (w4a16_set_log, or W4A16_LOG=1).
  *
  * The math (docs/DESIGN.md §1):
  *   C[m, n] = sum_k A[m, k] * W[n, k] (+ bias[n])
@@ -237,14 +238,47 @@ W4A16_API w4a16_status w4a16_ref_gemm(const w4a16_source *w, const void *A, w4a1
 typedef struct w4a16_ctx w4a16_ctx;
 typedef struct CUstream_st *w4a16_stream; /* a cudaStream_t; NULL is the legacy default stream */
 
-/* cuBLAS handle, workspace (workspace_bytes = 0: a default of 64 MiB; cuBLAS
- * gets 32 MiB of its own besides), a second stream, and the device's
+/* A context: a cuBLASLt handle with 32 MiB of cuBLAS workspace of its own, the
+ * library's workspace (w4a16_workspace_size says what a call needs; calls
+ * that need more run in chunks), a second stream, and the device's
  * properties. Fails with W4A16_ERR_CUDA when there is no usable GPU (compute
  * capability 8.0 or newer). Reads W4A16_KERNEL and W4A16_LOG once, here.
  * One host thread at a time; calls on one ctx share its workspace, so calls
  * on different streams must be ordered by the caller (or use a ctx per
- * stream). Pack and gemm need the ctx's device to be the current device. */
+ * stream). Pack and gemm need the ctx's device to be the current device.
+ *
+ * w4a16_ctx_create allocates the workspace (workspace_bytes = 0: a default of
+ * 64 MiB) and frees it in w4a16_ctx_destroy. */
 W4A16_API w4a16_status w4a16_ctx_create(int device, size_t workspace_bytes, w4a16_ctx **out);
+/* The same with the caller's workspace: device memory on `device`, 256-byte
+ * aligned, `bytes` long, never freed by the library (it must outlive the
+ * ctx, or be swapped out first). bytes = 0 (workspace may then be NULL) is
+ * allowed: calls that need workspace then fail with W4A16_ERR_NOMEM naming
+ * the bytes they need. */
+W4A16_API w4a16_status w4a16_ctx_create_with_workspace(int device, void *workspace, size_t bytes,
+                                                       w4a16_ctx **out);
+/* Replaces the ctx's workspace with the caller's (same rules as above; the
+ * ctx's own, if it had one, is freed, waiting for the device). Work already
+ * queued keeps using the old buffer: free a buffer of yours only once that
+ * work is done. Not during graph capture. */
+W4A16_API w4a16_status w4a16_ctx_set_workspace(w4a16_ctx *ctx, void *workspace, size_t bytes);
+/* Forces the kernel every later call on this ctx runs: "fallback",
+ * "sm90_prefill", "decode" or "decode_v2" (the previous decode kernel, for
+ * A/B runs and GPUs before Hopper); "auto" returns to the dispatcher's
+ * choice. It
+ * overrides W4A16_KERNEL (read at creation). A forced kernel that cannot
+ * take a call fails it with W4A16_ERR_UNSUPPORTED and the reason, never a
+ * silent substitute. An unknown name is W4A16_ERR_ARG naming it. */
+W4A16_API w4a16_status w4a16_ctx_set_kernel(w4a16_ctx *ctx, const char *name);
+/* Batch-invariant mode (on = 1; 0 turns it off): a row of A gives the same
+ * bits of C whatever M is and whichever rows share the call, for a serving
+ * engine that batches requests. Every call then runs sm90_prefill with one
+ * token tile (64) and no K split, so each row is summed in the same order;
+ * small M pays the 64-wide tile and ragged rounds go unbalanced. Hopper only:
+ * a call it cannot take (another GPU, A not 16-byte aligned or lda not a
+ * multiple of 8, another forced kernel) fails with W4A16_ERR_UNSUPPORTED
+ * and the reason. Off by default. */
+W4A16_API w4a16_status w4a16_ctx_set_batch_invariant(w4a16_ctx *ctx, int on);
 W4A16_API void w4a16_ctx_destroy(w4a16_ctx *ctx); /* accepts NULL */
 
 /* Number of CUDA devices; 0 (and W4A16_OK) when there are none or no driver. */
@@ -252,9 +286,27 @@ W4A16_API w4a16_status w4a16_device_count(int *count);
 
 #define W4A16_PACKED_VERSION 1
 
-/* A weight packed on the device for every kernel: plain data, so a caller may
- * own the buffers (w4a16_pack_size says how large) or let w4a16_pack allocate. */
+/* A weight packed on the device for every kernel: a plain view of device
+ * buffers that never owns them, so copies of it are harmless. The buffers
+ * are the caller's (w4a16_pack_size says how large), or the library's, owned
+ * by the w4a16_buffers handle w4a16_pack returned, freed once with
+ * w4a16_buffers_free.
+ *
+ * ABI rules (the struct is shared with bindings such as ctypes):
+ * - Fill it with w4a16_weight_init before use: it zeroes the struct and sets
+ *   struct_size to sizeof(w4a16_weight) as the caller compiled it.
+ * - Fields are only ever appended (or take reserved space); none moves or
+ *   changes type. A library refuses a struct_size it does not know
+ *   (W4A16_ERR_UNSUPPORTED naming both sizes).
+ * - reserved must be zero (W4A16_ERR_ARG otherwise): a later version gives
+ *   those bytes a meaning whose zero is today's behaviour.
+ * - Enum values (w4a16_status, w4a16_dtype, ...) never change.
+ * Every entry point that takes a weight checks each buffer: non-NULL where
+ * required, aligned as the kernels load it (qweight, scales, zeros: 16 bytes;
+ * perm: 4) and at least as many bytes as n, k, group size, scales dtype and
+ * layout version need, refusing with W4A16_ERR_ARG naming the buffer. */
 typedef struct {
+    uint32_t struct_size;     /* sizeof(w4a16_weight): set by w4a16_weight_init */
     int32_t version;          /* W4A16_PACKED_VERSION */
     int64_t n, k;             /* logical shape of W */
     int64_t n_padded, k_padded;
@@ -264,12 +316,27 @@ typedef struct {
                                  past `groups` are padding (scale 0) */
     w4a16_dtype act_dtype;    /* F16 or BF16: A, C and bias */
     w4a16_dtype scales_dtype; /* F16, BF16 or F32, as the checkpoint stored them */
-    void *qweight;            /* device, qweight_bytes */
-    void *scales;             /* device, [groups][n_padded] of scales_dtype */
-    uint8_t *zeros;           /* device, [groups][n_padded], 0..16; NULL if symmetric */
-    int32_t *perm;            /* device, [k]: column k of the packed W is column perm[k] of A; NULL if none */
-    int32_t owns_memory;      /* 1: w4a16_weight_free releases the buffers */
+    void *qweight;            /* device, n_padded * k_padded / 2 bytes */
+    void *scales;             /* device, [groups_padded][n_padded] of scales_dtype */
+    uint8_t *zeros;           /* device, [groups_padded][n_padded], 0..16; NULL if symmetric */
+    int32_t *perm;            /* device, [k]: column k of the packed W is column perm[k]
+                                 of A; NULL if none */
+    size_t qweight_bytes;     /* size of each buffer above (0 for a NULL one) */
+    size_t scales_bytes;
+    size_t zeros_bytes;
+    size_t perm_bytes;
+    uint64_t reserved[8];     /* zero */
 } w4a16_weight;
+
+/* Zeroes *w and sets struct_size and version (accepts NULL). */
+W4A16_API void w4a16_weight_init(w4a16_weight *w);
+
+/* Device buffers the library allocated for a packed weight (w4a16_pack with
+ * an owner). One handle per pack; the weight views it backs stay valid until
+ * it is freed. */
+typedef struct w4a16_buffers w4a16_buffers;
+/* Frees the buffers (accepts NULL). cudaFree waits for work still using them. */
+W4A16_API void w4a16_buffers_free(w4a16_buffers *owner);
 
 /* A range of the (concatenated) weight to pack: rows [n_begin, n_end) and
  * columns [k_begin, k_end); k_begin and k_end multiples of the group size. */
@@ -291,38 +358,57 @@ W4A16_API w4a16_status w4a16_pack_size(const w4a16_source *sources, int n_source
 /* Packs on the GPU (layout: docs/packed-layout.md). Sources (at most
  * W4A16_PACK_MAX_SOURCES) share k, group size and scales dtype; act-order
  * sources need identical g_idx, and the sorted slice must hold exactly G
- * columns of each group. If out->qweight is NULL, allocates the buffers
- * (owns_memory = 1); otherwise writes into the caller's buffers of
- * w4a16_pack_size's sizes (qweight, scales, and zeros / perm where those
- * sizes are non-zero). Host sources are staged on the device (about the
- * packed size of the slice, plus an act-order K-slice's scales and zeros of
- * every group: never more than the whole layer's packed size), freed on
- * `stream`; device sources are read in place. Act-order reads g_idx on the
- * host, so it may synchronize `stream`. The weight is ready for work queued
- * on `stream`. */
+ * columns of each group.
+ * out: a view from w4a16_weight_init. Where the buffers come from:
+ * - owner != NULL: the library allocates them; on success *owner holds them
+ *   (free with w4a16_buffers_free) and out views them. out's buffer fields
+ *   are ignored.
+ * - owner == NULL: the caller's buffers, given in out (qweight, scales, and
+ *   zeros / perm where w4a16_pack_size's sizes are non-zero, with their byte
+ *   sizes), checked as w4a16_weight says. A buffer the result does not need
+ *   comes back NULL with 0 bytes.
+ * On error, *out, *owner and the caller's buffers are unchanged.
+ * Host sources are staged on the device (about the packed size of the
+ * slice, plus an act-order K-slice's scales and zeros of every group: never
+ * more than the whole layer's packed size), freed on `stream`; device
+ * sources are read in place. Act-order reads g_idx on the host, so it may
+ * synchronize `stream`. The weight is ready for work queued on `stream`. */
 #define W4A16_PACK_MAX_SOURCES 8
 W4A16_API w4a16_status w4a16_pack(w4a16_ctx *ctx, const w4a16_source *sources, int n_sources,
                                   const w4a16_slice *slice, w4a16_dtype act_dtype,
-                                  w4a16_weight *out, w4a16_stream stream);
-W4A16_API void w4a16_weight_free(w4a16_weight *w); /* accepts NULL; frees only owned memory */
+                                  w4a16_weight *out, w4a16_buffers **owner, w4a16_stream stream);
 /* w4a16_pack of checkpoint layers by name (w4a16_checkpoint_find_layer),
  * concatenated along N in the order given: {"...q_proj", "...k_proj",
  * "...v_proj"} packs one qkv weight. Each must be a readable quantized layer
- * (W4A16_ERR_ARG / W4A16_ERR_UNSUPPORTED naming it otherwise). */
+ * (W4A16_ERR_ARG / W4A16_ERR_UNSUPPORTED naming it otherwise). out and owner
+ * as for w4a16_pack. */
 W4A16_API w4a16_status w4a16_pack_checkpoint(w4a16_ctx *ctx, const w4a16_checkpoint *ckpt,
                                              const char *const *layer_names, int n_layers,
                                              const w4a16_slice *slice, w4a16_dtype act_dtype,
-                                             w4a16_weight *out, w4a16_stream stream);
+                                             w4a16_weight *out, w4a16_buffers **owner,
+                                             w4a16_stream stream);
 
 /* C[M, n] = A[M, k] · Wᵀ (+ bias[n]); A, C, bias device memory of w->act_dtype,
  * row-major with lda >= k, ldc >= n, 2-byte aligned. Allocates nothing, never
- * synchronizes, capturable in a CUDA graph, bitwise deterministic. */
+ * synchronizes, capturable in a CUDA graph, bitwise deterministic for a given
+ * M, kernel, device and workspace size (docs/DESIGN.md, "Numerics").
+ * Arguments are checked before any CUDA call; then a CUDA error left pending
+ * by the caller's earlier work fails the call with W4A16_ERR_CUDA, saying so,
+ * before anything is queued. On any error C is unchanged, except where a
+ * call runs in several chunks (W larger than the workspace) and a later
+ * chunk fails: the columns of the chunks before it may have been written. */
 W4A16_API w4a16_status w4a16_gemm(w4a16_ctx *ctx, const w4a16_weight *w, const void *A,
                                   int64_t lda, void *C, int64_t ldc, int64_t M,
                                   const void *bias, w4a16_stream stream);
-/* Which kernel w4a16_gemm would run ("fallback", "sm90_prefill", "decode"),
- * honouring W4A16_KERNEL, for 16-byte aligned A and C; "none" when the call
- * would fail (a bad weight header, or a forced kernel that cannot take it). */
+/* Bytes of workspace w4a16_gemm(ctx, w, ..., M, ...) needs to run in one
+ * piece with the kernel the ctx would choose: 0 for decode and decode_v2;
+ * the fallback's dequantized W (and with act-order M rows of permuted A);
+ * sm90_prefill's permuted A and split-K partials. Host only. */
+W4A16_API w4a16_status w4a16_workspace_size(w4a16_ctx *ctx, const w4a16_weight *w, int64_t M,
+                                            size_t *bytes);
+/* Which kernel w4a16_gemm would run ("fallback", "sm90_prefill", "decode", ...),
+ * honouring a forced kernel, for 16-byte aligned A and C; "none" when the
+ * call would fail (a bad weight, or a forced kernel that cannot take it). */
 W4A16_API const char *w4a16_gemm_kernel_name(w4a16_ctx *ctx, const w4a16_weight *w, int64_t M);
 
 #ifdef __cplusplus

@@ -312,14 +312,17 @@ static void test_gpu_functions_return_a_status(void **state) {
     small_source_init(&s);
     w4a16_weight weight;
     memset(&weight, UNTOUCHED, sizeof weight);
-    assert_int_not_equal(w4a16_pack(NULL, &s.src, 1, NULL, W4A16_F16, &weight, NULL), W4A16_OK);
+    assert_int_not_equal(w4a16_pack(NULL, &s.src, 1, NULL, W4A16_F16, &weight, NULL, NULL),
+                         W4A16_OK);
     assert_true(w4a16_last_error()[0] != '\0');
     assert_true(all_bytes(&weight, sizeof weight, UNTOUCHED));
     uint16_t buffer[16];
     assert_int_not_equal(w4a16_gemm(NULL, NULL, buffer, 16, buffer, 16, 1, NULL, NULL), W4A16_OK);
     assert_true(w4a16_last_error()[0] != '\0');
     assert_string_equal(w4a16_gemm_kernel_name(NULL, NULL, 1), "none");
-    w4a16_weight_free(NULL);
+    assert_int_not_equal(w4a16_ctx_set_batch_invariant(NULL, 1), W4A16_OK);
+    assert_true(w4a16_last_error()[0] != '\0');
+    w4a16_buffers_free(NULL);
 }
 
 int main(void) {

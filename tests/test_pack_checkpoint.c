@@ -1,7 +1,8 @@
 /* w4a16_pack_checkpoint's checks, which come before any GPU work: the
  * checkpoint, the name list, each name (unknown, or a layer the checkpoint
- * left dense), then w4a16_pack's own (a NULL ctx; in a build without CUDA,
- * that it has none). On every error the output is left as it was. Packing
+ * left dense), then w4a16_pack's own (the caller's buffers, a NULL ctx; in
+ * a build without CUDA, that it has none). On every error the outputs are
+ * left as they were. Packing
  * itself is checked on the GPU (tests/gpu/test_gpu_pack.c). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,13 +21,17 @@ static const char *CT_CONFIG =
     "\"weights\": {\"num_bits\": 4, \"type\": \"int\", \"symmetric\": false, \"strategy\": "
     "\"group\", \"group_size\": 32, \"actorder\": null}}}, \"ignore\": [\"lm_head\"]}}";
 
+/* What the outputs held before each call: a weight from w4a16_weight_init
+ * with buffer pointers of the caller's, and an owner sentinel. */
+static w4a16_weight before;
+static w4a16_buffers *const OWNER_SENTINEL = (w4a16_buffers *)&before;
+
 static void expect_refused(w4a16_status got, w4a16_status want, const char *needle,
-                           const w4a16_weight *out) {
+                           const w4a16_weight *out, w4a16_buffers *const *owner) {
     assert_int_equal(got, want);
     test_expect_error_has(needle);
-    w4a16_weight untouched;
-    memset(&untouched, 0x5a, sizeof untouched);
-    assert_memory_equal(out, &untouched, sizeof untouched);
+    assert_memory_equal(out, &before, sizeof before);
+    assert_ptr_equal(*owner, OWNER_SENTINEL);
 }
 
 static void test_pack_checkpoint_arguments(void **state) {
@@ -43,33 +48,44 @@ static void test_pack_checkpoint_arguments(void **state) {
     test_ckpt_write_folder(&c, dir, CT_CONFIG);
     w4a16_checkpoint *ckpt = test_open_ok(dir, W4A16_FORMAT_AUTO);
 
-    w4a16_weight out;
-    memset(&out, 0x5a, sizeof out);
+    w4a16_weight_init(&before);
+    before.qweight = &rng; /* never dereferenced: packing is refused before */
+    w4a16_weight out = before;
+    w4a16_buffers *owner = OWNER_SENTINEL;
     const char *qk[] = {"model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.k_proj"};
     const char *unknown[] = {qk[0], "model.layers.0.self_attn.o_proj"};
     const char *dense[] = {"lm_head"};
     const char *missing[] = {qk[0], NULL};
-    expect_refused(w4a16_pack_checkpoint(NULL, NULL, qk, 2, NULL, W4A16_F16, &out, NULL),
-                   W4A16_ERR_ARG, "ckpt is NULL", &out);
-    expect_refused(w4a16_pack_checkpoint(NULL, ckpt, NULL, 2, NULL, W4A16_F16, &out, NULL),
-                   W4A16_ERR_ARG, "layer_names is NULL", &out);
-    expect_refused(w4a16_pack_checkpoint(NULL, ckpt, qk, 0, NULL, W4A16_F16, &out, NULL),
-                   W4A16_ERR_ARG, "n_layers=0", &out);
+    expect_refused(w4a16_pack_checkpoint(NULL, NULL, qk, 2, NULL, W4A16_F16, &out, &owner, NULL),
+                   W4A16_ERR_ARG, "ckpt is NULL", &out, &owner);
+    expect_refused(w4a16_pack_checkpoint(NULL, ckpt, NULL, 2, NULL, W4A16_F16, &out, &owner, NULL),
+                   W4A16_ERR_ARG, "layer_names is NULL", &out, &owner);
+    expect_refused(w4a16_pack_checkpoint(NULL, ckpt, qk, 0, NULL, W4A16_F16, &out, &owner, NULL),
+                   W4A16_ERR_ARG, "n_layers=0", &out, &owner);
     expect_refused(w4a16_pack_checkpoint(NULL, ckpt, qk, W4A16_PACK_MAX_SOURCES + 1, NULL,
-                                         W4A16_F16, &out, NULL),
-                   W4A16_ERR_ARG, "n_layers=9", &out);
-    expect_refused(w4a16_pack_checkpoint(NULL, ckpt, missing, 2, NULL, W4A16_F16, &out, NULL),
-                   W4A16_ERR_ARG, "layer_names[1] is NULL", &out);
-    expect_refused(w4a16_pack_checkpoint(NULL, ckpt, unknown, 2, NULL, W4A16_F16, &out, NULL),
-                   W4A16_ERR_ARG, "layer_names[1]='model.layers.0.self_attn.o_proj'", &out);
-    expect_refused(w4a16_pack_checkpoint(NULL, ckpt, dense, 1, NULL, W4A16_F16, &out, NULL),
-                   W4A16_ERR_ARG, "not quantized", &out);
-    /* Valid names: w4a16_pack's turn. */
-    w4a16_status status = w4a16_pack_checkpoint(NULL, ckpt, qk, 2, NULL, W4A16_F16, &out, NULL);
+                                         W4A16_F16, &out, &owner, NULL),
+                   W4A16_ERR_ARG, "n_layers=9", &out, &owner);
+    expect_refused(w4a16_pack_checkpoint(NULL, ckpt, missing, 2, NULL, W4A16_F16, &out, &owner,
+                                         NULL),
+                   W4A16_ERR_ARG, "layer_names[1] is NULL", &out, &owner);
+    expect_refused(w4a16_pack_checkpoint(NULL, ckpt, unknown, 2, NULL, W4A16_F16, &out, &owner,
+                                         NULL),
+                   W4A16_ERR_ARG, "layer_names[1]='model.layers.0.self_attn.o_proj'", &out,
+                   &owner);
+    expect_refused(w4a16_pack_checkpoint(NULL, ckpt, dense, 1, NULL, W4A16_F16, &out, &owner, NULL),
+                   W4A16_ERR_ARG, "not quantized", &out, &owner);
+    /* Valid names: w4a16_pack's turn, which checks out first (no owner: the
+     * caller's buffers, and this qweight is not 16-byte aligned). */
+    before.qweight = (char *)&rng + 1;
+    out = before;
+    expect_refused(w4a16_pack_checkpoint(NULL, ckpt, qk, 2, NULL, W4A16_F16, &out, NULL, NULL),
+                   W4A16_ERR_ARG, "out->qweight=", &out, &owner);
+    w4a16_status status =
+        w4a16_pack_checkpoint(NULL, ckpt, qk, 2, NULL, W4A16_F16, &out, &owner, NULL);
     if (status == W4A16_ERR_ARG)
-        expect_refused(status, W4A16_ERR_ARG, "ctx is NULL", &out);
+        expect_refused(status, W4A16_ERR_ARG, "ctx is NULL", &out, &owner);
     else
-        expect_refused(status, W4A16_ERR_UNSUPPORTED, "no CUDA support", &out);
+        expect_refused(status, W4A16_ERR_UNSUPPORTED, "no CUDA support", &out, &owner);
 
     w4a16_checkpoint_close(ckpt);
     test_ckpt_free(&c);

@@ -1,5 +1,5 @@
 // The fallback's kernels: dequantize packed tiles into a row-major 16-bit W
-// chunk for cuBLAS, permute A's columns (act-order), broadcast the bias.
+// chunk for cuBLAS, and permute A's columns (act-order).
 //
 // Dequantize napkin math: per value it reads 0.5 byte of qweight and writes 2
 // bytes of W (scales and zeros add 1/G of that), so it is bound by memory:
@@ -160,14 +160,6 @@ __global__ void permute_columns_kernel(const uint16_t *A, int64_t lda, int64_t r
     *reinterpret_cast<uint4 *>(out + row * ldo + j0) = packed;
 }
 
-__global__ void fill_rows_kernel(const uint16_t *row, int64_t n, int64_t rows, uint16_t *C,
-                                 int64_t ldc) {
-    const int64_t total = rows * n;
-    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
-         i += (int64_t)gridDim.x * blockDim.x)
-        C[(i / n) * ldc + i % n] = row[i % n];
-}
-
 template <typename T>
 cudaError_t launch_dequantize_as(const DequantParams &p, cudaStream_t stream) {
     const int64_t tasks = (int64_t)p.tiles_n * ((p.tiles_k + kTilesPerWarp - 1) / kTilesPerWarp);
@@ -210,16 +202,5 @@ extern "C" cudaError_t w4a16_launch_permute_columns(const void *A, int64_t lda, 
     if (threads == 0) return cudaSuccess;
     permute_columns_kernel<<<(unsigned)((threads + 255) / 256), 256, 0, stream>>>(
         static_cast<const uint16_t *>(A), lda, rows, k, perm, static_cast<uint16_t *>(out), ldo);
-    return cudaGetLastError();
-}
-
-extern "C" cudaError_t w4a16_launch_fill_rows(const void *row, int64_t n, int64_t rows, void *C,
-                                              int64_t ldc, cudaStream_t stream) {
-    const int64_t total = rows * n;
-    if (total == 0) return cudaSuccess;
-    const int64_t wanted = (total + 255) / 256;
-    const unsigned blocks = (unsigned)(wanted < 65536 ? wanted : 65536);
-    fill_rows_kernel<<<blocks, 256, 0, stream>>>(static_cast<const uint16_t *>(row), n, rows,
-                                                 static_cast<uint16_t *>(C), ldc);
     return cudaGetLastError();
 }

@@ -1,5 +1,7 @@
-// The decode kernel: C[M, n] = A[M, k] · Wᵀ for M <= 16, reading each packed
-// weight byte once (docs/packed-layout.md). mma.sync m16n8k16 with W as the A
+// The decode kernel, v2 (sm_80+; `decode_v2`): C[M, n] = A[M, k] · Wᵀ for
+// M <= 16, reading each packed weight byte once (docs/packed-layout.md).
+// Hopper runs v3 (sm90_decode.cu); this one stays for GPUs before Hopper and
+// for A/B runs (W4A16_KERNEL=decode_v2). mma.sync m16n8k16 with W as the A
 // operand (one packed 16 x 64 tile = one 16-byte load per lane = four k16
 // steps) and the tokens as the n8 side (two n8 blocks when M > 8).
 //
@@ -21,6 +23,8 @@
 
 #include "cuda/kernels.h"
 #include "cuda/packed_scales.cuh"
+#include "cuda/ptx/global_load.cuh"
+#include "cuda/ptx/mma_sync.cuh"
 #include "packed/packed_layout.h"
 
 namespace {
@@ -57,12 +61,6 @@ template <> struct Act<__half> {
         __half2 r = __hsub2(*reinterpret_cast<__half2 *>(&a), *reinterpret_cast<__half2 *>(&b));
         return *reinterpret_cast<uint32_t *>(&r);
     }
-    static __device__ void mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-        asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-            "{%8,%9}, {%0,%1,%2,%3};\n"
-            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-    }
 };
 template <> struct Act<__nv_bfloat16> {
     static constexpr uint32_t kMagic = 0x4300; // 128.0: 128 + q for q < 128
@@ -77,22 +75,7 @@ template <> struct Act<__nv_bfloat16> {
                                    *reinterpret_cast<__nv_bfloat162 *>(&b));
         return *reinterpret_cast<uint32_t *>(&r);
     }
-    static __device__ void mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-        asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-            "{%8,%9}, {%0,%1,%2,%3};\n"
-            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-    }
 };
-
-// Streamed once: do not keep it in L1.
-__device__ __forceinline__ uint4 load_weights(const uint4 *p) {
-    uint4 v;
-    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-                 : "l"(p));
-    return v;
-}
 
 __device__ __forceinline__ float load_scale(const DecodeParams &p, int64_t i) {
     return load_packed_scale(p.scales, p.scale_kind, i);
@@ -172,7 +155,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 2) decode_kernel(const DecodeP
         for (int i = 0; i < kBatch; i++) {
             const int kt = kt0 + i;
             if (kt < kt_end) {
-                wq[i] = load_weights(p.qweight + ((int64_t)kt * p.tiles_n_all + tile_n) *
+                wq[i] = load_streamed_16(p.qweight + ((int64_t)kt * p.tiles_n_all + tile_n) *
                                                      W4A16_TILE_LANES + lane);
 #pragma unroll
                 for (int j = 0; j < 4; j++)
@@ -222,7 +205,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 2) decode_kernel(const DecodeP
                 }
 #pragma unroll
                 for (int b = 0; b < kBlocks; b++)
-                    Act<T>::mma(acc[b], a, bf[i][j][b][0], bf[i][j][b][1]);
+                    MmaSync<T>::run(acc[b], a, bf[i][j][b][0], bf[i][j][b][1]);
             }
         }
     }
@@ -272,9 +255,9 @@ void launch_dtype(const DecodeParams &p, bool two_groups, bool gather, unsigned 
 
 } // namespace
 
-extern "C" cudaError_t w4a16_launch_decode(const w4a16_weight *w, const void *A, int64_t lda,
-                                           void *C, int64_t ldc, int64_t M, const void *bias,
-                                           cudaStream_t stream) {
+extern "C" cudaError_t w4a16_launch_decode_v2(const w4a16_weight *w, const void *A, int64_t lda,
+                                              void *C, int64_t ldc, int64_t M,
+                                              const void *bias, cudaStream_t stream) {
     DecodeParams p;
     p.qweight = static_cast<const uint4 *>(w->qweight);
     p.scales = w->scales;

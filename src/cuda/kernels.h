@@ -1,12 +1,15 @@
 /* Launchers of the kernels in src/cuda/ (*.cu files), callable from the host C code.
- * Each returns the launch's cudaGetLastError(); shapes are checked by the
- * caller (src/gpu/). */
+ * Each returns the launch's cudaGetLastError(): the caller (src/gpu/) has
+ * cleared any error pending from earlier work at the entry of the public call
+ * (w4a16_cuda_check_pending), so the error is the launch's own. Shapes are
+ * checked by the caller. */
 #ifndef W4A16_CUDA_KERNELS_H
 #define W4A16_CUDA_KERNELS_H
 
 #include <cuda_runtime_api.h>
 #include <stdint.h>
 
+#include "kernel_plan/decode_plan.h"
 #include "w4a16.h"
 
 #ifdef __cplusplus
@@ -35,6 +38,7 @@ typedef struct {
     int64_t groups, groups_padded;
     int64_t k_begin;          /* source column of slice column 0 */
     const int32_t *perm;      /* device [k]: slice column of packed column j; NULL: j */
+    int32_t *perm_out;        /* device [k]: the packed weight's copy of perm; NULL: none */
     const int32_t *group_of;  /* device [groups]: source group of packed group; NULL: */
     int64_t group_base;       /*   group_base + packed group */
     int32_t scale_bytes;      /* 2 or 4: scales are copied bit for bit */
@@ -43,7 +47,8 @@ typedef struct {
     uint8_t *zeros;           /* NULL: the result is symmetric */
 } w4a16_pack_args;
 
-/* Writes qweight, scales and zeros of the packed layout (src/packed/packed_layout.h). */
+/* Writes qweight, scales and zeros of the packed layout (src/packed/packed_layout.h),
+ * and copies perm to perm_out, in one launch. */
 cudaError_t w4a16_launch_pack(const w4a16_pack_args *args, cudaStream_t stream);
 
 /* The fallback's dequantize: rows [row_begin, row_begin + rows) of the packed
@@ -53,13 +58,38 @@ cudaError_t w4a16_launch_pack(const w4a16_pack_args *args, cudaStream_t stream);
 cudaError_t w4a16_launch_dequantize(const w4a16_weight *w, int64_t row_begin, int64_t rows,
                                     void *out, int64_t ldo, cudaStream_t stream);
 
-/* The decode kernel (gemm_small_m.cu): C[M][n] = A[M][k] · Wᵀ (+ bias[n])
- * in one launch, for 1 <= M <= 16. The caller (src/gpu/decode.c) checked
- * that it can take the call: G a multiple of 16 and >= 32 (or per-channel),
- * k_padded * G < 2^32. A and C: any 2-byte alignment (A 4-byte aligned with
- * even lda reads pairs; otherwise, and with w->perm, single elements). */
-cudaError_t w4a16_launch_decode(const w4a16_weight *w, const void *A, int64_t lda, void *C,
-                                int64_t ldc, int64_t M, const void *bias, cudaStream_t stream);
+/* The decode kernel v3 (sm90_decode.cu, Hopper): C[M][n] = A[M][k] · Wᵀ
+ * (+ bias[n]) in one launch, for 1 <= M <= 16, K split over a cluster of
+ * `splits` CTAs. The caller (src/gpu/decode.c) checked that it can take the
+ * call (G a multiple of 16 and >= 32 or per-channel, k_padded * G < 2^32;
+ * w4a16_gemm checked qweight, scales and zeros 16-byte aligned) and planned it
+ * (src/kernel_plan/decode_plan.h). A and C: any 2-byte alignment (A 16-byte
+ * aligned with lda a multiple of 8 and no perm is copied 16 bytes at a time;
+ * otherwise element by element). */
+typedef struct {
+    const w4a16_weight *w;
+    const void *A;
+    int64_t lda;
+    void *C;
+    int64_t ldc;
+    int64_t M;
+    const void *bias;      /* [n] or NULL */
+    int splits;            /* K-ranges, the cluster size: 1 .. W4A16_DECODE_MAX_SPLITS */
+    w4a16_decode_smem smem; /* the plan's shared-memory layout; smem.bytes per CTA */
+    int64_t smem_limit;    /* the device's opt-in maximum per CTA */
+} w4a16_decode_args;
+
+cudaError_t w4a16_launch_decode(const w4a16_decode_args *args, cudaStream_t stream);
+
+/* The decode kernel v2 (gemm_small_m.cu, sm_80+), kept for GPUs before
+ * Hopper and for A/B runs: the same contract in one launch, K split over a
+ * CTA's warps, no shared-memory staging. The caller (src/gpu/decode_v2.c)
+ * checked G a multiple of 16 and >= 32 (or per-channel), k_padded * G < 2^32.
+ * A 4-byte aligned with even lda reads pairs; otherwise, and with w->perm,
+ * single elements. */
+cudaError_t w4a16_launch_decode_v2(const w4a16_weight *w, const void *A, int64_t lda, void *C,
+                                   int64_t ldc, int64_t M, const void *bias,
+                                   cudaStream_t stream);
 
 /* out[m][j] = A[m][perm[j]] for 16-bit elements, j < k; columns k..ldo-1 are
  * zeroed. out is 16-byte aligned, ldo = round_up(k, 8). */
@@ -67,9 +97,35 @@ cudaError_t w4a16_launch_permute_columns(const void *A, int64_t lda, int64_t row
                                          const int32_t *perm, void *out, int64_t ldo,
                                          cudaStream_t stream);
 
-/* C[m][j] = row[j] for m < rows, j < n: 16-bit elements, any 2-byte alignment. */
-cudaError_t w4a16_launch_fill_rows(const void *row, int64_t n, int64_t rows, void *C,
-                                   int64_t ldc, cudaStream_t stream);
+/* The Hopper kernel (sm90_prefill.cu). The caller (src/gpu/sm90.c) checked
+ * that it can take the call and chose the token tile and the K split. */
+typedef struct {
+    const w4a16_weight *w;
+    const void *A;     /* 16-byte aligned, lda a multiple of 8; perm already applied */
+    int64_t lda;
+    void *C;           /* any 2-byte alignment */
+    int64_t ldc;
+    int64_t M;
+    const void *bias;  /* [n] or NULL */
+    int block_m;       /* tokens per tile: 32, 64, 128 or 256 */
+    int splits;        /* K ranges; > 1 writes fp32 partials for w4a16_launch_splitk_reduce */
+    float *partials;   /* split K: [splits][M][n_padded]; stream-K: the grid's partial
+                          tiles (w4a16_sm90_partial_bytes); 16-byte aligned */
+    int streamk;       /* 1: k-blocks shared evenly over `grid` CTAs (splits ignored) */
+    int grid;          /* stream-K's CTAs */
+    int32_t *counters; /* stream-K: [tiles][2] zeros, left zero by the kernel */
+    int sm_count;      /* persistent grid: at most one CTA per SM */
+} w4a16_sm90_args;
+
+cudaError_t w4a16_launch_sm90_prefill(const w4a16_sm90_args *args, cudaStream_t stream);
+/* Pipeline stages the kernel keeps for a token tile of `block_m` (0 if none). */
+int w4a16_sm90_stage_count(int block_m);
+
+/* C[m][j] = sum over s of partials[s][m][j] in order s = 0, 1, ... (+ bias[j]),
+ * one rounding to 16 bits, for m < M, j < n; partials row pitch ldp floats. */
+cudaError_t w4a16_launch_splitk_reduce(const float *partials, int splits, int64_t M, int64_t n,
+                                       int64_t ldp, const void *bias, w4a16_dtype dtype, void *C,
+                                       int64_t ldc, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

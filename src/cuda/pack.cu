@@ -8,6 +8,7 @@
 // 50M values, 25 MB read and written once; even at a tenth of copy speed
 // that is ~0.1 ms, well under the 5 ms budget.
 #include <cuda_runtime.h>
+#include <stdint.h>
 
 #include "cuda/kernels.h"
 #include "packed/packed_layout.h"
@@ -27,10 +28,10 @@ __device__ int64_t source_group(const w4a16_pack_args &a, int64_t group) {
     return a.group_of != nullptr ? a.group_of[group] : a.group_base + group;
 }
 
-__global__ void __launch_bounds__(kThreads) pack_qweight_kernel(const __grid_constant__ w4a16_pack_args a) {
+// One thread per lane of a tile: its 16 bytes.
+__device__ void pack_qweight(const w4a16_pack_args &a, int64_t thread) {
     const int64_t tiles_n = a.n_padded / W4A16_TILE_ROWS;
     const int64_t tiles = tiles_n * (a.k_padded / W4A16_TILE_COLS);
-    const int64_t thread = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (thread >= tiles * W4A16_TILE_LANES) return;
     const int64_t tile = thread / W4A16_TILE_LANES;
     const int lane = (int)(thread % W4A16_TILE_LANES);
@@ -72,8 +73,7 @@ __global__ void __launch_bounds__(kThreads) pack_qweight_kernel(const __grid_con
 }
 
 // One thread per (group, row) of scales and zeros, rows fastest (coalesced stores).
-__global__ void __launch_bounds__(kThreads) pack_scales_kernel(const __grid_constant__ w4a16_pack_args a) {
-    const int64_t index = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+__device__ void pack_scales(const w4a16_pack_args &a, int64_t index) {
     if (index >= a.groups_padded * a.n_padded) return;
     const int64_t group = index / a.n_padded, row = index % a.n_padded;
     uint32_t scale_bits = 0; // 0.0 in F16, BF16 and F32
@@ -94,15 +94,41 @@ __global__ void __launch_bounds__(kThreads) pack_scales_kernel(const __grid_cons
     if (a.zeros != nullptr) a.zeros[index] = (uint8_t)zero;
 }
 
-unsigned blocks_for(int64_t threads) { return (unsigned)((threads + kThreads - 1) / kThreads); }
+int64_t blocks_for(int64_t threads) { return (threads + kThreads - 1) / kThreads; }
+
+// The blocks of one launch, in three runs: qweight tiles, then scales and
+// zeros, then the act-order permutation. One launch is the only step that
+// writes the output, so a failure leaves a caller's buffers untouched.
+struct PackBlocks {
+    int64_t qweight, scales, perm;
+};
+
+__global__ void __launch_bounds__(kThreads) pack_kernel(const __grid_constant__ w4a16_pack_args a,
+                                                        const PackBlocks blocks) {
+    int64_t block = blockIdx.x;
+    if (block < blocks.qweight) {
+        pack_qweight(a, block * kThreads + threadIdx.x);
+        return;
+    }
+    block -= blocks.qweight;
+    if (block < blocks.scales) {
+        pack_scales(a, block * kThreads + threadIdx.x);
+        return;
+    }
+    const int64_t j = (block - blocks.scales) * kThreads + threadIdx.x;
+    if (j < a.k) a.perm_out[j] = a.perm[j];
+}
 
 } // namespace
 
 extern "C" cudaError_t w4a16_launch_pack(const w4a16_pack_args *args, cudaStream_t stream) {
     const int64_t tiles = (args->n_padded / W4A16_TILE_ROWS) * (args->k_padded / W4A16_TILE_COLS);
-    pack_qweight_kernel<<<blocks_for(tiles * W4A16_TILE_LANES), kThreads, 0, stream>>>(*args);
-    cudaError_t error = cudaGetLastError();
-    if (error != cudaSuccess) return error;
-    pack_scales_kernel<<<blocks_for(args->groups_padded * args->n_padded), kThreads, 0, stream>>>(*args);
+    PackBlocks blocks;
+    blocks.qweight = blocks_for(tiles * W4A16_TILE_LANES);
+    blocks.scales = blocks_for(args->groups_padded * args->n_padded);
+    blocks.perm = args->perm_out != nullptr ? blocks_for(args->k) : 0;
+    const int64_t total = blocks.qweight + blocks.scales + blocks.perm;
+    if (total > INT32_MAX) return cudaErrorInvalidConfiguration; // 2^31 blocks: past any packable shape
+    pack_kernel<<<(unsigned)total, kThreads, 0, stream>>>(*args, blocks);
     return cudaGetLastError();
 }

@@ -1,14 +1,18 @@
 /* w4a16_ctx: creation reads the device and the environment once, and
- * allocates everything w4a16_gemm will need, so that gemm itself allocates
- * nothing and can be captured in a CUDA graph. */
+ * allocates everything w4a16_gemm will need (the workspace unless the caller
+ * gives one), so that gemm itself allocates nothing and can be captured in a
+ * CUDA graph. */
 #include "gpu/ctx.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "gpu/cuda_check.h"
+#include "kernel_plan/decode_plan.h"
+#include "kernel_plan/sm90_plan.h"
 
 w4a16_status w4a16_device_count(int *count) {
     W4A16_FAIL_IF(count == NULL, W4A16_ERR_ARG, "count is NULL");
@@ -36,6 +40,7 @@ static w4a16_status read_device(w4a16_ctx *ctx, int device) {
     ctx->sm_count = prop.multiProcessorCount;
     ctx->l2_bytes = prop.l2CacheSize;
     ctx->smem_per_block_optin = (int64_t)prop.sharedMemPerBlockOptin;
+    ctx->smem_per_sm = (int64_t)prop.sharedMemPerMultiprocessor;
     snprintf(ctx->device_name, sizeof ctx->device_name, "%s", prop.name);
     W4A16_FAIL_IF(prop.major < 8, W4A16_ERR_CUDA,
                   "device %d (%s) has compute capability %d.%d; w4a16 needs 8.0 or newer",
@@ -46,6 +51,7 @@ static w4a16_status read_device(w4a16_ctx *ctx, int device) {
 static w4a16_status read_environment(w4a16_ctx *ctx) {
     const char *kernel = getenv("W4A16_KERNEL");
     ctx->forced = W4A16_KERNEL_AUTO;
+    ctx->forced_by = W4A16_FORCED_BY_ENV;
     if (kernel != NULL && kernel[0] != '\0') {
         w4a16_status status = w4a16_kernel_parse(kernel, &ctx->forced);
         if (status != W4A16_OK) return w4a16_fail_context(status, "W4A16_KERNEL");
@@ -60,15 +66,35 @@ static w4a16_status read_environment(w4a16_ctx *ctx) {
             return w4a16_fail(W4A16_ERR_ARG,
                               "W4A16_FALLBACK_SPLIT='%s' is not none, even or head", split);
     }
+    /* For A/B runs and tests of the decode kernel's split K. */
+    const char *splits = getenv("W4A16_DECODE_SPLITS");
+    ctx->decode_splits = 0;
+    if (splits != NULL && splits[0] != '\0') {
+        char *end = NULL;
+        const long value = strtol(splits, &end, 10);
+        if (*end != '\0' || value < 1 || value > W4A16_DECODE_MAX_SPLITS)
+            return w4a16_fail(W4A16_ERR_ARG, "W4A16_DECODE_SPLITS='%s' is not a number from 1 to %d",
+                              splits, W4A16_DECODE_MAX_SPLITS);
+        ctx->decode_splits = (int)value;
+    }
     return W4A16_OK;
 }
 
 static w4a16_status allocate(w4a16_ctx *ctx, size_t workspace_bytes) {
-    ctx->workspace_bytes = workspace_bytes;
-    W4A16_TRY(w4a16_device_alloc(&ctx->workspace, workspace_bytes, "the ctx workspace"));
+    if (workspace_bytes > 0) {
+        W4A16_TRY(w4a16_device_alloc(&ctx->workspace, workspace_bytes, "the ctx workspace"));
+        ctx->workspace_bytes = workspace_bytes;
+        ctx->workspace_owned = 1;
+    }
     W4A16_TRY(w4a16_device_alloc(&ctx->cublas_workspace, W4A16_CUBLAS_WORKSPACE_BYTES,
                                  "cuBLAS's workspace"));
-    CUBLAS_TRY(cublasCreate(&ctx->cublas));
+    /* Zeroed once here, and synchronously: the kernels keep them zero. */
+    const size_t counter_bytes = (size_t)W4A16_SM90_STREAMK_MAX_TILES * 2 * sizeof(int32_t);
+    W4A16_TRY(w4a16_device_alloc((void **)&ctx->tile_counters, counter_bytes,
+                                 "the Hopper kernel's tile counters"));
+    CUDA_TRY(cudaMemset(ctx->tile_counters, 0, counter_bytes));
+    CUDA_TRY(cudaDeviceSynchronize());
+    CUBLAS_TRY(cublasLtCreate(&ctx->cublaslt));
     /* The side stream dequantizes the next chunk beside a GEMM that fills the
      * GPU: its blocks go first whenever the GEMM frees an SM. */
     int least_priority = 0, greatest_priority = 0;
@@ -83,21 +109,48 @@ static w4a16_status allocate(w4a16_ctx *ctx, size_t workspace_bytes) {
     return W4A16_OK;
 }
 
-w4a16_status w4a16_ctx_create(int device, size_t workspace_bytes, w4a16_ctx **out) {
+/* A caller's workspace: 256-byte aligned device memory of `device` (not
+ * checked when bytes is 0: then it is never used). */
+static w4a16_status check_workspace(int device, const void *workspace, size_t bytes) {
+    if (bytes == 0) return W4A16_OK;
+    W4A16_FAIL_IF(workspace == NULL, W4A16_ERR_ARG, "workspace is NULL but bytes=%zu", bytes);
+    W4A16_FAIL_IF((uintptr_t)workspace % W4A16_WORKSPACE_ALIGN != 0, W4A16_ERR_ARG,
+                  "workspace=%p is not %d-byte aligned", workspace, W4A16_WORKSPACE_ALIGN);
+    struct cudaPointerAttributes attributes;
+    CUDA_TRY(cudaPointerGetAttributes(&attributes, workspace));
+    W4A16_FAIL_IF(attributes.type != cudaMemoryTypeDevice &&
+                      attributes.type != cudaMemoryTypeManaged,
+                  W4A16_ERR_ARG, "workspace=%p is not device memory", workspace);
+    W4A16_FAIL_IF(attributes.device != device, W4A16_ERR_ARG,
+                  "workspace=%p is memory of device %d, not of the ctx's device %d", workspace,
+                  attributes.device, device);
+    return W4A16_OK;
+}
+
+/* Creates a ctx on `device` with workspace_bytes of its own workspace, or
+ * the caller's (caller_workspace set). */
+static w4a16_status create(int device, size_t workspace_bytes, int caller_workspace,
+                           void *workspace, w4a16_ctx **out) {
     W4A16_FAIL_IF(out == NULL, W4A16_ERR_ARG, "out is NULL");
     w4a16_ctx *ctx = calloc(1, sizeof *ctx);
     W4A16_FAIL_IF(ctx == NULL, W4A16_ERR_NOMEM, "no memory for a w4a16_ctx");
     int previous = -1;
     w4a16_status status = read_device(ctx, device);
     if (status == W4A16_OK) status = read_environment(ctx);
+    if (status == W4A16_OK && caller_workspace)
+        status = check_workspace(device, workspace, workspace_bytes);
     if (status == W4A16_OK) {
         /* Allocate on `device`, then give the caller back its current device. */
         CUDA_TRY_GOTO(status, cudaGetDevice(&previous), fail);
         CUDA_TRY_GOTO(status, cudaSetDevice(device), fail);
-        status = allocate(ctx, workspace_bytes ? workspace_bytes : W4A16_DEFAULT_WORKSPACE_BYTES);
+        status = allocate(ctx, caller_workspace ? 0 : workspace_bytes);
         CUDA_TRY_GOTO(status, cudaSetDevice(previous), fail);
     }
     if (status != W4A16_OK) goto fail;
+    if (caller_workspace) {
+        ctx->workspace = workspace_bytes > 0 ? workspace : NULL;
+        ctx->workspace_bytes = workspace_bytes;
+    }
     *out = ctx;
     return W4A16_OK;
 fail:
@@ -105,19 +158,54 @@ fail:
     return status;
 }
 
+w4a16_status w4a16_ctx_create(int device, size_t workspace_bytes, w4a16_ctx **out) {
+    return create(device, workspace_bytes ? workspace_bytes : W4A16_DEFAULT_WORKSPACE_BYTES, 0,
+                  NULL, out);
+}
+
+w4a16_status w4a16_ctx_create_with_workspace(int device, void *workspace, size_t bytes,
+                                             w4a16_ctx **out) {
+    return create(device, bytes, 1, workspace, out);
+}
+
+w4a16_status w4a16_ctx_set_workspace(w4a16_ctx *ctx, void *workspace, size_t bytes) {
+    W4A16_FAIL_IF(ctx == NULL, W4A16_ERR_ARG, "ctx is NULL");
+    W4A16_TRY(check_workspace(ctx->device, workspace, bytes));
+    if (ctx->workspace_owned) CUDA_TRY(cudaFree(ctx->workspace)); /* waits for its work */
+    ctx->workspace = bytes > 0 ? workspace : NULL;
+    ctx->workspace_bytes = bytes;
+    ctx->workspace_owned = 0;
+    return W4A16_OK;
+}
+
+w4a16_status w4a16_ctx_set_kernel(w4a16_ctx *ctx, const char *name) {
+    W4A16_FAIL_IF(ctx == NULL, W4A16_ERR_ARG, "ctx is NULL");
+    W4A16_FAIL_IF(name == NULL, W4A16_ERR_ARG, "kernel name is NULL");
+    W4A16_TRY(w4a16_kernel_parse(name, &ctx->forced));
+    ctx->forced_by = W4A16_FORCED_BY_API;
+    return W4A16_OK;
+}
+
+w4a16_status w4a16_ctx_set_batch_invariant(w4a16_ctx *ctx, int on) {
+    W4A16_FAIL_IF(ctx == NULL, W4A16_ERR_ARG, "ctx is NULL");
+    W4A16_FAIL_IF(on != 0 && on != 1, W4A16_ERR_ARG, "on=%d is not 0 or 1", on);
+    ctx->batch_invariant = on;
+    return W4A16_OK;
+}
+
 void w4a16_ctx_destroy(w4a16_ctx *ctx) {
     if (ctx == NULL) return;
-    if (ctx->side_stream != NULL) cudaStreamSynchronize(ctx->side_stream);
+    if (ctx->side_stream != NULL) w4a16_cuda_cleanup(cudaStreamSynchronize(ctx->side_stream));
     for (int b = 0; b < 2; b++) {
-        if (ctx->chunk_ready[b] != NULL) cudaEventDestroy(ctx->chunk_ready[b]);
-        if (ctx->chunk_used[b] != NULL) cudaEventDestroy(ctx->chunk_used[b]);
+        if (ctx->chunk_ready[b] != NULL) w4a16_cuda_cleanup(cudaEventDestroy(ctx->chunk_ready[b]));
+        if (ctx->chunk_used[b] != NULL) w4a16_cuda_cleanup(cudaEventDestroy(ctx->chunk_used[b]));
     }
-    if (ctx->fork != NULL) cudaEventDestroy(ctx->fork);
-    if (ctx->side_stream != NULL) cudaStreamDestroy(ctx->side_stream);
-    if (ctx->cublas != NULL) cublasDestroy(ctx->cublas);
+    if (ctx->fork != NULL) w4a16_cuda_cleanup(cudaEventDestroy(ctx->fork));
+    if (ctx->side_stream != NULL) w4a16_cuda_cleanup(cudaStreamDestroy(ctx->side_stream));
+    if (ctx->cublaslt != NULL) cublasLtDestroy(ctx->cublaslt);
     /* cudaFree waits for work still using the buffers. */
-    cudaFree(ctx->cublas_workspace);
-    cudaFree(ctx->workspace);
-    (void)cudaGetLastError();
+    w4a16_cuda_cleanup(cudaFree(ctx->cublas_workspace));
+    w4a16_cuda_cleanup(cudaFree(ctx->tile_counters));
+    if (ctx->workspace_owned) w4a16_cuda_cleanup(cudaFree(ctx->workspace));
     free(ctx);
 }

@@ -25,6 +25,19 @@ w4a16_status w4a16_cublas_fail(cublasStatus_t status, const char *expr, const ch
                       cublasGetStatusName(status), cublasGetStatusString(status));
 }
 
+void w4a16_cuda_cleanup(cudaError_t error) {
+    if (error != cudaSuccess) (void)cudaGetLastError();
+}
+
+w4a16_status w4a16_cuda_check_pending(const char *call) {
+    cudaError_t pending = cudaGetLastError();
+    W4A16_FAIL_IF(pending != cudaSuccess, W4A16_ERR_CUDA,
+                  "%s: a CUDA error was pending from earlier work on this thread, not from this "
+                  "call: %s (%s); nothing was queued",
+                  call, cudaGetErrorName(pending), cudaGetErrorString(pending));
+    return W4A16_OK;
+}
+
 w4a16_status w4a16_device_alloc(void **ptr, size_t bytes, const char *what) {
     cudaError_t error = cudaMalloc(ptr, bytes);
     if (error == cudaSuccess) return W4A16_OK;

@@ -13,6 +13,18 @@ w4a16_status w4a16_cuda_fail(cudaError_t error, const char *expr, const char *fi
 w4a16_status w4a16_cublas_fail(cublasStatus_t status, const char *expr, const char *file,
                                int line);
 
+/* The result of a CUDA call in cleanup code, which has no one to report to:
+ * a failure is dropped, and cleared, so that it is not left pending for the
+ * caller's next call (which would take it for its own). */
+void w4a16_cuda_cleanup(cudaError_t error);
+
+/* At the entry of a call, after its argument checks: an error still pending
+ * from the caller's earlier work on this thread (a failed launch, a bad
+ * cudaMemcpy) fails the call with W4A16_ERR_CUDA and a message saying it is
+ * not this call's, and is cleared. Then every later cudaGetLastError() in
+ * the call is the call's own. `call` names it ("w4a16_gemm"). */
+w4a16_status w4a16_cuda_check_pending(const char *call);
+
 /* cudaMalloc of `bytes` for `what` ("the ctx workspace"); a failure names
  * both (W4A16_ERR_NOMEM when out of memory) and leaves *ptr NULL. */
 w4a16_status w4a16_device_alloc(void **ptr, size_t bytes, const char *what);

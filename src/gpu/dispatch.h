@@ -1,8 +1,9 @@
 /* Which kernel runs a w4a16_gemm call: a table of kernels, each with a
- * predicate saying whether it can take the call, and the auto choice
- * between them (docs/DESIGN.md §5). W4A16_KERNEL, read at ctx creation,
- * forces one; forcing one that cannot take the call is an error, never a
- * silent substitute. */
+ * predicate saying whether it can take the call, the workspace it needs to
+ * run it in one piece, and its run function, and the auto choice between
+ * them (docs/DESIGN.md §5). w4a16_ctx_set_kernel, or W4A16_KERNEL read at
+ * ctx creation, forces one; forcing one that cannot take the call is an
+ * error, never a silent substitute. */
 #ifndef W4A16_GPU_DISPATCH_H
 #define W4A16_GPU_DISPATCH_H
 
@@ -15,6 +16,7 @@ typedef enum {
     W4A16_KERNEL_FALLBACK,
     W4A16_KERNEL_SM90_PREFILL,
     W4A16_KERNEL_DECODE,
+    W4A16_KERNEL_DECODE_V2,
     W4A16_KERNEL_COUNT
 } w4a16_kernel;
 
@@ -32,7 +34,7 @@ typedef struct {
     cudaStream_t stream;
 } w4a16_gemm_call;
 
-/* "auto", "fallback", "sm90_prefill", "decode". */
+/* "auto", "fallback", "sm90_prefill", "decode", "decode_v2". */
 const char *w4a16_kernel_name(w4a16_kernel kernel);
 /* Parses those names; W4A16_ERR_ARG naming the value otherwise. */
 w4a16_status w4a16_kernel_parse(const char *name, w4a16_kernel *out);
@@ -43,9 +45,8 @@ w4a16_status w4a16_kernel_parse(const char *name, w4a16_kernel *out);
 w4a16_status w4a16_dispatch_choose(const w4a16_gemm_call *call, w4a16_kernel *out);
 /* Chooses, then runs. */
 w4a16_status w4a16_dispatch_run(const w4a16_gemm_call *call);
-
-/* Forces a kernel on this ctx, as W4A16_KERNEL does (AUTO: the auto choice).
- * For `w4a16 bench`, which times every kernel that can run. */
-void w4a16_ctx_force_kernel(w4a16_ctx *ctx, w4a16_kernel kernel);
+/* Chooses, then says how many bytes of workspace the choice needs to run the
+ * call in one piece. Host only. */
+w4a16_status w4a16_dispatch_workspace_bytes(const w4a16_gemm_call *call, size_t *bytes);
 
 #endif

@@ -1,21 +1,26 @@
 /* The fallback GEMM (see fallback.h).
  *
- * C row-major [M, N] is, to column-major cuBLAS, C' [N, M] with ld = ldc;
- * a W chunk row-major [rows, k_padded] is W' [k, rows] and A is A' [k, M]:
- * C'[n0 .. n0 + rows) = W'ᵀ A', i.e. GemmEx(op_W = T, op_A = N, m = rows,
- * n = M, k = K) writing C + n0. The bias is broadcast into C first and the
- * GEMM runs with beta = 1, so it is added in fp32 with a single rounding.
+ * Each W chunk's GEMM is one cuBLASLt call (cublaslt_gemm.c) that writes its
+ * columns of C once, with the bias added in fp32 by its epilogue, so a call
+ * that fails before its first GEMM leaves C untouched. A call that runs in
+ * several pieces (W in chunks, or act-order's A in M-passes) writes C piece
+ * by piece: if piece i fails, the C columns (and rows) of pieces < i hold
+ * their results and the rest is untouched.
  *
- * Workspace: act-order first takes room for the permuted A (whole M, or
- * M-chunks when it does not fit in half), the rest holds two W buffers.
- * Chunk i+1 is dequantized on the side stream while chunk i's GEMM runs on
- * the caller's stream; events join the two, all capturable in a CUDA graph. */
+ * Workspace: when W whole (and act-order's permuted A, all M rows) fits, one
+ * piece: W first, A after it. Otherwise act-order first takes room for the
+ * permuted A (whole M, or M-passes when it does not fit in half), the rest
+ * holds two W buffers. Chunk i+1 is dequantized on the side stream while
+ * chunk i's GEMM runs on the caller's stream; events join the two, all
+ * capturable in a CUDA graph. */
 #include "gpu/fallback.h"
 
 #include <stdio.h>
 
+#include "common/fault.h"
 #include "cuda/kernels.h"
 #include "gpu/ctx.h"
+#include "gpu/cublaslt_gemm.h"
 #include "gpu/cuda_check.h"
 #include "packed/packed_layout.h"
 
@@ -55,49 +60,75 @@ typedef struct {
 } fallback_plan;
 
 static size_t align_down(size_t x) { return x / ALIGN * ALIGN; }
+static size_t align_up(size_t x) { return (x + ALIGN - 1) / ALIGN * ALIGN; }
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* Bytes of one dequantized W row, and of one permuted A row. */
+static int64_t w_row_bytes(const w4a16_weight *w) { return w->k_padded * 2; }
+static int64_t a_row_bytes(const w4a16_weight *w) { return w4a16_round_up(w->k, 8) * 2; }
+
+/* W whole, then (act-order) the permuted A of all M rows. */
+static size_t one_piece_bytes(const w4a16_weight *w, int64_t M) {
+    const size_t a_bytes = w->perm != NULL ? align_up((size_t)(M * a_row_bytes(w))) : 0;
+    return align_up((size_t)(w->n_padded * w_row_bytes(w))) + a_bytes;
+}
+
+/* Enough workspace to run in chunks: two 64-row W buffers (and, for
+ * act-order, as much again, since A takes at most half). */
+static size_t chunked_bytes(const w4a16_weight *w) {
+    const size_t buffers = 2 * (size_t)(CHUNK_ROWS * w_row_bytes(w)) + 2 * ALIGN;
+    return w->perm != NULL ? 2 * buffers + ALIGN : buffers;
+}
+
+static const char *too_small(const w4a16_ctx *ctx, const w4a16_weight *w, int64_t M, char *why,
+                             size_t why_size) {
+    snprintf(why, why_size,
+             "the workspace of %zu bytes is too small at n=%lld, k=%lld, M=%lld: the fallback "
+             "needs %zu bytes to run in one piece (%zu are enough to run in chunks)",
+             ctx->workspace_bytes, (long long)w->n, (long long)w->k, (long long)M,
+             one_piece_bytes(w, M), chunked_bytes(w));
+    return why;
+}
 
 /* Fills the plan; returns NULL, or why the workspace cannot hold it. */
 static const char *make_plan(const w4a16_ctx *ctx, const w4a16_weight *w, int64_t M,
                              fallback_plan *p, char *why, size_t why_size) {
-    const int64_t row_bytes = w->k_padded * 2;
+    const int64_t row_bytes = w_row_bytes(w);
     size_t w_bytes = ctx->workspace_bytes;
     p->ldw = w->k_padded;
     p->a_perm = NULL;
     p->lda_perm = w4a16_round_up(w->k, 8);
-    p->m_chunk = M > 0 ? M : 1;
-    if (w->perm != NULL && M > 0) {
-        const int64_t a_row_bytes = p->lda_perm * 2;
-        int64_t a_rows = min64(M, (int64_t)(ctx->workspace_bytes / 2) / a_row_bytes);
-        if (a_rows < 1) {
-            snprintf(why, why_size, "workspace of %zu bytes cannot hold one permuted row of A (k=%lld)",
-                     ctx->workspace_bytes, (long long)w->k);
-            return why;
-        }
+    p->m_chunk = M;
+    p->w_buffer[0] = ctx->workspace;
+    p->w_buffer[1] = NULL;
+    const int want_overlap = ctx->fallback_split != W4A16_SPLIT_NONE && M >= OVERLAP_MIN_M &&
+                             w->n_padded >= OVERLAP_MIN_ROWS;
+    if (!want_overlap && one_piece_bytes(w, M) <= ctx->workspace_bytes) {
+        /* W first, then act-order's A, all M rows of it. */
+        p->head_rows = p->body_rows = w->n_padded;
+        p->n_chunks = 1;
+        if (w->perm != NULL)
+            p->a_perm = (char *)ctx->workspace + align_up((size_t)(w->n_padded * row_bytes));
+        return NULL;
+    }
+    if (w->perm != NULL) {
+        const int64_t a_rows = min64(M, (int64_t)(ctx->workspace_bytes / 2) / a_row_bytes(w));
+        if (a_rows < 1) return too_small(ctx, w, M, why, why_size);
         /* The permuted A sits at the end; the W buffers take what is left before it. */
-        w_bytes = align_down(ctx->workspace_bytes - (size_t)(a_rows * a_row_bytes));
+        w_bytes = align_down(ctx->workspace_bytes - (size_t)(a_rows * a_row_bytes(w)));
         p->a_perm = (char *)ctx->workspace + w_bytes;
         p->m_chunk = a_rows;
     }
-    const int want_overlap = ctx->fallback_split != W4A16_SPLIT_NONE && M >= OVERLAP_MIN_M &&
-                             w->n_padded >= OVERLAP_MIN_ROWS;
-    p->w_buffer[0] = ctx->workspace;
     if (!want_overlap && w->n_padded * row_bytes <= (int64_t)w_bytes) {
+        /* W whole in buffer 0, dequantized once for every M-pass of A. */
         p->head_rows = p->body_rows = w->n_padded;
         p->n_chunks = 1;
-        p->w_buffer[1] = NULL;
         return NULL;
     }
     const size_t buffer_bytes = align_down(w_bytes / 2);
     const int64_t max_rows = (int64_t)buffer_bytes / row_bytes / CHUNK_ROWS * CHUNK_ROWS;
-    if (max_rows < CHUNK_ROWS) {
-        snprintf(why, why_size,
-                 "workspace of %zu bytes is too small for the fallback at k=%lld: it needs %lld",
-                 ctx->workspace_bytes, (long long)w->k,
-                 (long long)(2 * CHUNK_ROWS * row_bytes + 2 * ALIGN) * (w->perm != NULL ? 2 : 1));
-        return why;
-    }
+    if (max_rows < CHUNK_ROWS) return too_small(ctx, w, M, why, why_size);
     p->w_buffer[1] = (char *)ctx->workspace + buffer_bytes;
     int64_t head = 0, rest = w->n_padded;
     if (want_overlap && ctx->fallback_split == W4A16_SPLIT_HEAD) {
@@ -123,24 +154,18 @@ static int64_t chunk_rows(const fallback_plan *p, int64_t i, int64_t n) {
 }
 
 const char *w4a16_fallback_cannot_run(const w4a16_gemm_call *call) {
-    /* Thread-local: the message outlives the call that made it. */
-    static _Thread_local char why[256];
-    fallback_plan plan;
-    return make_plan(call->ctx, call->w, call->M, &plan, why, sizeof why);
+    (void)call;
+    return NULL;
 }
 
-static cudaDataType cuda_type(w4a16_dtype dtype) {
-    return dtype == W4A16_BF16 ? CUDA_R_16BF : CUDA_R_16F;
+size_t w4a16_fallback_workspace_bytes(const w4a16_gemm_call *call) {
+    return one_piece_bytes(call->w, call->M);
 }
 
-static w4a16_status gemm_chunk(const w4a16_gemm_call *c, const fallback_plan *p,
-                               const void *w_chunk, int64_t rows, int64_t M, const void *A,
-                               int64_t lda, void *C) {
-    const float alpha = 1.0f, beta = c->bias != NULL ? 1.0f : 0.0f;
-    const cudaDataType t = cuda_type(c->w->act_dtype);
-    CUBLAS_TRY(cublasGemmEx(c->ctx->cublas, CUBLAS_OP_T, CUBLAS_OP_N, (int)rows, (int)M,
-                            (int)c->w->k, &alpha, w_chunk, t, (int)p->ldw, A, t, (int)lda, &beta,
-                            C, t, (int)c->ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+static w4a16_status launch_dequantize(const w4a16_gemm_call *c, const fallback_plan *p,
+                                      int64_t n0, int64_t rows, int b, cudaStream_t stream) {
+    CUDA_TRY(W4A16_FAULT_OR(W4A16_FAULT_FALLBACK_DEQUANTIZE, cudaErrorLaunchOutOfResources,
+                            w4a16_launch_dequantize(c->w, n0, rows, p->w_buffer[b], p->ldw, stream)));
     return W4A16_OK;
 }
 
@@ -151,12 +176,9 @@ static w4a16_status dequantize_chunk(const w4a16_gemm_call *c, const fallback_pl
     w4a16_ctx *ctx = c->ctx;
     const int64_t n0 = chunk_start(p, chunk);
     const int64_t rows = chunk_rows(p, chunk, c->w->n_padded);
-    if (!overlap) {
-        CUDA_TRY(w4a16_launch_dequantize(c->w, n0, rows, p->w_buffer[b], p->ldw, c->stream));
-        return W4A16_OK;
-    }
+    if (!overlap) return launch_dequantize(c, p, n0, rows, b, c->stream);
     if (uses >= 2) CUDA_TRY(cudaStreamWaitEvent(ctx->side_stream, ctx->chunk_used[b], 0));
-    CUDA_TRY(w4a16_launch_dequantize(c->w, n0, rows, p->w_buffer[b], p->ldw, ctx->side_stream));
+    W4A16_TRY(launch_dequantize(c, p, n0, rows, b, ctx->side_stream));
     CUDA_TRY(cudaEventRecord(ctx->chunk_ready[b], ctx->side_stream));
     CUDA_TRY(cudaStreamWaitEvent(c->stream, ctx->chunk_ready[b], 0));
     return W4A16_OK;
@@ -167,24 +189,32 @@ static w4a16_status dequantize_chunk(const w4a16_gemm_call *c, const fallback_pl
 static w4a16_status run_rows(const w4a16_gemm_call *c, const fallback_plan *p, int64_t m0,
                              int64_t mc, int64_t *uses) {
     const int overlap = p->n_chunks > 1;
-    const char *A = (const char *)c->A + m0 * c->lda * 2;
-    int64_t lda = c->lda;
-    char *C = (char *)c->C + m0 * c->ldc * 2;
+    w4a16_lt_gemm g;
+    g.dtype = c->w->act_dtype;
+    g.k = c->w->k;
+    g.ldw = p->ldw;
+    g.A = (const char *)c->A + m0 * c->lda * 2;
+    g.M = mc;
+    g.lda = c->lda;
+    g.ldc = c->ldc;
     if (p->a_perm != NULL) {
-        CUDA_TRY(w4a16_launch_permute_columns(A, c->lda, mc, c->w->k, c->w->perm, p->a_perm,
-                                              p->lda_perm, c->stream));
-        A = p->a_perm;
-        lda = p->lda_perm;
+        CUDA_TRY(W4A16_FAULT_OR(W4A16_FAULT_FALLBACK_PERMUTE, cudaErrorLaunchOutOfResources,
+                                w4a16_launch_permute_columns(g.A, c->lda, mc, c->w->k, c->w->perm,
+                                                             p->a_perm, p->lda_perm, c->stream)));
+        g.A = p->a_perm;
+        g.lda = p->lda_perm;
     }
-    if (c->bias != NULL)
-        CUDA_TRY(w4a16_launch_fill_rows(c->bias, c->w->n, mc, C, c->ldc, c->stream));
     for (int64_t chunk = 0; chunk < p->n_chunks; chunk++) {
         const int b = overlap ? (int)(*uses % 2) : 0;
         /* One chunk: W stays in buffer 0 across M passes. */
         if (overlap || *uses == 0) W4A16_TRY(dequantize_chunk(c, p, chunk, b, *uses, overlap));
         const int64_t n0 = chunk_start(p, chunk);
-        const int64_t rows = chunk_rows(p, chunk, c->w->n);
-        W4A16_TRY(gemm_chunk(c, p, p->w_buffer[b], rows, mc, A, lda, C + n0 * 2));
+        g.W = p->w_buffer[b];
+        g.rows = chunk_rows(p, chunk, c->w->n);
+        g.C = (char *)c->C + (m0 * c->ldc + n0) * 2;
+        g.bias = c->bias != NULL ? (const char *)c->bias + n0 * 2 : NULL;
+        W4A16_TRY(w4a16_cublaslt_gemm(c->ctx->cublaslt, c->ctx->cublas_workspace,
+                                      W4A16_CUBLAS_WORKSPACE_BYTES, &g, c->stream));
         if (overlap) CUDA_TRY(cudaEventRecord(c->ctx->chunk_used[b], c->stream));
         (*uses)++;
     }
@@ -193,19 +223,10 @@ static w4a16_status run_rows(const w4a16_gemm_call *c, const fallback_plan *p, i
 
 w4a16_status w4a16_fallback_run(const w4a16_gemm_call *c) {
     w4a16_ctx *ctx = c->ctx;
-    fallback_plan p;
-    char why[256];
-    W4A16_FAIL_IF(make_plan(ctx, c->w, c->M, &p, why, sizeof why) != NULL,
-                  W4A16_ERR_UNSUPPORTED, "fallback: %s", why);
-    /* cublasSetStream resets the workspace to cuBLAS's pool: set ours after it.
-     * The handle is the ctx's own, so both hold until the stream changes. */
-    if (!ctx->cublas_stream_set || ctx->cublas_stream != c->stream) {
-        CUBLAS_TRY(cublasSetStream(ctx->cublas, c->stream));
-        CUBLAS_TRY(cublasSetWorkspace(ctx->cublas, ctx->cublas_workspace,
-                                      W4A16_CUBLAS_WORKSPACE_BYTES));
-        ctx->cublas_stream = c->stream;
-        ctx->cublas_stream_set = 1;
-    }
+    fallback_plan p = {0};
+    char why[320];
+    W4A16_FAIL_IF(make_plan(ctx, c->w, c->M, &p, why, sizeof why) != NULL, W4A16_ERR_NOMEM,
+                  "fallback: %s", why);
     if (p.n_chunks > 1) {
         /* Fork: the side stream starts after everything already on the caller's. */
         CUDA_TRY(cudaEventRecord(ctx->fork, c->stream));

@@ -1,6 +1,7 @@
-/* w4a16_gemm: argument checks, then the dispatcher. Nothing here allocates
- * or synchronizes; the checks are a few comparisons (host time matters at
- * decode, where a kernel takes ~10 us). */
+/* w4a16_gemm: argument checks (the weight's in packed/weight_view.c), an
+ * error pending from the caller's earlier work, then the dispatcher.
+ * Nothing here allocates or synchronizes; the checks are a few comparisons
+ * (host time matters at decode, where a kernel takes ~10 us). */
 #include <limits.h>
 #include <stdint.h>
 
@@ -9,34 +10,7 @@
 #include "gpu/cuda_check.h"
 #include "gpu/dispatch.h"
 #include "packed/packed_layout.h"
-
-/* The header's fields agree with one another and with layout version 1. */
-static w4a16_status check_weight(const w4a16_weight *w) {
-    W4A16_FAIL_IF(w == NULL, W4A16_ERR_ARG, "w is NULL");
-    W4A16_FAIL_IF(w->version != W4A16_PACKED_VERSION, W4A16_ERR_UNSUPPORTED,
-                  "packed layout version %d; this library reads version %d", (int)w->version,
-                  W4A16_PACKED_VERSION);
-    W4A16_FAIL_IF(w->act_dtype != W4A16_F16 && w->act_dtype != W4A16_BF16, W4A16_ERR_ARG,
-                  "w->act_dtype %s is not F16 or BF16", w4a16_dtype_name(w->act_dtype));
-    W4A16_FAIL_IF(w->scales_dtype != W4A16_F16 && w->scales_dtype != W4A16_BF16 &&
-                      w->scales_dtype != W4A16_F32,
-                  W4A16_ERR_ARG, "w->scales_dtype %s is not F16, BF16 or F32",
-                  w4a16_dtype_name(w->scales_dtype));
-    W4A16_FAIL_IF(w->n <= 0 || w->k <= 0 || w->n_padded != w4a16_round_up(w->n, W4A16_ROW_PAD) ||
-                      w->k_padded != w4a16_round_up(w->k, W4A16_COL_PAD),
-                  W4A16_ERR_ARG, "w's shape n=%lld (padded %lld), k=%lld (padded %lld) is inconsistent",
-                  (long long)w->n, (long long)w->n_padded, (long long)w->k, (long long)w->k_padded);
-    W4A16_FAIL_IF(w->group_size == 0 || w->group_size < -1 ||
-                      (w->group_size > 0 && w->k % w->group_size != 0) ||
-                      w->groups != w->k / w4a16_group_cols(w->group_size, w->k) ||
-                      w->groups_padded != w4a16_packed_groups(w->group_size, w->k),
-                  W4A16_ERR_ARG, "w's groups (group_size=%lld, groups=%lld, padded %lld) do not fit k=%lld",
-                  (long long)w->group_size, (long long)w->groups, (long long)w->groups_padded,
-                  (long long)w->k);
-    W4A16_FAIL_IF(w->qweight == NULL, W4A16_ERR_ARG, "w->qweight is NULL");
-    W4A16_FAIL_IF(w->scales == NULL, W4A16_ERR_ARG, "w->scales is NULL");
-    return W4A16_OK;
-}
+#include "packed/weight_view.h"
 
 static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
@@ -84,7 +58,8 @@ static w4a16_status check_call(const w4a16_gemm_call *c) {
                   (long long)c->lda, (long long)w->k);
     W4A16_FAIL_IF(c->ldc < w->n, W4A16_ERR_ARG, "ldc=%lld is less than n=%lld",
                   (long long)c->ldc, (long long)w->n);
-    /* cuBLAS takes int sizes. */
+    /* Bounds that keep M x lda and M x ldc inside int64 (and the kernels' row
+     * counts inside int). */
     W4A16_FAIL_IF(c->M > INT_MAX || c->lda > INT_MAX || c->ldc > INT_MAX, W4A16_ERR_UNSUPPORTED,
                   "M=%lld, lda=%lld or ldc=%lld exceeds 2^31 - 1", (long long)c->M,
                   (long long)c->lda, (long long)c->ldc);
@@ -95,26 +70,49 @@ static w4a16_status check_call(const w4a16_gemm_call *c) {
     W4A16_FAIL_IF(c->bias != NULL && overlaps(c->bias, 1, w->n, w->n, c->C, c->M, w->n, c->ldc),
                   W4A16_ERR_ARG, "C overlaps bias: C=%p (M=%lld rows of n=%lld, ldc=%lld), bias=%p",
                   c->C, (long long)c->M, (long long)w->n, (long long)c->ldc, c->bias);
+    return W4A16_OK;
+}
+
+/* The ctx is usable on the current device. */
+static w4a16_status check_ctx(const w4a16_ctx *ctx) {
     int current = -1;
     CUDA_TRY(cudaGetDevice(&current));
-    W4A16_FAIL_IF(current != c->ctx->device, W4A16_ERR_ARG,
-                  "the ctx is on device %d but device %d is current", c->ctx->device, current);
+    W4A16_FAIL_IF(current != ctx->device, W4A16_ERR_ARG,
+                  "the ctx is on device %d but device %d is current", ctx->device, current);
     return W4A16_OK;
 }
 
 w4a16_status w4a16_gemm(w4a16_ctx *ctx, const w4a16_weight *w, const void *A, int64_t lda,
                         void *C, int64_t ldc, int64_t M, const void *bias, w4a16_stream stream) {
-    W4A16_FAIL_IF(ctx == NULL, W4A16_ERR_ARG, "ctx is NULL");
-    W4A16_TRY(check_weight(w));
+    /* The weight first: its checks need no ctx and no device, so they hold
+     * (and are tested) everywhere. */
+    W4A16_TRY(w4a16_weight_check(w));
     W4A16_FAIL_IF(M < 0, W4A16_ERR_ARG, "M=%lld is negative", (long long)M);
+    W4A16_FAIL_IF(ctx == NULL, W4A16_ERR_ARG, "ctx is NULL");
     if (M == 0) return W4A16_OK;
     w4a16_gemm_call call = {ctx, w, A, lda, C, ldc, M, bias, (cudaStream_t)stream};
     W4A16_TRY(check_call(&call));
+    W4A16_TRY(check_ctx(ctx));
+    W4A16_TRY(w4a16_cuda_check_pending("w4a16_gemm"));
     return w4a16_dispatch_run(&call);
 }
 
+w4a16_status w4a16_workspace_size(w4a16_ctx *ctx, const w4a16_weight *w, int64_t M,
+                                  size_t *bytes) {
+    W4A16_TRY(w4a16_weight_check(w));
+    W4A16_FAIL_IF(M < 0, W4A16_ERR_ARG, "M=%lld is negative", (long long)M);
+    W4A16_FAIL_IF(bytes == NULL, W4A16_ERR_ARG, "bytes is NULL");
+    W4A16_FAIL_IF(ctx == NULL, W4A16_ERR_ARG, "ctx is NULL");
+    if (M == 0) {
+        *bytes = 0;
+        return W4A16_OK;
+    }
+    w4a16_gemm_call call = {ctx, w, NULL, w->k, NULL, w->n, M, NULL, NULL};
+    return w4a16_dispatch_workspace_bytes(&call, bytes);
+}
+
 const char *w4a16_gemm_kernel_name(w4a16_ctx *ctx, const w4a16_weight *w, int64_t M) {
-    if (ctx == NULL || check_weight(w) != W4A16_OK || M < 0) return "none";
+    if (ctx == NULL || w4a16_weight_check(w) != W4A16_OK || M < 0) return "none";
     w4a16_gemm_call call = {ctx, w, NULL, w->k, NULL, w->n, M, NULL, NULL};
     w4a16_kernel kernel;
     if (w4a16_dispatch_choose(&call, &kernel) != W4A16_OK) return "none";

@@ -1,15 +1,19 @@
 /* w4a16_pack: checkpoint sources -> the packed layout on the GPU
- * (docs/packed-layout.md). The host plans (shapes, act-order order), stages
- * host sources, and the pack kernels do the rest on the caller's stream. */
+ * (docs/packed-layout.md). The host checks and plans (shapes, act-order
+ * order), stages host sources, and one pack launch does the rest on the
+ * caller's stream. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fault.h"
 #include "cuda/kernels.h"
 #include "gpu/ctx.h"
 #include "gpu/cuda_check.h"
+#include "gpu/pack_output.h"
 #include "gpu/pack_stage.h"
 #include "packed/pack_plan.h"
 #include "packed/packed_layout.h"
+#include "packed/weight_view.h"
 
 /* The act-order column order, on the host. */
 typedef struct {
@@ -69,40 +73,7 @@ static w4a16_status make_order(const w4a16_pack_plan *plan, const w4a16_source *
     return w4a16_pack_order(plan, reference, o->perm, o->group_of, &o->permuted);
 }
 
-/* The result's buffers: the caller's, checked, or new ones. */
-static w4a16_status output_buffers(const w4a16_pack_plan *plan, int permuted, const w4a16_weight *given,
-                                   w4a16_weight *w) {
-    if (given->qweight != NULL) {
-        W4A16_FAIL_IF(given->scales == NULL, W4A16_ERR_ARG,
-                      "out->qweight is set but out->scales is NULL (%zu bytes needed)",
-                      plan->sizes.scales_bytes);
-        W4A16_FAIL_IF(plan->asymmetric && given->zeros == NULL, W4A16_ERR_ARG,
-                      "out->zeros is NULL but the weight is asymmetric (%zu bytes needed)",
-                      plan->sizes.zeros_bytes);
-        W4A16_FAIL_IF(permuted && given->perm == NULL, W4A16_ERR_ARG,
-                      "out->perm is NULL but the weight is act-order (%zu bytes needed)",
-                      plan->sizes.perm_bytes);
-        w->qweight = given->qweight;
-        w->scales = given->scales;
-        w->zeros = plan->asymmetric ? given->zeros : NULL;
-        w->perm = permuted ? given->perm : NULL;
-        w->owns_memory = 0;
-        return W4A16_OK;
-    }
-    w->owns_memory = 1;
-    W4A16_TRY(w4a16_device_alloc(&w->qweight, plan->sizes.qweight_bytes, "the packed qweight"));
-    W4A16_TRY(w4a16_device_alloc(&w->scales, plan->sizes.scales_bytes, "the packed scales"));
-    if (plan->asymmetric)
-        W4A16_TRY(w4a16_device_alloc((void **)&w->zeros, plan->sizes.zeros_bytes,
-                                     "the packed zeros"));
-    if (permuted)
-        W4A16_TRY(w4a16_device_alloc((void **)&w->perm, (size_t)plan->k * sizeof(int32_t),
-                                     "the act-order permutation"));
-    return W4A16_OK;
-}
-
 static void fill_header(const w4a16_pack_plan *plan, w4a16_dtype act_dtype, w4a16_weight *w) {
-    w->version = W4A16_PACKED_VERSION;
     w->n = plan->n;
     w->k = plan->k;
     w->n_padded = plan->n_padded;
@@ -121,10 +92,13 @@ static w4a16_status launch(const w4a16_pack_plan *plan, const w4a16_source *sour
     memset(&args, 0, sizeof args);
     int64_t g_begin = 0, g_end = plan->source_groups;
     if (order->permuted) {
-        void *group_of = NULL;
+        void *group_of = NULL, *perm = NULL;
         W4A16_TRY(w4a16_stage_copy(staging, order->group_of,
                                    (size_t)plan->groups * sizeof(int32_t), stream, &group_of));
-        args.perm = w->perm;
+        W4A16_TRY(w4a16_stage_copy(staging, order->perm, (size_t)plan->k * sizeof(int32_t), stream,
+                                   &perm));
+        args.perm = perm;
+        args.perm_out = w->perm;
         args.group_of = group_of;
     } else if (plan->group_size > 0) {
         args.group_base = plan->k_begin / plan->source_group_cols;
@@ -143,59 +117,45 @@ static w4a16_status launch(const w4a16_pack_plan *plan, const w4a16_source *sour
     args.qweight = w->qweight;
     args.scales = w->scales;
     args.zeros = w->zeros;
-    /* The first write into the output: everything that can fail on the host
-     * (staging allocations and copies) is done, so a caller's buffers stay
-     * untouched on those errors. */
-    if (order->permuted)
-        CUDA_TRY(cudaMemcpyAsync(w->perm, order->perm, (size_t)plan->k * sizeof(int32_t),
-                                 cudaMemcpyHostToDevice, stream));
-    CUDA_TRY(w4a16_launch_pack(&args, stream));
+    /* The only write into the output, and the last step that can fail: a
+     * caller's buffers stay untouched on every error. */
+    CUDA_TRY(W4A16_FAULT_OR(W4A16_FAULT_PACK_LAUNCH, cudaErrorLaunchOutOfResources,
+                            w4a16_launch_pack(&args, stream)));
     return W4A16_OK;
 }
 
 w4a16_status w4a16_pack(w4a16_ctx *ctx, const w4a16_source *sources, int n_sources,
                         const w4a16_slice *slice, w4a16_dtype act_dtype, w4a16_weight *out,
-                        w4a16_stream stream) {
-    W4A16_FAIL_IF(ctx == NULL, W4A16_ERR_ARG, "ctx is NULL");
-    W4A16_FAIL_IF(out == NULL, W4A16_ERR_ARG, "out is NULL");
-    W4A16_FAIL_IF(act_dtype != W4A16_F16 && act_dtype != W4A16_BF16, W4A16_ERR_ARG,
-                  "act_dtype %s is not F16 or BF16", w4a16_dtype_name(act_dtype));
+                        w4a16_buffers **owner, w4a16_stream stream) {
     w4a16_pack_plan plan;
-    W4A16_TRY(w4a16_pack_plan_make(sources, n_sources, slice, &plan));
+    W4A16_TRY(w4a16_pack_check_args(sources, n_sources, slice, act_dtype, out, owner, &plan));
+    W4A16_FAIL_IF(ctx == NULL, W4A16_ERR_ARG, "ctx is NULL");
     int current = -1;
     CUDA_TRY(cudaGetDevice(&current));
     W4A16_FAIL_IF(current != ctx->device, W4A16_ERR_ARG,
                   "the ctx is on device %d but device %d is current", ctx->device, current);
+    W4A16_TRY(w4a16_cuda_check_pending("w4a16_pack"));
 
     cudaStream_t s = (cudaStream_t)stream;
     pack_order order;
     memset(&order, 0, sizeof order);
     w4a16_weight w;
-    memset(&w, 0, sizeof w);
+    w4a16_weight_init(&w);
+    w4a16_buffers *made = NULL;
     w4a16_staging staging;
     memset(&staging, 0, sizeof staging);
     w4a16_status status = make_order(&plan, sources, s, &order);
-    if (status == W4A16_OK) status = output_buffers(&plan, order.permuted, out, &w);
+    if (status == W4A16_OK)
+        status = w4a16_pack_output(&plan, order.permuted, out, owner != NULL, &w, &made);
     if (status == W4A16_OK) status = launch(&plan, sources, &order, &w, s, &staging);
     w4a16_stage_free(&staging, s);
     order_free(&order);
     if (status != W4A16_OK) {
-        w4a16_weight_free(&w);
+        w4a16_buffers_free(made);
         return status;
     }
     fill_header(&plan, act_dtype, &w);
     *out = w;
+    if (owner != NULL) *owner = made;
     return W4A16_OK;
-}
-
-void w4a16_weight_free(w4a16_weight *w) {
-    if (w == NULL) return;
-    if (w->owns_memory) {
-        cudaFree(w->qweight);
-        cudaFree(w->scales);
-        cudaFree(w->zeros);
-        cudaFree(w->perm);
-        (void)cudaGetLastError();
-    }
-    memset(w, 0, sizeof *w);
 }

@@ -123,6 +123,7 @@ w4a16_status w4a16_stage_sources(const w4a16_pack_plan *plan, const w4a16_source
 }
 
 void w4a16_stage_free(w4a16_staging *staging, cudaStream_t stream) {
-    for (int i = 0; i < staging->count; i++) cudaFreeAsync(staging->buffers[i], stream);
+    for (int i = 0; i < staging->count; i++)
+        w4a16_cuda_cleanup(cudaFreeAsync(staging->buffers[i], stream));
     staging->count = 0;
 }

@@ -13,7 +13,7 @@
 
 /* Device buffers made while staging, freed with w4a16_stage_free. */
 typedef struct {
-    void *buffers[3 * W4A16_PACK_MAX_SOURCES + 1];
+    void *buffers[3 * W4A16_PACK_MAX_SOURCES + 2]; /* per source 3; group_of and perm */
     int count;
 } w4a16_staging;
 

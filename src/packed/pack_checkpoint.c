@@ -6,7 +6,8 @@
 w4a16_status w4a16_pack_checkpoint(w4a16_ctx *ctx, const w4a16_checkpoint *ckpt,
                                    const char *const *layer_names, int n_layers,
                                    const w4a16_slice *slice, w4a16_dtype act_dtype,
-                                   w4a16_weight *out, w4a16_stream stream) {
+                                   w4a16_weight *out, w4a16_buffers **owner,
+                                   w4a16_stream stream) {
     W4A16_FAIL_IF(ckpt == NULL, W4A16_ERR_ARG, "ckpt is NULL");
     W4A16_FAIL_IF(layer_names == NULL, W4A16_ERR_ARG, "layer_names is NULL");
     W4A16_FAIL_IF(n_layers < 1 || n_layers > W4A16_PACK_MAX_SOURCES, W4A16_ERR_ARG,
@@ -20,5 +21,5 @@ w4a16_status w4a16_pack_checkpoint(w4a16_ctx *ctx, const w4a16_checkpoint *ckpt,
         if (status != W4A16_OK)
             return w4a16_fail_context(status, "layer_names[%d]='%s'", i, layer_names[i]);
     }
-    return w4a16_pack(ctx, sources, n_layers, slice, act_dtype, out, stream);
+    return w4a16_pack(ctx, sources, n_layers, slice, act_dtype, out, owner, stream);
 }

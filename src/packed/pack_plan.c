@@ -8,9 +8,6 @@
 #include "common/error.h"
 #include "packed_layout.h"
 
-/* Kernels index columns and rows with 32-bit ints inside a tile row. */
-static const int64_t MAX_DIM = (int64_t)1 << 30;
-
 static w4a16_status check_same(const w4a16_source *first, const w4a16_source *src, int i) {
     W4A16_FAIL_IF(src->k != first->k, W4A16_ERR_SHAPE,
                   "source %d has k=%lld but source 0 has k=%lld: merged sources share K", i,
@@ -70,7 +67,7 @@ w4a16_status w4a16_pack_plan_make(const w4a16_source *sources, int n_sources,
     plan.k_begin = s->k_begin;
     plan.n = s->n_end - s->n_begin;
     plan.k = s->k_end - s->k_begin;
-    W4A16_FAIL_IF(plan.n > MAX_DIM || plan.k > MAX_DIM, W4A16_ERR_UNSUPPORTED,
+    W4A16_FAIL_IF(plan.n > W4A16_MAX_DIM || plan.k > W4A16_MAX_DIM, W4A16_ERR_UNSUPPORTED,
                   "packed shape n=%lld, k=%lld exceeds 2^30", (long long)plan.n,
                   (long long)plan.k);
     plan.n_padded = w4a16_round_up(plan.n, W4A16_ROW_PAD);

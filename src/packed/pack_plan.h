@@ -7,6 +7,10 @@
 
 #include "w4a16.h"
 
+/* The largest packed n or k: kernels index columns and rows with 32-bit ints
+ * inside a tile row. */
+#define W4A16_MAX_DIM (INT64_C(1) << 30)
+
 typedef struct {
     int n_sources;
     int64_t row_begin[W4A16_PACK_MAX_SOURCES]; /* first concatenated row of each source */

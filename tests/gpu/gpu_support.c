@@ -29,6 +29,22 @@ int gpu_tests_exit_code(int cmocka_result) {
     return cmocka_result == 0 && !gpu_present() ? GPU_TESTS_SKIPPED : cmocka_result;
 }
 
+int gpu_cublas_setup(void **state) {
+    static cublasHandle_t handle;
+    *state = &handle;
+    if (!gpu_present()) return 0;
+    return cublasCreate(&handle) == CUBLAS_STATUS_SUCCESS ? 0 : -1;
+}
+
+int gpu_cublas_teardown(void **state) {
+    cublasHandle_t *handle = *state;
+    if (*handle != NULL) cublasDestroy(*handle);
+    *handle = NULL;
+    return 0;
+}
+
+cublasHandle_t gpu_cublas(void **state) { return *(cublasHandle_t *)*state; }
+
 void gpu_check_cuda(cudaError_t error, const char *expr, const char *file, int line) {
     if (error != cudaSuccess)
         fail_msg("%s:%d: %s: %s", file, line, expr, cudaGetErrorString(error));
@@ -131,6 +147,20 @@ void gpu_weight_free(gpu_weight *w) {
     free(w->scales);
     free(w->g_idx);
     memset(w, 0, sizeof *w);
+}
+
+void gpu_packed_make(w4a16_ctx *ctx, const gpu_weight_spec *spec, w4a16_dtype act_dtype,
+                     uint64_t seed, gpu_packed *out) {
+    gpu_weight_make(spec, seed, &out->w);
+    w4a16_weight_init(&out->packed);
+    out->owner = NULL;
+    W4A16_CHECK(w4a16_pack(ctx, &out->w.src, 1, NULL, act_dtype, &out->packed, &out->owner, NULL));
+}
+
+void gpu_packed_free(gpu_packed *p) {
+    w4a16_buffers_free(p->owner);
+    gpu_weight_free(&p->w);
+    memset(p, 0, sizeof *p);
 }
 
 w4a16_source gpu_source_upload(const gpu_weight *w) {
@@ -356,6 +386,46 @@ void gpu_check_runs(w4a16_ctx *ctx, cublasHandle_t cublas, const w4a16_weight *p
     CUDA_CHECK(cudaFree(C_cublas));
 }
 
+void gpu_check_repeat_and_replay(w4a16_ctx *ctx, const w4a16_weight *packed, const void *A,
+                                 int64_t lda, void *C, int64_t ldc, int64_t M,
+                                 cudaStream_t stream, const char *what) {
+    const int64_t n = packed->n, count = M * ldc;
+    /* NaN / Inf: the exponent all ones. */
+    const uint16_t exponent = packed->act_dtype == W4A16_BF16 ? 0x7f80 : 0x7c00;
+    uint16_t *runs[4];
+    cudaGraph_t graph;
+    cudaGraphExec_t exec;
+    for (int run = 0; run < 4; run++) {
+        gpu_poison(C, (size_t)count * 2);
+        /* The poison ran on the legacy stream; `stream` does not wait for it. */
+        CUDA_CHECK(cudaDeviceSynchronize());
+        if (run < 2) {
+            W4A16_CHECK(w4a16_gemm(ctx, packed, A, lda, C, ldc, M, NULL, stream));
+        } else {
+            if (run == 2) {
+                CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
+                W4A16_CHECK(w4a16_gemm(ctx, packed, A, lda, C, ldc, M, NULL, stream));
+                CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
+                CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+            }
+            CUDA_CHECK(cudaGraphLaunch(exec, stream));
+        }
+        CUDA_CHECK(cudaStreamSynchronize(stream));
+        runs[run] = host_alloc((size_t)count * 2);
+        gpu_download(runs[run], C, (size_t)count * 2);
+    }
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t j = 0; j < n; j++)
+            if ((runs[0][m * ldc + j] & exponent) == exponent)
+                fail_msg("%s: C[%lld][%lld] is not finite", what, (long long)m, (long long)j);
+    for (int run = 1; run < 4; run++)
+        if (memcmp(runs[0], runs[run], (size_t)count * 2) != 0)
+            fail_msg("%s: run %d differs from run 0 (runs 2 and 3 replay a graph)", what, run);
+    for (int run = 0; run < 4; run++) free(runs[run]);
+    CUDA_CHECK(cudaGraphExecDestroy(exec));
+    CUDA_CHECK(cudaGraphDestroy(graph));
+}
+
 int gpu_check_gemm(w4a16_ctx *ctx, cublasHandle_t cublas, const gpu_weight_spec *spec,
                    const int64_t *ms, int n_ms, const gpu_check_options *o) {
     const w4a16_dtype dtype = o->act_dtype;
@@ -363,8 +433,9 @@ int gpu_check_gemm(w4a16_ctx *ctx, cublasHandle_t cublas, const gpu_weight_spec 
     gpu_weight_make(spec, o->seed, &w);
     w4a16_source device = o->from_device ? gpu_source_upload(&w) : w.src;
     w4a16_weight packed;
-    memset(&packed, 0, sizeof packed);
-    W4A16_CHECK(w4a16_pack(ctx, &device, 1, NULL, dtype, &packed, NULL));
+    w4a16_weight_init(&packed);
+    w4a16_buffers *packed_owner = NULL;
+    W4A16_CHECK(w4a16_pack(ctx, &device, 1, NULL, dtype, &packed, &packed_owner, NULL));
 
     const int64_t n = spec->n, k = spec->k, max_m = max_of(ms, n_ms);
     const int64_t lda = k + o->lda_pad, ldc = n + o->ldc_pad;
@@ -385,8 +456,39 @@ int gpu_check_gemm(w4a16_ctx *ctx, cublasHandle_t cublas, const gpu_weight_spec 
     gpu_reference_free(&ref);
     free(A);
     free(bias);
-    w4a16_weight_free(&packed);
+    w4a16_buffers_free(packed_owner);
     if (o->from_device) gpu_source_free(&device);
     gpu_weight_free(&w);
     return n_ms;
+}
+
+int gpu_check_cross_product(w4a16_ctx *ctx, cublasHandle_t cublas, int64_t n, int64_t k,
+                            w4a16_dtype act_dtype, const int64_t *ms, int n_ms,
+                            const gpu_cross_options *o) {
+    const w4a16_format formats[] = {W4A16_FORMAT_AWQ, W4A16_FORMAT_GPTQ, W4A16_FORMAT_GPTQ_V2,
+                                    W4A16_FORMAT_CT};
+    const w4a16_dtype ct_scales[3] = {W4A16_BF16, W4A16_F32, W4A16_F16};
+    const int64_t groups[] = {32, 64, 128, -1};
+    int config = 0;
+    for (int fi = 0; fi < 4; fi++)
+        for (int asym = 0; asym < 2; asym++)
+            for (int gi = 0; gi < 4; gi++)
+                for (int act = 0; act < 2; act++) {
+                    if (groups[gi] > 0 && k % groups[gi] != 0) continue;
+                    if (act && (formats[fi] == W4A16_FORMAT_AWQ || groups[gi] < 0)) continue;
+                    gpu_weight_spec spec = {formats[fi], n, k, groups[gi], asym, act,
+                                            formats[fi] == W4A16_FORMAT_CT ? ct_scales[config % 3]
+                                                                           : W4A16_F16};
+                    const int padded = (config / 4) % 2;
+                    gpu_check_options options = {act_dtype,
+                                                 config % 2,
+                                                 (config / 2) % 2,
+                                                 padded * o->lda_pad,
+                                                 padded * o->ldc_pad,
+                                                 o->extra_rows,
+                                                 o->seed + (uint64_t)config};
+                    gpu_check_gemm(ctx, cublas, &spec, ms, n_ms, &options);
+                    config++;
+                }
+    return config;
 }

@@ -28,6 +28,13 @@ int gpu_tests_exit_code(int cmocka_result);
         if (!gpu_present()) skip();                                                        \
     } while (0)
 
+/* cmocka group setup and teardown for tests that only need a cuBLAS handle
+ * (for the e_cublas of the criterion): gpu_cublas(state) is it, NULL
+ * without a GPU. */
+int gpu_cublas_setup(void **state);
+int gpu_cublas_teardown(void **state);
+cublasHandle_t gpu_cublas(void **state);
+
 /* Fail the test when a CUDA / cuBLAS / w4a16 call fails, saying which. */
 #define CUDA_CHECK(expr) gpu_check_cuda((expr), #expr, __FILE__, __LINE__)
 #define CUBLAS_CHECK(expr) gpu_check_cublas((expr), #expr, __FILE__, __LINE__)
@@ -59,6 +66,16 @@ typedef struct {
 
 void gpu_weight_make(const gpu_weight_spec *spec, uint64_t seed, gpu_weight *out);
 void gpu_weight_free(gpu_weight *w);
+/* A random weight packed from host memory by ctx into library buffers, with
+ * their owner: the packed case most tests start from. */
+typedef struct {
+    gpu_weight w;
+    w4a16_weight packed;
+    w4a16_buffers *owner;
+} gpu_packed;
+void gpu_packed_make(w4a16_ctx *ctx, const gpu_weight_spec *spec, w4a16_dtype act_dtype,
+                     uint64_t seed, gpu_packed *out);
+void gpu_packed_free(gpu_packed *p);
 /* The same source in device memory (on_device = 1); free with gpu_source_free. */
 w4a16_source gpu_source_upload(const gpu_weight *w);
 void gpu_source_free(w4a16_source *src);
@@ -128,6 +145,14 @@ void gpu_check_runs(w4a16_ctx *ctx, cublasHandle_t cublas, const w4a16_weight *p
                     const void *dense, const void *A, int64_t lda, const void *bias, int64_t ldc,
                     const gpu_reference *ref, const int64_t *ms, int n_ms, const char *what);
 
+/* w4a16_gemm of M rows into C (pitch ldc, poisoned before each run) on
+ * `stream`, twice directly and twice as replays of one captured graph. Fails
+ * the test, naming `what`, unless the four results are bitwise equal and
+ * C[0..M)[0..n) is finite. */
+void gpu_check_repeat_and_replay(w4a16_ctx *ctx, const w4a16_weight *packed, const void *A,
+                                 int64_t lda, void *C, int64_t ldc, int64_t M,
+                                 cudaStream_t stream, const char *what);
+
 typedef struct {
     w4a16_dtype act_dtype;
     int from_device;         /* pack from a device copy of the source (else from host) */
@@ -136,6 +161,21 @@ typedef struct {
     int extra_rows;          /* random reference rows besides 0, M-2 and M-1 of each M */
     uint64_t seed;
 } gpu_check_options;
+
+/* The formats x sym/asym x group sizes (32, 64, 128, per-channel) x act-order
+ * cross-product of n x k weights, each checked by gpu_check_gemm at every M
+ * of ms. The configurations alternate host and device sources, a bias, and
+ * rows of A and C padded by lda_pad and ldc_pad elements (every fourth pair
+ * of configurations); compressed-tensors weights cycle their scales through
+ * BF16, F32 and F16. Returns how many weights were checked. */
+typedef struct {
+    int64_t lda_pad, ldc_pad; /* padding of the padded configurations */
+    int extra_rows;           /* random reference rows per M */
+    uint64_t seed;            /* of the first configuration; +1 each */
+} gpu_cross_options;
+int gpu_check_cross_product(w4a16_ctx *ctx, cublasHandle_t cublas, int64_t n, int64_t k,
+                            w4a16_dtype act_dtype, const int64_t *ms, int n_ms,
+                            const gpu_cross_options *options);
 
 /* Packs a random weight of `spec`, then checks it with gpu_check_runs
  * against the fp64 reference rows (gpu_reference_make). Returns the number

@@ -20,23 +20,6 @@
 #include "common/dtype.h"
 #include "gpu_support.h"
 
-typedef struct {
-    cublasHandle_t cublas;
-} fixture;
-
-static int setup(void **state) {
-    static fixture f;
-    *state = &f;
-    if (!gpu_present()) return 0;
-    return cublasCreate(&f.cublas) == CUBLAS_STATUS_SUCCESS ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    fixture *f = *state;
-    if (f->cublas) cublasDestroy(f->cublas);
-    return 0;
-}
-
 static const int64_t MS[] = {1, 17, 256, 1000, 2049};
 static const int N_MS = (int)(sizeof MS / sizeof MS[0]);
 
@@ -59,7 +42,7 @@ static gpu_check_options options_for(w4a16_dtype dtype, int from_device, uint64_
  * once for all of them. */
 static void test_small_workspace_chunks(void **state) {
     GPU_REQUIRED();
-    fixture *f = *state;
+    cublasHandle_t cublas = gpu_cublas(state);
     const struct {
         size_t workspace;
         gpu_weight_spec spec;
@@ -75,7 +58,7 @@ static void test_small_workspace_chunks(void **state) {
         w4a16_ctx *ctx = NULL;
         W4A16_CHECK(w4a16_ctx_create(0, cases[i].workspace, &ctx));
         gpu_check_options o = options_for(cases[i].act, (int)i % 2, 300 + i);
-        gpu_check_gemm(ctx, f->cublas, &cases[i].spec, MS, N_MS, &o);
+        gpu_check_gemm(ctx, cublas, &cases[i].spec, MS, N_MS, &o);
         printf("ok: %s, %s activations, %zu KiB workspace\n", gpu_weight_describe(&cases[i].spec),
                w4a16_dtype_name(cases[i].act), cases[i].workspace >> 10);
         w4a16_ctx_destroy(ctx);
@@ -89,7 +72,7 @@ static void test_small_workspace_chunks(void **state) {
  * dequantized on the side stream beside the previous chunk's GEMM. */
 static void test_split_modes(void **state) {
     GPU_REQUIRED();
-    fixture *f = *state;
+    cublasHandle_t cublas = gpu_cublas(state);
     const int64_t ms[] = {1, 512, 1000};
     const char *modes[] = {"even", "head", "none"};
     for (int i = 0; i < 3; i++) {
@@ -98,7 +81,7 @@ static void test_split_modes(void **state) {
         W4A16_CHECK(w4a16_ctx_create(0, 0, &ctx));
         gpu_weight_spec spec = {W4A16_FORMAT_GPTQ, 1096, 512, 128, 1, i != 2, W4A16_F16};
         gpu_check_options o = options_for(i == 1 ? W4A16_BF16 : W4A16_F16, i % 2, 400 + i);
-        gpu_check_gemm(ctx, f->cublas, &spec, ms, 3, &o);
+        gpu_check_gemm(ctx, cublas, &spec, ms, 3, &o);
         w4a16_ctx_destroy(ctx);
     }
     setenv("W4A16_FALLBACK_SPLIT", "halves", 1);
@@ -137,8 +120,9 @@ static void check_slice_gemm(cublasHandle_t cublas, w4a16_ctx *ctx, const w4a16_
                              const w4a16_source *used, int n_sources, const w4a16_slice *slice,
                              w4a16_dtype dtype, uint64_t seed, const char *what) {
     w4a16_weight packed;
-    memset(&packed, 0, sizeof packed);
-    W4A16_CHECK(w4a16_pack(ctx, used, n_sources, slice, dtype, &packed, NULL));
+    w4a16_weight_init(&packed);
+    w4a16_buffers *packed_owner = NULL;
+    W4A16_CHECK(w4a16_pack(ctx, used, n_sources, slice, dtype, &packed, &packed_owner, NULL));
     const int64_t n = packed.n, k = packed.k, max_m = 256, lda = k + 1, ldc = n + 3;
     assert_int_equal(n, slice->n_end - slice->n_begin);
     assert_int_equal(k, slice->k_end - slice->k_begin);
@@ -177,7 +161,7 @@ static void check_slice_gemm(cublasHandle_t cublas, w4a16_ctx *ctx, const w4a16_
     free(bias);
     free(dense);
     free(W);
-    w4a16_weight_free(&packed);
+    w4a16_buffers_free(packed_owner);
 }
 
 /* q|k|v-like: an AWQ, a symmetric GPTQ and a compressed-tensors source (all
@@ -186,7 +170,7 @@ static void check_slice_gemm(cublasHandle_t cublas, w4a16_ctx *ctx, const w4a16_
  * a single group of columns. */
 static void test_merged_sliced_gemm(void **state) {
     GPU_REQUIRED();
-    fixture *f = *state;
+    cublasHandle_t cublas = gpu_cublas(state);
     w4a16_ctx *ctx = NULL;
     W4A16_CHECK(w4a16_ctx_create(0, 0, &ctx));
     const gpu_weight_spec specs[3] = {{W4A16_FORMAT_AWQ, 40, 256, 64, 1, 0, W4A16_F16},
@@ -206,7 +190,7 @@ static void test_merged_sliced_gemm(void **state) {
         snprintf(what, sizeof what, "awq|gptq|ct rows [%lld, %lld) cols [%lld, %lld) from %s",
                  (long long)slices[s].n_begin, (long long)slices[s].n_end,
                  (long long)slices[s].k_begin, (long long)slices[s].k_end, s % 2 ? "device" : "host");
-        check_slice_gemm(f->cublas, ctx, host, s % 2 ? device : host, 3, &slices[s],
+        check_slice_gemm(cublas, ctx, host, s % 2 ? device : host, 3, &slices[s],
                          s % 2 ? W4A16_BF16 : W4A16_F16, 510 + s, what);
     }
     for (int i = 0; i < 3; i++) {
@@ -222,7 +206,7 @@ static void test_merged_sliced_gemm(void **state) {
  * with the same g_idx merged. */
 static void test_act_order_slices_gemm(void **state) {
     GPU_REQUIRED();
-    fixture *f = *state;
+    cublasHandle_t cublas = gpu_cublas(state);
     w4a16_ctx *ctx = NULL;
     W4A16_CHECK(w4a16_ctx_create(0, 0, &ctx));
     const gpu_weight_spec spec = {W4A16_FORMAT_GPTQ, 64, 256, 32, 1, 1, W4A16_F16};
@@ -249,7 +233,7 @@ static void test_act_order_slices_gemm(void **state) {
         snprintf(what, sizeof what, "act-order x%d rows [%lld, %lld) cols [%lld, %lld) from %s",
                  cases[i].n_sources, (long long)s->n_begin, (long long)s->n_end,
                  (long long)s->k_begin, (long long)s->k_end, i % 2 ? "device" : "host");
-        check_slice_gemm(f->cublas, ctx, host, i % 2 ? device : host, cases[i].n_sources, s,
+        check_slice_gemm(cublas, ctx, host, i % 2 ? device : host, cases[i].n_sources, s,
                          i % 2 ? W4A16_F16 : W4A16_BF16, 610 + i, what);
     }
     for (int i = 0; i < 2; i++) {
@@ -266,7 +250,7 @@ static void test_act_order_slices_gemm(void **state) {
  * and the GEMM matches the reference. */
 static void test_gptq_v1_zero_16(void **state) {
     GPU_REQUIRED();
-    fixture *f = *state;
+    cublasHandle_t cublas = gpu_cublas(state);
     w4a16_ctx *ctx = NULL;
     W4A16_CHECK(w4a16_ctx_create(0, 0, &ctx));
     for (int act_order = 0; act_order < 2; act_order++) {
@@ -277,8 +261,10 @@ static void test_gptq_v1_zero_16(void **state) {
         assert_int_equal(w4a16_source_weight(&w.src, 0, 0) < 0, 1);
         w4a16_source device = gpu_source_upload(&w);
         w4a16_weight packed;
-        memset(&packed, 0, sizeof packed);
-        W4A16_CHECK(w4a16_pack(ctx, act_order ? &device : &w.src, 1, NULL, W4A16_F16, &packed, NULL));
+        w4a16_weight_init(&packed);
+        w4a16_buffers *packed_owner = NULL;
+        W4A16_CHECK(w4a16_pack(ctx, act_order ? &device : &w.src, 1, NULL, W4A16_F16, &packed,
+                               &packed_owner, NULL));
         assert_non_null(packed.zeros);
         const int64_t cells = packed.groups_padded * packed.n_padded;
         uint8_t *zeros = malloc((size_t)cells);
@@ -290,9 +276,9 @@ static void test_gptq_v1_zero_16(void **state) {
                     fail_msg("packed zero (row %lld, group %lld) = %d, want 16", (long long)r,
                              (long long)g, zeros[g * packed.n_padded + r]);
         free(zeros);
-        w4a16_weight_free(&packed);
+        w4a16_buffers_free(packed_owner);
         const w4a16_slice all = {0, 136, 0, 512};
-        check_slice_gemm(f->cublas, ctx, &w.src, act_order ? &device : &w.src, 1, &all,
+        check_slice_gemm(cublas, ctx, &w.src, act_order ? &device : &w.src, 1, &all,
                          act_order ? W4A16_BF16 : W4A16_F16, 710 + (uint64_t)act_order,
                          act_order ? "gptq v1 z=16 act-order" : "gptq v1 z=16");
         gpu_source_free(&device);
@@ -319,47 +305,18 @@ static void test_single_chunk_capture(void **state) {
         gpu_weight w;
         gpu_weight_make(&spec, 850 + (uint64_t)act_order, &w);
         w4a16_weight packed;
-        memset(&packed, 0, sizeof packed);
-        W4A16_CHECK(w4a16_pack(ctx, &w.src, 1, NULL, W4A16_BF16, &packed, stream));
-        const int64_t M = 33, lda = 1024 + 1, ldc = 520 + 1, count = M * ldc;
+        w4a16_weight_init(&packed);
+        w4a16_buffers *packed_owner = NULL;
+        W4A16_CHECK(w4a16_pack(ctx, &w.src, 1, NULL, W4A16_BF16, &packed, &packed_owner, stream));
+        const int64_t M = 33, lda = 1024 + 1, ldc = 520 + 1;
         uint16_t *A = gpu_random_halves(M * lda, W4A16_BF16, -1, 1, 860 + (uint64_t)act_order);
-        void *A_dev = gpu_upload(A, (size_t)(M * lda) * 2), *C = gpu_alloc((size_t)count * 2);
-        uint16_t *runs[4];
-        cudaGraph_t graph;
-        cudaGraphExec_t exec;
-        for (int run = 0; run < 4; run++) {
-            gpu_poison(C, (size_t)count * 2);
-            /* The poison (and A's upload) ran on the legacy stream; `stream` does not wait for it. */
-            CUDA_CHECK(cudaDeviceSynchronize());
-            if (run < 2) {
-                W4A16_CHECK(w4a16_gemm(ctx, &packed, A_dev, lda, C, ldc, M, NULL, stream));
-            } else {
-                if (run == 2) {
-                    CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
-                    W4A16_CHECK(w4a16_gemm(ctx, &packed, A_dev, lda, C, ldc, M, NULL, stream));
-                    CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
-                    CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
-                }
-                CUDA_CHECK(cudaGraphLaunch(exec, stream));
-            }
-            CUDA_CHECK(cudaStreamSynchronize(stream));
-            runs[run] = malloc((size_t)count * 2);
-            assert_non_null(runs[run]);
-            gpu_download(runs[run], C, (size_t)count * 2);
-        }
-        for (int64_t m = 0; m < M; m++)
-            for (int64_t j = 0; j < 520; j++) /* bf16 NaN / Inf: exponent all ones */
-                if ((runs[0][m * ldc + j] & 0x7f80) == 0x7f80)
-                    fail_msg("act_order=%d: C[%lld][%lld] is not finite", act_order,
-                             (long long)m, (long long)j);
-        for (int run = 1; run < 4; run++) assert_memory_equal(runs[0], runs[run], (size_t)count * 2);
-        for (int run = 0; run < 4; run++) free(runs[run]);
-        CUDA_CHECK(cudaGraphExecDestroy(exec));
-        CUDA_CHECK(cudaGraphDestroy(graph));
+        void *A_dev = gpu_upload(A, (size_t)(M * lda) * 2), *C = gpu_alloc((size_t)(M * ldc) * 2);
+        gpu_check_repeat_and_replay(ctx, &packed, A_dev, lda, C, ldc, M, stream,
+                                    act_order ? "act-order" : "no act-order");
         CUDA_CHECK(cudaFree(A_dev));
         CUDA_CHECK(cudaFree(C));
         free(A);
-        w4a16_weight_free(&packed);
+        w4a16_buffers_free(packed_owner);
         gpu_weight_free(&w);
     }
     CUDA_CHECK(cudaStreamDestroy(stream));
@@ -379,8 +336,9 @@ static void test_m_zero(void **state) {
     gpu_weight w;
     gpu_weight_make(&spec, 800, &w);
     w4a16_weight packed;
-    memset(&packed, 0, sizeof packed);
-    W4A16_CHECK(w4a16_pack(ctx, &w.src, 1, NULL, W4A16_F16, &packed, NULL));
+    w4a16_weight_init(&packed);
+    w4a16_buffers *packed_owner = NULL;
+    W4A16_CHECK(w4a16_pack(ctx, &w.src, 1, NULL, W4A16_F16, &packed, &packed_owner, NULL));
     uint16_t *A = gpu_alloc(4 * 128 * 2), *C = gpu_alloc(4 * 64 * 2), *bias = gpu_alloc(64 * 2);
     gpu_poison(C, 4 * 64 * 2);
     W4A16_CHECK(w4a16_gemm(ctx, &packed, A, 128, C, 64, 0, bias, NULL));
@@ -390,7 +348,7 @@ static void test_m_zero(void **state) {
     CUDA_CHECK(cudaFree(A));
     CUDA_CHECK(cudaFree(C));
     CUDA_CHECK(cudaFree(bias));
-    w4a16_weight_free(&packed);
+    w4a16_buffers_free(packed_owner);
     gpu_weight_free(&w);
     w4a16_ctx_destroy(ctx);
 }
@@ -428,9 +386,10 @@ static void test_log_env_stderr(void **state) {
     w4a16_ctx *ctx = NULL;
     w4a16_status created = w4a16_ctx_create(0, 0, &ctx);
     w4a16_weight packed;
-    memset(&packed, 0, sizeof packed);
+    w4a16_weight_init(&packed);
+    w4a16_buffers *packed_owner = NULL;
     w4a16_status status = created;
-    if (status == W4A16_OK) status = w4a16_pack(ctx, &w.src, 1, NULL, W4A16_F16, &packed, NULL);
+    if (status == W4A16_OK) status = w4a16_pack(ctx, &w.src, 1, NULL, W4A16_F16, &packed, &packed_owner, NULL);
     uint16_t *A = gpu_alloc(9 * 128 * 2), *C = gpu_alloc(9 * 64 * 2);
     cudaMemset(A, 0, 9 * 128 * 2);
     /* M = 7 three times, then M = 9 twice: two lines. */
@@ -454,7 +413,7 @@ static void test_log_env_stderr(void **state) {
 
     CUDA_CHECK(cudaFree(A));
     CUDA_CHECK(cudaFree(C));
-    w4a16_weight_free(&packed);
+    w4a16_buffers_free(packed_owner);
     w4a16_ctx_destroy(ctx);
     gpu_weight_free(&w);
 }
@@ -470,5 +429,6 @@ int main(void) {
         cmocka_unit_test(test_m_zero),
         cmocka_unit_test(test_log_env_stderr),
     };
-    return gpu_tests_exit_code(cmocka_run_group_tests(tests, setup, teardown));
+    int failed = cmocka_run_group_tests(tests, gpu_cublas_setup, gpu_cublas_teardown);
+    return gpu_tests_exit_code(failed);
 }

@@ -17,24 +17,6 @@
 
 #include "gpu_support.h"
 
-/* A packed random weight with its host source. */
-typedef struct {
-    gpu_weight w;
-    w4a16_weight packed;
-} packed_case;
-
-static void case_make(w4a16_ctx *ctx, const gpu_weight_spec *spec, w4a16_dtype dtype,
-                      uint64_t seed, packed_case *c) {
-    gpu_weight_make(spec, seed, &c->w);
-    memset(&c->packed, 0, sizeof c->packed);
-    W4A16_CHECK(w4a16_pack(ctx, &c->w.src, 1, NULL, dtype, &c->packed, NULL));
-}
-
-static void case_free(packed_case *c) {
-    w4a16_weight_free(&c->packed);
-    gpu_weight_free(&c->w);
-}
-
 static uint16_t *download_halves(const void *device, int64_t count) {
     uint16_t *host = malloc((size_t)count * 2);
     assert_non_null(host);
@@ -72,8 +54,8 @@ static void test_misaligned_views(void **state) {
     CUBLAS_CHECK(cublasCreate(&cublas));
     const w4a16_dtype dtype = W4A16_F16;
     gpu_weight_spec spec = {W4A16_FORMAT_GPTQ, 256, 512, 128, 1, 1, W4A16_F16};
-    packed_case c;
-    case_make(ctx, &spec, dtype, 11, &c);
+    gpu_packed c;
+    gpu_packed_make(ctx, &spec, dtype, 11, &c);
     const int64_t M = 127, lda = 512 + 3, ldc = 256 + 5;
     uint16_t *A = gpu_random_halves(M * lda + 1, dtype, -1, 1, 12);
     uint16_t *bias = gpu_random_halves(257, dtype, -1, 1, 13);
@@ -108,7 +90,7 @@ static void test_misaligned_views(void **state) {
     CUDA_CHECK(cudaFree(A_dev));
     free(A);
     free(bias);
-    case_free(&c);
+    gpu_packed_free(&c);
     cublasDestroy(cublas);
     w4a16_ctx_destroy(ctx);
 }
@@ -124,8 +106,8 @@ static void test_interleaved_and_overlapping(void **state) {
     const w4a16_dtype dtype = W4A16_BF16;
     const int64_t n = 64, k = 128, M = 33, ld = n + k;
     gpu_weight_spec spec = {W4A16_FORMAT_AWQ, n, k, 32, 1, 0, W4A16_F16};
-    packed_case c;
-    case_make(ctx, &spec, dtype, 21, &c);
+    gpu_packed c;
+    gpu_packed_make(ctx, &spec, dtype, 21, &c);
     const int64_t total = M * ld + k;
     uint16_t *buffer = gpu_random_halves(total, dtype, -1, 1, 22);
     uint16_t *dev = gpu_upload(buffer, (size_t)total * 2);
@@ -162,7 +144,7 @@ static void test_interleaved_and_overlapping(void **state) {
     gpu_reference_free(&ref);
     CUDA_CHECK(cudaFree(dev));
     free(buffer);
-    case_free(&c);
+    gpu_packed_free(&c);
     w4a16_ctx_destroy(ctx);
 }
 
@@ -172,8 +154,8 @@ static void test_argument_errors(void **state) {
     w4a16_ctx *ctx = NULL;
     W4A16_CHECK(w4a16_ctx_create(0, 0, &ctx));
     gpu_weight_spec spec = {W4A16_FORMAT_CT, 64, 64, -1, 0, 0, W4A16_F32};
-    packed_case c;
-    case_make(ctx, &spec, W4A16_F16, 31, &c);
+    gpu_packed c;
+    gpu_packed_make(ctx, &spec, W4A16_F16, 31, &c);
     const int64_t M = 4;
     uint16_t *A = gpu_alloc(M * 64 * 2 + 2), *C = gpu_alloc(M * 64 * 2 + 2);
     gpu_poison(C, M * 64 * 2 + 2);
@@ -207,7 +189,7 @@ static void test_argument_errors(void **state) {
     free(host);
     CUDA_CHECK(cudaFree(A));
     CUDA_CHECK(cudaFree(C));
-    case_free(&c);
+    gpu_packed_free(&c);
     w4a16_ctx_destroy(ctx);
 }
 
@@ -215,14 +197,14 @@ static void test_argument_errors(void **state) {
  * chunks (overlapped on the side stream), bias. A 2 MiB workspace forces the
  * chunking on a small weight. */
 typedef struct {
-    packed_case c;
+    gpu_packed c;
     void *A, *bias, *C;
     int64_t M, lda, ldc;
 } big_call;
 
 static void big_call_make(w4a16_ctx *ctx, uint64_t seed, big_call *b) {
     gpu_weight_spec spec = {W4A16_FORMAT_GPTQ, 2048, 1024, 64, 1, 1, W4A16_F16};
-    case_make(ctx, &spec, W4A16_F16, seed, &b->c);
+    gpu_packed_make(ctx, &spec, W4A16_F16, seed, &b->c);
     b->M = 1000, b->lda = 1024, b->ldc = 2048;
     uint16_t *A = gpu_random_halves(b->M * b->lda, W4A16_F16, -1, 1, seed + 1);
     uint16_t *bias = gpu_random_halves(2048, W4A16_F16, -1, 1, seed + 2);
@@ -237,7 +219,7 @@ static void big_call_free(big_call *b) {
     CUDA_CHECK(cudaFree(b->A));
     CUDA_CHECK(cudaFree(b->bias));
     CUDA_CHECK(cudaFree(b->C));
-    case_free(&b->c);
+    gpu_packed_free(&b->c);
 }
 
 static w4a16_status big_call_run(w4a16_ctx *ctx, big_call *b, void *C, cudaStream_t stream) {
@@ -373,25 +355,33 @@ static void test_forced_kernels(void **state) {
     w4a16_ctx *ctx = NULL;
     W4A16_CHECK(w4a16_ctx_create(0, 0, &ctx));
     gpu_weight_spec spec = {W4A16_FORMAT_AWQ, 64, 128, 64, 1, 0, W4A16_F16};
-    packed_case c;
-    case_make(ctx, &spec, W4A16_F16, 61, &c);
+    gpu_packed c;
+    gpu_packed_make(ctx, &spec, W4A16_F16, 61, &c);
     uint16_t *A = gpu_alloc(17 * 128 * 2), *C = gpu_alloc(17 * 64 * 2);
     CUDA_CHECK(cudaMemset(A, 0, 17 * 128 * 2));
     assert_string_equal(w4a16_gemm_kernel_name(ctx, &c.packed, 8), "decode");
-    assert_string_equal(w4a16_gemm_kernel_name(ctx, &c.packed, 17), "fallback");
+    struct cudaDeviceProp prop;
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+    const int hopper = prop.major == 9;
+    assert_string_equal(w4a16_gemm_kernel_name(ctx, &c.packed, 17),
+                        hopper ? "sm90_prefill" : "fallback");
     w4a16_ctx_destroy(ctx);
 
-    /* sm90_prefill is not built; decode cannot take M = 17. */
+    /* decode cannot take M = 17; sm90_prefill cannot take an A of odd lda
+     * (nor run at all off Hopper). */
     const char *unavailable[] = {"sm90_prefill", "decode"};
     const int64_t unavailable_m[] = {8, 17};
+    const int64_t unavailable_lda[] = {130, 128};
     for (int i = 0; i < 2; i++) {
         set_kernel(unavailable[i]);
         W4A16_CHECK(w4a16_ctx_create(0, 0, &ctx));
-        assert_int_equal(w4a16_gemm(ctx, &c.packed, A, 128, C, 64, unavailable_m[i], NULL, NULL),
+        assert_int_equal(w4a16_gemm(ctx, &c.packed, A, unavailable_lda[i], C, 64,
+                                    unavailable_m[i], NULL, NULL),
                          W4A16_ERR_UNSUPPORTED);
         assert_non_null(strstr(w4a16_last_error(), unavailable[i]));
         assert_non_null(strstr(w4a16_last_error(), "W4A16_KERNEL"));
-        assert_string_equal(w4a16_gemm_kernel_name(ctx, &c.packed, unavailable_m[i]), "none");
+        if (i == 1 || !hopper)
+            assert_string_equal(w4a16_gemm_kernel_name(ctx, &c.packed, unavailable_m[i]), "none");
         w4a16_ctx_destroy(ctx);
     }
     set_kernel("fallback");
@@ -408,25 +398,26 @@ static void test_forced_kernels(void **state) {
     CUDA_CHECK(cudaDeviceSynchronize());
     CUDA_CHECK(cudaFree(A));
     CUDA_CHECK(cudaFree(C));
-    case_free(&c);
+    gpu_packed_free(&c);
 }
 
 static void test_workspace_too_small(void **state) {
     (void)state;
     GPU_REQUIRED();
     w4a16_ctx *ctx = NULL;
+    set_kernel("fallback"); /* the kernel whose workspace need this tests */
     W4A16_CHECK(w4a16_ctx_create(0, 64u << 10, &ctx));
+    set_kernel(NULL);
     gpu_weight_spec spec = {W4A16_FORMAT_GPTQ, 64, 1024, 128, 0, 0, W4A16_F16};
-    packed_case c;
-    case_make(ctx, &spec, W4A16_F16, 71, &c);
-    /* M = 17: past the decode kernel, which needs no workspace. */
+    gpu_packed c;
+    gpu_packed_make(ctx, &spec, W4A16_F16, 71, &c);
     uint16_t *A = gpu_alloc(17 * 1024 * 2), *C = gpu_alloc(17 * 64 * 2);
     assert_int_equal(w4a16_gemm(ctx, &c.packed, A, 1024, C, 64, 17, NULL, NULL),
-                     W4A16_ERR_UNSUPPORTED);
-    assert_non_null(strstr(w4a16_last_error(), "workspace"));
+                     W4A16_ERR_NOMEM);
+    assert_non_null(strstr(w4a16_last_error(), "workspace of 65536 bytes is too small"));
     CUDA_CHECK(cudaFree(A));
     CUDA_CHECK(cudaFree(C));
-    case_free(&c);
+    gpu_packed_free(&c);
     w4a16_ctx_destroy(ctx);
 }
 
@@ -445,8 +436,8 @@ static void test_log_once(void **state) {
     w4a16_ctx *ctx = NULL;
     W4A16_CHECK(w4a16_ctx_create(0, 0, &ctx));
     gpu_weight_spec spec = {W4A16_FORMAT_AWQ, 64, 128, 64, 0, 0, W4A16_F16};
-    packed_case c;
-    case_make(ctx, &spec, W4A16_F16, 81, &c);
+    gpu_packed c;
+    gpu_packed_make(ctx, &spec, W4A16_F16, 81, &c);
     uint16_t *A = gpu_alloc(6 * 128 * 2), *C = gpu_alloc(6 * 64 * 2);
     CUDA_CHECK(cudaMemset(A, 0, 6 * 128 * 2));
     log_count = 0;
@@ -460,7 +451,7 @@ static void test_log_once(void **state) {
     CUDA_CHECK(cudaDeviceSynchronize());
     CUDA_CHECK(cudaFree(A));
     CUDA_CHECK(cudaFree(C));
-    case_free(&c);
+    gpu_packed_free(&c);
     w4a16_ctx_destroy(ctx);
 }
 

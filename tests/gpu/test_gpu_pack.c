@@ -118,16 +118,17 @@ static void pack_and_check(w4a16_ctx *ctx, const gpu_weight_spec *spec, int from
     gpu_weight_make(spec, 0x5eed + (uint64_t)spec->n * 31 + (uint64_t)spec->format, &w);
     w4a16_source device = from_device ? gpu_source_upload(&w) : w.src;
     w4a16_weight packed;
-    memset(&packed, 0, sizeof packed);
-    W4A16_CHECK(w4a16_pack(ctx, &device, 1, NULL, W4A16_F16, &packed, NULL));
+    w4a16_weight_init(&packed);
+    w4a16_buffers *packed_owner = NULL;
+    W4A16_CHECK(w4a16_pack(ctx, &device, 1, NULL, W4A16_F16, &packed, &packed_owner, NULL));
     CUDA_CHECK(cudaDeviceSynchronize());
     char what[200];
     snprintf(what, sizeof what, "%s from %s", gpu_weight_describe(spec), from_device ? "device" : "host");
-    assert_int_equal(packed.owns_memory, 1);
+    assert_non_null(packed_owner);
     assert_int_equal(packed.perm != NULL, spec->act_order && spec->group_size > 0);
     assert_int_equal(packed.zeros != NULL, spec->asymmetric);
     check_packed(&packed, &w.src, 1, NULL, what);
-    w4a16_weight_free(&packed);
+    w4a16_buffers_free(packed_owner);
     if (from_device) gpu_source_free(&device);
     gpu_weight_free(&w);
 }
@@ -176,8 +177,10 @@ static void test_pack_merged_and_sliced(void **state) {
             }
             for (size_t s = 0; s < sizeof slices / sizeof slices[0]; s++) {
                 w4a16_weight packed;
-                memset(&packed, 0, sizeof packed);
-                W4A16_CHECK(w4a16_pack(ctx, used, 3, &slices[s], W4A16_BF16, &packed, NULL));
+                w4a16_weight_init(&packed);
+                w4a16_buffers *packed_owner = NULL;
+                W4A16_CHECK(w4a16_pack(ctx, used, 3, &slices[s], W4A16_BF16, &packed,
+                                       &packed_owner, NULL));
                 assert_int_equal(packed.n, slices[s].n_end - slices[s].n_begin);
                 assert_int_equal(packed.k, slices[s].k_end - slices[s].k_begin);
                 assert_int_equal(packed.act_dtype, W4A16_BF16);
@@ -185,7 +188,7 @@ static void test_pack_merged_and_sliced(void **state) {
                 snprintf(what, sizeof what, "merged slice %zu %s asym=%d", s,
                          from_device ? "device" : "host", asym);
                 check_packed(&packed, host, 3, &slices[s], what);
-                w4a16_weight_free(&packed);
+                w4a16_buffers_free(packed_owner);
             }
             for (int i = 0; i < 3; i++) {
                 if (from_device) gpu_source_free(&used[i]);
@@ -215,17 +218,19 @@ static void test_pack_act_order_slice(void **state) {
         for (int half = 0; half < 2; half++) {
             w4a16_slice slice = {0, 64, 128 * half, 128 * half + 128};
             w4a16_weight packed;
-            memset(&packed, 0, sizeof packed);
-            W4A16_CHECK(w4a16_pack(ctx, &used, 1, &slice, W4A16_F16, &packed, NULL));
+            w4a16_weight_init(&packed);
+            w4a16_buffers *packed_owner = NULL;
+            W4A16_CHECK(w4a16_pack(ctx, &used, 1, &slice, W4A16_F16, &packed, &packed_owner, NULL));
             assert_non_null(packed.perm);
             assert_int_equal(packed.groups, 4);
             check_packed(&packed, &w.src, 1, &slice, "act-order K-slice");
-            w4a16_weight_free(&packed);
+            w4a16_buffers_free(packed_owner);
         }
         w4a16_slice bad = {0, 64, 64, 192};
         w4a16_weight packed;
-        memset(&packed, 0, sizeof packed);
-        assert_int_equal(w4a16_pack(ctx, &used, 1, &bad, W4A16_F16, &packed, NULL),
+        w4a16_weight_init(&packed);
+        w4a16_buffers *packed_owner = NULL;
+        assert_int_equal(w4a16_pack(ctx, &used, 1, &bad, W4A16_F16, &packed, &packed_owner, NULL),
                          W4A16_ERR_UNSUPPORTED);
         assert_non_null(strstr(w4a16_last_error(), "g_idx"));
         assert_null(packed.qweight);
@@ -247,18 +252,22 @@ static void test_pack_caller_buffers(void **state) {
     w4a16_pack_sizes sizes;
     W4A16_CHECK(w4a16_pack_size(&w.src, 1, NULL, &sizes));
     w4a16_weight mine;
-    memset(&mine, 0, sizeof mine);
+    w4a16_weight_init(&mine);
     mine.qweight = gpu_alloc(sizes.qweight_bytes);
+    mine.qweight_bytes = sizes.qweight_bytes;
     mine.scales = gpu_alloc(sizes.scales_bytes);
+    mine.scales_bytes = sizes.scales_bytes;
     gpu_poison(mine.qweight, sizes.qweight_bytes);
     gpu_poison(mine.scales, sizes.scales_bytes);
     /* Missing zeros: an error naming them; neither the buffers nor the header change. */
     w4a16_weight before = mine;
-    assert_int_equal(w4a16_pack(ctx, &w.src, 1, NULL, W4A16_F16, &mine, NULL), W4A16_ERR_ARG);
-    assert_non_null(strstr(w4a16_last_error(), "zeros"));
+    assert_int_equal(w4a16_pack(ctx, &w.src, 1, NULL, W4A16_F16, &mine, NULL, NULL), W4A16_ERR_ARG);
+    assert_non_null(strstr(w4a16_last_error(), "out->zeros is NULL"));
     assert_memory_equal(&before, &mine, sizeof mine);
     mine.zeros = gpu_alloc(sizes.zeros_bytes);
+    mine.zeros_bytes = sizes.zeros_bytes;
     mine.perm = gpu_alloc(sizes.perm_bytes);
+    mine.perm_bytes = sizes.perm_bytes;
     gpu_poison(mine.zeros, sizes.zeros_bytes);
     gpu_poison(mine.perm, sizes.perm_bytes);
     /* A g_idx whose group 0 holds G + 1 columns (and the last G - 1): refused
@@ -268,7 +277,7 @@ static void test_pack_caller_buffers(void **state) {
     const int32_t moved_group = w.g_idx[moved];
     w.g_idx[moved] = 0;
     before = mine;
-    assert_int_equal(w4a16_pack(ctx, &w.src, 1, NULL, W4A16_F16, &mine, NULL),
+    assert_int_equal(w4a16_pack(ctx, &w.src, 1, NULL, W4A16_F16, &mine, NULL, NULL),
                      W4A16_ERR_UNSUPPORTED);
     assert_non_null(strstr(w4a16_last_error(), "g_idx"));
     assert_memory_equal(&before, &mine, sizeof mine);
@@ -279,12 +288,16 @@ static void test_pack_caller_buffers(void **state) {
     assert_int_equal(gpu_count_written(mine.zeros, (int64_t)sizes.zeros_bytes / 2), 0);
     assert_int_equal(gpu_count_written(mine.perm, (int64_t)sizes.perm_bytes / 2), 0);
     void *given[4] = {mine.qweight, mine.scales, mine.zeros, mine.perm};
-    W4A16_CHECK(w4a16_pack(ctx, &w.src, 1, NULL, W4A16_F16, &mine, NULL));
-    assert_int_equal(mine.owns_memory, 0);
+    W4A16_CHECK(w4a16_pack(ctx, &w.src, 1, NULL, W4A16_F16, &mine, NULL, NULL));
     assert_ptr_equal(mine.qweight, given[0]);
+    assert_int_equal(mine.perm_bytes, sizes.perm_bytes);
     w4a16_weight owned;
-    memset(&owned, 0, sizeof owned);
-    W4A16_CHECK(w4a16_pack(ctx, &w.src, 1, NULL, W4A16_F16, &owned, NULL));
+    w4a16_weight_init(&owned);
+    w4a16_buffers *owner = NULL;
+    W4A16_CHECK(w4a16_pack(ctx, &w.src, 1, NULL, W4A16_F16, &owned, &owner, NULL));
+    assert_non_null(owner);
+    assert_int_equal(owned.qweight_bytes, sizes.qweight_bytes);
+    assert_int_equal(owned.zeros_bytes, sizes.zeros_bytes);
     packed_copy a, b;
     download(&mine, &a);
     download(&owned, &b);
@@ -294,9 +307,8 @@ static void test_pack_caller_buffers(void **state) {
     assert_memory_equal(a.perm, b.perm, sizes.perm_bytes);
     copy_free(&a);
     copy_free(&b);
-    w4a16_weight_free(&mine); /* frees nothing: the caller owns it */
     for (int i = 0; i < 4; i++) CUDA_CHECK(cudaFree(given[i]));
-    w4a16_weight_free(&owned);
+    w4a16_buffers_free(owner);
     gpu_weight_free(&w);
     w4a16_ctx_destroy(ctx);
 }
@@ -331,10 +343,13 @@ static void test_pack_checkpoint_layers(void **state) {
     W4A16_CHECK(w4a16_ctx_create(0, 0, &ctx));
     const w4a16_slice slice = {8, 80, 32, 128};
     w4a16_weight by_name, by_source;
-    memset(&by_name, 0, sizeof by_name);
-    memset(&by_source, 0, sizeof by_source);
-    W4A16_CHECK(w4a16_pack_checkpoint(ctx, ckpt, names, 3, &slice, W4A16_BF16, &by_name, NULL));
-    W4A16_CHECK(w4a16_pack(ctx, sources, 3, &slice, W4A16_BF16, &by_source, NULL));
+    w4a16_weight_init(&by_name);
+    w4a16_weight_init(&by_source);
+    w4a16_buffers *by_name_owner = NULL, *by_source_owner = NULL;
+    W4A16_CHECK(w4a16_pack_checkpoint(ctx, ckpt, names, 3, &slice, W4A16_BF16, &by_name,
+                                      &by_name_owner, NULL));
+    W4A16_CHECK(w4a16_pack(ctx, sources, 3, &slice, W4A16_BF16, &by_source, &by_source_owner,
+                           NULL));
     check_packed(&by_name, sources, 3, &slice, "q|k|v by name");
     packed_copy a, b;
     download(&by_name, &a);
@@ -347,14 +362,17 @@ static void test_pack_checkpoint_layers(void **state) {
 
     const char *wrong[2] = {names[0], "model.layers.0.self_attn.qkv_proj"};
     w4a16_weight out;
-    memset(&out, 0, sizeof out);
-    assert_int_equal(w4a16_pack_checkpoint(ctx, ckpt, wrong, 2, NULL, W4A16_F16, &out, NULL),
-                     W4A16_ERR_ARG);
+    w4a16_weight_init(&out);
+    w4a16_buffers *out_owner = NULL;
+    assert_int_equal(
+        w4a16_pack_checkpoint(ctx, ckpt, wrong, 2, NULL, W4A16_F16, &out, &out_owner, NULL),
+        W4A16_ERR_ARG);
     assert_non_null(strstr(w4a16_last_error(), "qkv_proj"));
     assert_null(out.qweight);
+    assert_null(out_owner);
 
-    w4a16_weight_free(&by_name);
-    w4a16_weight_free(&by_source);
+    w4a16_buffers_free(by_name_owner);
+    w4a16_buffers_free(by_source_owner);
     w4a16_ctx_destroy(ctx);
     w4a16_checkpoint_close(ckpt);
     test_ckpt_free(&c);
@@ -372,13 +390,19 @@ static void test_pack_errors(void **state) {
     gpu_weight_make(&spec, 2, &b);
     w4a16_source both[2] = {a.src, b.src};
     w4a16_weight out;
-    memset(&out, 0, sizeof out);
-    assert_int_equal(w4a16_pack(ctx, both, 2, NULL, W4A16_F16, &out, NULL), W4A16_ERR_UNSUPPORTED);
+    w4a16_weight_init(&out);
+    w4a16_buffers *out_owner = NULL;
+    assert_int_equal(w4a16_pack(ctx, both, 2, NULL, W4A16_F16, &out, &out_owner, NULL),
+                     W4A16_ERR_UNSUPPORTED);
     assert_non_null(strstr(w4a16_last_error(), "g_idx"));
-    assert_int_equal(w4a16_pack(ctx, both, 1, NULL, W4A16_F32, &out, NULL), W4A16_ERR_ARG);
-    assert_int_equal(w4a16_pack(NULL, both, 1, NULL, W4A16_F16, &out, NULL), W4A16_ERR_ARG);
-    assert_int_equal(w4a16_pack(ctx, both, 1, NULL, W4A16_F16, NULL, NULL), W4A16_ERR_ARG);
+    assert_int_equal(w4a16_pack(ctx, both, 1, NULL, W4A16_F32, &out, &out_owner, NULL),
+                     W4A16_ERR_ARG);
+    assert_int_equal(w4a16_pack(NULL, both, 1, NULL, W4A16_F16, &out, &out_owner, NULL),
+                     W4A16_ERR_ARG);
+    assert_int_equal(w4a16_pack(ctx, both, 1, NULL, W4A16_F16, NULL, &out_owner, NULL),
+                     W4A16_ERR_ARG);
     assert_null(out.qweight);
+    assert_null(out_owner);
     gpu_weight_free(&a);
     gpu_weight_free(&b);
     w4a16_ctx_destroy(ctx);

@@ -141,15 +141,16 @@ static int time_pack(bench_state *b, shape_weights *w, const w4a16_source *devic
     double us[PACK_REPEATS];
     for (int r = 0; r < PACK_REPEATS; r++) {
         w4a16_weight packed;
-        memset(&packed, 0, sizeof packed);
+        w4a16_weight_init(&packed);
+        w4a16_buffers *owner = NULL;
         if (!CUDA_OK(cudaStreamSynchronize(b->stream))) return 0;
         double start = wall_seconds();
-        if (!W4A16_OK_CALL(w4a16_pack(b->auto_ctx, device_source, 1, NULL, b->dtype, &packed,
-                                      b->stream)) ||
-            !CUDA_OK(cudaStreamSynchronize(b->stream)))
-            return 0;
+        int ok = W4A16_OK_CALL(w4a16_pack(b->auto_ctx, device_source, 1, NULL, b->dtype, &packed,
+                                          &owner, b->stream)) &&
+                 CUDA_OK(cudaStreamSynchronize(b->stream));
         us[r] = 1e6 * (wall_seconds() - start);
-        w4a16_weight_free(&packed);
+        w4a16_buffers_free(owner);
+        if (!ok) return 0;
     }
     qsort(us, PACK_REPEATS, sizeof us[0], compare_doubles);
     bench_row row = make_row(b, w->shape, 0, "pack");

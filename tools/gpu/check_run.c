@@ -36,6 +36,7 @@ typedef struct {
     int64_t group;
     random_weight host;
     w4a16_weight packed;
+    w4a16_buffers *packed_owner;
     void *dense;
 } check_case;
 
@@ -162,8 +163,9 @@ static int prepare_case(check_state *s, check_case *c) {
     if (!W4A16_OK_CALL(random_weight_make(shape->n, shape->k, c->group, c->asym, c->dtype,
                                           &s->rng, &c->host)))
         return 0;
+    w4a16_weight_init(&c->packed);
     w4a16_status status = w4a16_pack(s->pack_ctx, &c->host.source, 1, NULL, c->dtype,
-                                     &c->packed, s->stream);
+                                     &c->packed, &c->packed_owner, s->stream);
     if (status == W4A16_ERR_CUDA) return gpu_tool_w4a16_ok(status, "w4a16_pack");
     if (status != W4A16_OK) {
         char note[320];
@@ -192,7 +194,8 @@ static int check_case_run(check_state *s, check_case *c, const m_list *ms) {
     for (int i = 0; ready > 0 && i < ms->count; i++)
         if (!check_m(s, c, ms->values[i])) ready = 0;
     random_weight_free(&c->host);
-    w4a16_weight_free(&c->packed);
+    w4a16_buffers_free(c->packed_owner);
+    c->packed_owner = NULL;
     cudaFree(c->dense);
     return ready != 0;
 }

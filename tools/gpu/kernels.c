@@ -15,11 +15,15 @@ int kernel_count(void) { return W4A16_KERNEL_COUNT - 1; }
 const char *kernel_name(int index) { return w4a16_kernel_name((w4a16_kernel)(index + 1)); }
 
 w4a16_status kernel_ctx_create(const char *kernel, w4a16_ctx **out) {
-    w4a16_kernel forced;
-    w4a16_status status = w4a16_kernel_parse(kernel, &forced);
-    if (status == W4A16_OK) status = w4a16_ctx_create(0, 0, out);
-    if (status == W4A16_OK) w4a16_ctx_force_kernel(*out, forced);
-    return status;
+    w4a16_ctx *ctx = NULL;
+    w4a16_status status = w4a16_ctx_create(0, 0, &ctx);
+    if (status == W4A16_OK) status = w4a16_ctx_set_kernel(ctx, kernel);
+    if (status != W4A16_OK) {
+        w4a16_ctx_destroy(ctx);
+        return status;
+    }
+    *out = ctx;
+    return W4A16_OK;
 }
 #else
 int kernel_count(void) { return 0; }

@@ -8,13 +8,13 @@
 
 #define KERNELS_MAX 16
 
-/* The kernels, "auto" excluded: "fallback", "sm90_prefill", "decode". A
+/* The kernels, "auto" excluded: "fallback", "sm90_prefill", "decode", "decode_v2". A
  * build without CUDA has none. */
 int kernel_count(void);
 const char *kernel_name(int index);
 /* Index of a kernel name; -1 when unknown. */
 int kernel_index(const char *name);
-/* "fallback|sm90_prefill|decode", for help texts. */
+/* "fallback|sm90_prefill|decode|decode_v2", for help texts. */
 const char *kernel_names_joined(void);
 
 /* A ctx on device 0 that runs `kernel` ("auto": the dispatched choice,

@@ -20,8 +20,9 @@ int weight_copies_pack(weight_copies *w, w4a16_ctx *ctx, const w4a16_source *sou
     w->packed_bytes = (double)(sizes.qweight_bytes + sizes.scales_bytes + sizes.zeros_bytes);
     int copies = copies_for((size_t)w->packed_bytes, l2_bytes);
     for (; w->n_packed < copies; w->n_packed++) {
-        memset(&w->packed[w->n_packed], 0, sizeof w->packed[0]); /* NULL buffers: pack allocates */
-        if (!W4A16_OK_CALL(w4a16_pack(ctx, source, 1, NULL, dtype, &w->packed[w->n_packed], stream)))
+        w4a16_weight_init(&w->packed[w->n_packed]);
+        if (!W4A16_OK_CALL(w4a16_pack(ctx, source, 1, NULL, dtype, &w->packed[w->n_packed],
+                                      &w->packed_owner[w->n_packed], stream)))
             return 0;
     }
     return CUDA_OK(cudaStreamSynchronize(stream));
@@ -46,7 +47,7 @@ int weight_copies_dense(weight_copies *w, const uint16_t *host, size_t l2_bytes)
 }
 
 void weight_copies_free(weight_copies *w) {
-    for (int i = 0; i < w->n_packed; i++) w4a16_weight_free(&w->packed[i]);
+    for (int i = 0; i < w->n_packed; i++) w4a16_buffers_free(w->packed_owner[i]);
     for (int i = 0; i < w->n_dense; i++) cudaFree(w->dense[i]);
     w->n_packed = w->n_dense = 0;
 }

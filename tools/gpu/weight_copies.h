@@ -22,6 +22,7 @@ typedef struct {
     int64_t n, k;
     w4a16_dtype dtype;           /* activation dtype */
     w4a16_weight packed[WEIGHT_COPIES_MAX];
+    w4a16_buffers *packed_owner[WEIGHT_COPIES_MAX];
     int n_packed;
     double packed_bytes;         /* one packed copy: weight + scales + zeros */
     void *dense[WEIGHT_COPIES_MAX];

@@ -1,0 +1,31 @@
+/* One 16-bit GEMM of the fallback through cuBLASLt: fp32 compute, the bias
+ * added in fp32 by the epilogue, one rounding to 16 bits, written once. */
+#ifndef W4A16_GPU_CUBLASLT_GEMM_H
+#define W4A16_GPU_CUBLASLT_GEMM_H
+
+#include <cublasLt.h>
+#include <cuda_runtime_api.h>
+
+#include "w4a16.h"
+
+/* C[m, r] = sum_j A[m, j] · W[r, j] (+ bias[r]) for m < M, r < rows, j < k:
+ * W row-major [rows][ldw], A row-major [M][lda], C row-major [M][ldc], all
+ * of `dtype` (F16 or BF16); bias [rows] or NULL. Sizes are 64-bit all the way
+ * to cuBLASLt. */
+typedef struct {
+    w4a16_dtype dtype;
+    const void *W;
+    int64_t rows, k, ldw;
+    const void *A;
+    int64_t M, lda;
+    void *C;
+    int64_t ldc;
+    const void *bias;
+} w4a16_lt_gemm;
+
+/* Runs it on `stream` with cuBLAS's workspace. Split-K reductions are kept
+ * to fp32 partials (never 16-bit ones), so C is rounded once. */
+w4a16_status w4a16_cublaslt_gemm(cublasLtHandle_t handle, void *workspace, size_t workspace_bytes,
+                                 const w4a16_lt_gemm *g, cudaStream_t stream);
+
+#endif

@@ -1,0 +1,122 @@
+/* The Hopper kernel's tile and split choice (see sm90_plan.h).
+ *
+ * The model (H100 figures; bench/NOTES.md has the measurements to refit it):
+ * a CTA owns an SM and works through its units one after another, so the call
+ * takes ceil(units / SMs) rounds of one unit's time. A unit is k-blocks of
+ * 64, each costing the larger of its tensor work (128 x block_m x 64 MACs at
+ * ~5 TFLOP/s per SM) and its bytes (4 KB of weights at the SM's share of DRAM
+ * bandwidth, ~23 GB/s, plus block_m x 128 bytes of A from L2 at ~2.5x that),
+ * plus a fixed cost to start and store it. Splitting K adds a reduction
+ * kernel that reads the partials once; stream-K shares all k-blocks out
+ * evenly instead, at the cost of a partial tile or two per CTA. */
+#include "kernel_plan/sm90_plan.h"
+
+#include <stdint.h>
+
+static const double TENSOR_FLOPS_PER_SM_US = 5.0e6;  /* 5.0 TFLOP/s, in flop per us */
+static const double DRAM_BYTES_PER_SM_US = 22.7e3;   /* 3.0 TB/s over 132 SMs */
+static const double L2_BYTES_PER_SM_US = 57.0e3;
+static const double UNIT_OVERHEAD_US = 0.5;
+static const double LAUNCH_US = 2.0;
+static const double REDUCE_BYTES_PER_US = 2.0e6;     /* partials mostly from L2 */
+static const int MIN_BLOCKS_PER_SPLIT = 2;
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+size_t w4a16_sm90_partial_bytes(const w4a16_sm90_plan *plan, int64_t M, int64_t n_padded) {
+    if (plan->streamk)
+        return (size_t)plan->grid * 2 * W4A16_SM90_ROWS * (size_t)plan->block_m * sizeof(float);
+    if (plan->splits <= 1) return 0;
+    return (size_t)plan->splits * (size_t)M * (size_t)n_padded * sizeof(float);
+}
+
+/* One k-block of a tile on one SM: the larger of its tensor work and its bytes. */
+static double block_us(int block_m) {
+    const double tensor = (double)W4A16_SM90_ROWS * block_m * W4A16_SM90_BLOCK_K * 2 /
+                          TENSOR_FLOPS_PER_SM_US;
+    const double bytes = W4A16_SM90_ROWS * W4A16_SM90_BLOCK_K / 2 / DRAM_BYTES_PER_SM_US +
+                         (double)block_m * W4A16_SM90_BLOCK_K * 2 / L2_BYTES_PER_SM_US;
+    return tensor > bytes ? tensor : bytes;
+}
+
+static double predict(int64_t M, int64_t n_padded, int64_t k_padded, int sm_count, int block_m,
+                      int splits, int64_t *units_out) {
+    const int64_t n_tiles = ceil_div(n_padded, W4A16_SM90_ROWS);
+    const int64_t m_tiles = ceil_div(M, block_m);
+    const int64_t k_blocks = k_padded / W4A16_SM90_BLOCK_K;
+    const int64_t units = n_tiles * m_tiles * splits;
+    const double unit = (double)ceil_div(k_blocks, splits) * block_us(block_m) + UNIT_OVERHEAD_US;
+    double total = LAUNCH_US + (double)ceil_div(units, sm_count) * unit;
+    if (splits > 1)
+        total += LAUNCH_US + (double)splits * M * n_padded * 4 * 2 / REDUCE_BYTES_PER_US;
+    *units_out = units;
+    return total;
+}
+
+/* Stream-K: every CTA takes an equal share of all tiles' k-blocks; the tiles
+ * cut at a share's ends meet through the workspace, the last to arrive adding
+ * them up (a partial tile written, up to two read). */
+static double predict_streamk(int64_t M, int64_t n_padded, int64_t k_padded, int sm_count,
+                              int block_m, int *grid_out) {
+    const int64_t tiles = ceil_div(n_padded, W4A16_SM90_ROWS) * ceil_div(M, block_m);
+    const int64_t k_blocks = k_padded / W4A16_SM90_BLOCK_K;
+    const int64_t total = tiles * k_blocks;
+    int64_t grid = sm_count < total / MIN_BLOCKS_PER_SPLIT ? sm_count : total / MIN_BLOCKS_PER_SPLIT;
+    if (grid < 1) grid = 1;
+    const int64_t share = ceil_div(total, grid);
+    const double tile_bytes = (double)W4A16_SM90_ROWS * block_m * 4;
+    /* The last CTA to finish a tile reads every share's part of it: more than
+     * two when a tile is shared by several CTAs (few tiles, long K). */
+    const int64_t parts = tiles >= grid ? 2 : ceil_div(grid, tiles) + 1;
+    *grid_out = (int)grid;
+    return LAUNCH_US + (double)share * block_us(block_m) +
+           (double)(share / k_blocks + 2) * UNIT_OVERHEAD_US +
+           (double)(parts + 1) * tile_bytes / L2_BYTES_PER_SM_US;
+}
+
+static void consider(w4a16_sm90_plan *best, int *have, w4a16_sm90_plan plan) {
+    if (!*have || plan.predicted_us < best->predicted_us) {
+        *best = plan;
+        *have = 1;
+    }
+}
+
+w4a16_sm90_plan w4a16_sm90_plan_choose(int64_t M, int64_t n_padded, int64_t k_padded,
+                                       int sm_count, size_t workspace_bytes) {
+    static const int widths[] = {32, 64, 128, 256};
+    const int64_t k_blocks = k_padded / W4A16_SM90_BLOCK_K;
+    w4a16_sm90_plan best = {256, 1, 0, 0, 1, 0.0};
+    int have = 0;
+    if (sm_count < 1) sm_count = 1;
+    for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+        const int block_m = widths[w];
+        /* A narrower tile already covers M in one: wider ones only waste work. */
+        if (w > 0 && M <= widths[w - 1]) break;
+        for (int splits = 1; splits <= W4A16_SM90_MAX_SPLITS; splits++) {
+            if (splits > 1 && k_blocks / splits < MIN_BLOCKS_PER_SPLIT) break;
+            w4a16_sm90_plan plan = {block_m, splits, 0, 0, 0, 0.0};
+            if (w4a16_sm90_partial_bytes(&plan, M, n_padded) > workspace_bytes) break;
+            plan.predicted_us = predict(M, n_padded, k_padded, sm_count, block_m, splits, &plan.units);
+            plan.grid = (int)(plan.units < sm_count ? plan.units : sm_count);
+            consider(&best, &have, plan);
+        }
+        /* Stream-K only where it measured faster in two runs (bench/NOTES.md,
+         * v2 and v2b): a little more than one round of tiles (152 or 160 on 132
+         * SMs) of one token tile (gate_up at M = 17..256) or of 256-token tiles
+         * (o_proj, down at M = 2048). With fewer tiles than SMs each tile has
+         * many parts to add up (split-K's second kernel was faster); with
+         * several rounds the shares scatter the CTAs over all tiles at once and
+         * A no longer stays in L2; 64- and 128-token tiles over several m-tiles
+         * measured slower than v1's whole tiles (o_proj 512, down 1024). */
+        const int64_t m_tiles = ceil_div(M, block_m);
+        const int64_t tiles = ceil_div(n_padded, W4A16_SM90_ROWS) * m_tiles;
+        if (tiles > sm_count && 4 * tiles <= 5 * (int64_t)sm_count &&
+            (m_tiles == 1 || block_m == 256) && k_blocks >= 2 * MIN_BLOCKS_PER_SPLIT) {
+            w4a16_sm90_plan plan = {block_m, 1, 1, tiles, 1, 0.0};
+            plan.predicted_us = predict_streamk(M, n_padded, k_padded, sm_count, block_m, &plan.grid);
+            if (w4a16_sm90_partial_bytes(&plan, M, n_padded) <= workspace_bytes)
+                consider(&best, &have, plan);
+        }
+    }
+    return best;
+}

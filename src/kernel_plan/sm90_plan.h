@@ -1,0 +1,42 @@
+/* How the Hopper kernel cuts one GEMM: the token tile (wgmma's N) and the
+ * number of K ranges, chosen from a cost model of the kernel's persistent
+ * schedule. Pure host arithmetic, no CUDA: unit-tested on the CPU. */
+#ifndef W4A16_KERNEL_PLAN_SM90_PLAN_H
+#define W4A16_KERNEL_PLAN_SM90_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    W4A16_SM90_ROWS = 128,     /* weight rows per CTA tile */
+    W4A16_SM90_BLOCK_K = 64,   /* k per pipeline stage */
+    W4A16_SM90_MAX_SPLITS = 16,
+    /* Stream-K keeps one arrival counter per tile and consumer warpgroup in
+     * the ctx: tiles beyond this run without it. */
+    W4A16_SM90_STREAMK_MAX_TILES = 8192,
+    /* Batch-invariant mode's one token tile for every M. */
+    W4A16_SM90_INVARIANT_BLOCK_M = 64,
+};
+
+typedef struct {
+    int block_m;       /* tokens per tile: 32, 64, 128 or 256 */
+    int splits;        /* K ranges; > 1 needs splits * M * n_padded * 4 bytes of workspace */
+    int streamk;       /* 1: the tiles' k-blocks are shared out evenly over the grid instead
+                          (splits is 1); partial tiles meet in the workspace */
+    int64_t units;     /* tiles x splits: the persistent grid's work items */
+    int grid;          /* CTAs, at most one per SM */
+    double predicted_us; /* the model's time for the call */
+} w4a16_sm90_plan;
+
+/* Bytes of fp32 partials a plan needs (0 when it does not split K): split-K's
+ * [splits][M][n_padded], or stream-K's two partial tiles per CTA. */
+size_t w4a16_sm90_partial_bytes(const w4a16_sm90_plan *plan, int64_t M, int64_t n_padded);
+
+/* The fastest plan by the model for M tokens against an n_padded x k_padded
+ * packed weight on `sm_count` SMs, splitting K only while the partials fit in
+ * `workspace_bytes` (SIZE_MAX: no limit). Never fails: a plan with one split
+ * always exists. */
+w4a16_sm90_plan w4a16_sm90_plan_choose(int64_t M, int64_t n_padded, int64_t k_padded,
+                                       int sm_count, size_t workspace_bytes);
+
+#endif

@@ -1,0 +1,362 @@
+/* The Hopper kernel (sm90_prefill), forced, against the fp64 reference with
+ * docs/DESIGN.md §1's criterion (gpu_check_gemm): formats x sym/asym x
+ * fp16/bf16 x group sizes x act-order at ragged M from 17 to 300 (token tiles
+ * of 32 to 256, with and without split K), odd N and K, large M, Qwen3-4B
+ * shapes, a workspace too small for its splits or for act-order's whole A;
+ * what it declines (misaligned A, lda not a multiple of 8, groups of 8 and
+ * 24) with the fallback taking them under auto; and CUDA-graph capture and
+ * bitwise repeat. Skips on a GPU that is not Hopper, saying so. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "gpu_support.h"
+
+static const int64_t MS[] = {17, 32, 64, 100, 256, 300};
+static const int N_MS = (int)(sizeof MS / sizeof MS[0]);
+
+typedef struct {
+    int hopper;
+    w4a16_ctx *sm90, *automatic;
+    cublasHandle_t cublas;
+} fixture;
+
+static w4a16_ctx *forced_ctx(size_t workspace_bytes) {
+    w4a16_ctx *ctx = NULL;
+    setenv("W4A16_KERNEL", "sm90_prefill", 1);
+    const w4a16_status status = w4a16_ctx_create(0, workspace_bytes, &ctx);
+    unsetenv("W4A16_KERNEL");
+    return status == W4A16_OK ? ctx : NULL;
+}
+
+static int setup(void **state) {
+    static fixture f;
+    *state = &f;
+    if (!gpu_present()) return 0;
+    struct cudaDeviceProp prop;
+    if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) return -1;
+    f.hopper = prop.major == 9;
+    if (!f.hopper) {
+        printf("device 0 (%s) is not Hopper: skipping the sm90_prefill tests\n", prop.name);
+        return 0;
+    }
+    f.sm90 = forced_ctx(0);
+    if (f.sm90 == NULL || w4a16_ctx_create(0, 0, &f.automatic) != W4A16_OK) return -1;
+    return cublasCreate(&f.cublas) == CUBLAS_STATUS_SUCCESS ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    fixture *f = *state;
+    if (f->cublas) cublasDestroy(f->cublas);
+    w4a16_ctx_destroy(f->sm90);
+    w4a16_ctx_destroy(f->automatic);
+    return 0;
+}
+
+#define HOPPER_REQUIRED(f)                                                                 \
+    do {                                                                                   \
+        GPU_REQUIRED();                                                                    \
+        if (!(f)->hopper) skip();                                                          \
+    } while (0)
+
+/* Padded rows of A stay a multiple of 8 (the tensor map's 16-byte rows). */
+static void cross_product(fixture *f, int64_t n, int64_t k, w4a16_dtype act_dtype) {
+    const gpu_cross_options options = {8, 3, 6, 7000};
+    const int weights = gpu_check_cross_product(f->sm90, f->cublas, n, k, act_dtype, MS, N_MS,
+                                                &options);
+    printf("sm90_prefill %lldx%lld %s: %d weights x %d M\n", (long long)n, (long long)k,
+           w4a16_dtype_name(act_dtype), weights, N_MS);
+}
+
+static void test_small_f16(void **state) {
+    fixture *f = *state;
+    HOPPER_REQUIRED(f);
+    cross_product(f, 136, 256, W4A16_F16); /* two 128-row tiles, the second of 64 rows */
+}
+
+static void test_small_bf16(void **state) {
+    fixture *f = *state;
+    HOPPER_REQUIRED(f);
+    cross_product(f, 136, 256, W4A16_BF16);
+}
+
+static void test_medium_f16(void **state) {
+    fixture *f = *state;
+    HOPPER_REQUIRED(f);
+    cross_product(f, 520, 1088, W4A16_F16); /* N not a multiple of 64, K of 128 */
+}
+
+static void test_medium_bf16(void **state) {
+    fixture *f = *state;
+    HOPPER_REQUIRED(f);
+    cross_product(f, 384, 2048, W4A16_BF16);
+}
+
+/* Odd shapes: N = 1, 13, 131; K < 64, K odd (per-channel), K not a multiple
+ * of 64; lda padded to a multiple of 8. */
+static void test_odd_shapes(void **state) {
+    fixture *f = *state;
+    HOPPER_REQUIRED(f);
+    const struct {
+        w4a16_format format;
+        int64_t n, k, group;
+    } shapes[] = {{W4A16_FORMAT_CT, 1, 8, -1},      {W4A16_FORMAT_GPTQ, 24, 200, -1},
+                  {W4A16_FORMAT_AWQ, 40, 51, -1},   {W4A16_FORMAT_CT, 131, 2112, 64},
+                  {W4A16_FORMAT_CT, 13, 240, 48},   {W4A16_FORMAT_CT, 136, 4160, 32},
+                  {W4A16_FORMAT_AWQ, 24, 3000, -1}, {W4A16_FORMAT_GPTQ_V2, 200, 96, 32}};
+    const int64_t ms[] = {1, 17, 77, 256};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        for (int dtype = 0; dtype < 2; dtype++) {
+            gpu_weight_spec spec = {shapes[i].format, shapes[i].n, shapes[i].k, shapes[i].group,
+                                    (int)i % 2, 0, W4A16_F16};
+            const int64_t lda_pad = (8 - shapes[i].k % 8) % 8 + 8 * (int64_t)(i % 2);
+            gpu_check_options options = {dtype ? W4A16_BF16 : W4A16_F16, (int)i % 2, 1,
+                                         lda_pad, 3, 5, 170 + i};
+            gpu_check_gemm(f->sm90, f->cublas, &spec, ms, 4, &options);
+        }
+}
+
+/* Large M (several token tiles of 256, a ragged last one) and Qwen3-4B shapes. */
+static void test_large_and_qwen(void **state) {
+    fixture *f = *state;
+    HOPPER_REQUIRED(f);
+    const int64_t large[] = {1000, 2048};
+    gpu_weight_spec big = {W4A16_FORMAT_AWQ, 1024, 2048, 128, 1, 0, W4A16_F16};
+    gpu_check_options big_options = {W4A16_F16, 1, 1, 0, 0, 3, 9000};
+    gpu_check_gemm(f->sm90, f->cublas, &big, large, 2, &big_options);
+    const int64_t ms[] = {64, 512};
+    const gpu_weight_spec specs[] = {{W4A16_FORMAT_GPTQ_V2, 19456, 2560, 64, 1, 0, W4A16_F16},
+                                     {W4A16_FORMAT_GPTQ, 2560, 9728, 128, 1, 1, W4A16_F16},
+                                     {W4A16_FORMAT_CT, 2560, 4096, -1, 0, 0, W4A16_BF16},
+                                     {W4A16_FORMAT_AWQ, 6144, 2560, 128, 1, 0, W4A16_F16}};
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        gpu_check_options options = {i == 2 ? W4A16_BF16 : W4A16_F16, (int)i % 2, (int)i % 2, 0,
+                                     0, 2, 9100 + i};
+        gpu_check_gemm(f->sm90, f->cublas, &specs[i], ms, 2, &options);
+        printf("sm90_prefill ok: %s\n", gpu_weight_describe(&specs[i]));
+    }
+}
+
+/* A workspace too small for the planned splits (fewer splits) and for
+ * act-order's whole permuted A (M in chunks): still correct. */
+static void test_small_workspace(void **state) {
+    fixture *f = *state;
+    HOPPER_REQUIRED(f);
+    const size_t sizes[] = {256 << 10, 3 << 20};
+    const int64_t ms[] = {17, 300};
+    for (size_t s = 0; s < 2; s++) {
+        w4a16_ctx *ctx = forced_ctx(sizes[s]);
+        assert_non_null(ctx);
+        for (int act = 0; act < 2; act++) {
+            gpu_weight_spec spec = {W4A16_FORMAT_GPTQ, 256, 4096, 128, act, act, W4A16_F16};
+            gpu_check_options options = {W4A16_F16, 0, 1, 0, 0, 4, 9300 + 2 * s + (uint64_t)act};
+            gpu_check_gemm(ctx, f->cublas, &spec, ms, 2, &options);
+        }
+        w4a16_ctx_destroy(ctx);
+    }
+}
+
+/* Decline: forced, W4A16_ERR_UNSUPPORTED with the reason and C untouched;
+ * auto runs the fallback. */
+static void test_declines(void **state) {
+    fixture *f = *state;
+    HOPPER_REQUIRED(f);
+    const struct {
+        int64_t n, k, group, lda, a_offset;
+        const char *reason;
+    } cases[] = {{64, 128, 64, 128, 1, "16-byte aligned"},
+                 {64, 128, 64, 130, 0, "lda=130"},
+                 {16, 48, 8, 48, 0, "group_size=8"},
+                 {16, 48, 24, 48, 0, "group_size=24"}};
+    const int64_t m = 40;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        gpu_weight_spec spec = {W4A16_FORMAT_CT, cases[i].n, cases[i].k, cases[i].group, 1, 0,
+                                W4A16_F16};
+        gpu_weight w;
+        gpu_weight_make(&spec, 190 + i, &w);
+        w4a16_weight packed;
+        w4a16_weight_init(&packed);
+        w4a16_buffers *packed_owner = NULL;
+        W4A16_CHECK(
+            w4a16_pack(f->automatic, &w.src, 1, NULL, W4A16_F16, &packed, &packed_owner, NULL));
+        const int64_t lda = cases[i].lda, n = cases[i].n, a_count = m * lda + 8;
+        uint16_t *A_host = gpu_random_halves(a_count, W4A16_F16, -1, 1, 195 + i);
+        uint16_t *A_base = gpu_upload(A_host, (size_t)a_count * 2);
+        const uint16_t *A = A_base + cases[i].a_offset;
+        void *C = gpu_alloc((size_t)(m * n) * 2);
+        gpu_poison(C, (size_t)(m * n) * 2);
+        assert_int_equal(w4a16_gemm(f->sm90, &packed, A, lda, C, n, m, NULL, NULL),
+                         W4A16_ERR_UNSUPPORTED);
+        assert_non_null(strstr(w4a16_last_error(), cases[i].reason));
+        assert_int_equal(gpu_count_written(C, m * n), 0);
+        W4A16_CHECK(w4a16_gemm(f->automatic, &packed, A, lda, C, n, m, NULL, NULL));
+        assert_int_equal(gpu_count_written(C, m * n), m * n);
+        CUDA_CHECK(cudaDeviceSynchronize());
+        CUDA_CHECK(cudaFree(A_base));
+        CUDA_CHECK(cudaFree(C));
+        free(A_host);
+        w4a16_buffers_free(packed_owner);
+        gpu_weight_free(&w);
+    }
+}
+
+/* Auto picks sm90_prefill from above decode's range to M = 1024 on Hopper. */
+static void test_auto_choice(void **state) {
+    fixture *f = *state;
+    HOPPER_REQUIRED(f);
+    gpu_weight_spec spec = {W4A16_FORMAT_AWQ, 6144, 2560, 128, 1, 0, W4A16_F16};
+    gpu_weight w;
+    gpu_weight_make(&spec, 5100, &w);
+    w4a16_weight packed;
+    w4a16_weight_init(&packed);
+    w4a16_buffers *packed_owner = NULL;
+    W4A16_CHECK(
+        w4a16_pack(f->automatic, &w.src, 1, NULL, W4A16_F16, &packed, &packed_owner, NULL));
+    assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &packed, 16), "decode");
+    assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &packed, 17), "sm90_prefill");
+    assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &packed, 1024), "sm90_prefill");
+    /* Above 1024 the fallback measured faster (src/gpu/dispatch.c). */
+    assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &packed, 4096), "fallback");
+    w4a16_buffers_free(packed_owner);
+    gpu_weight_free(&w);
+}
+
+/* A direct run, a second run and two replays of a captured graph, each into
+ * poisoned C, are bitwise equal and finite: with one split (M = 300 on a wide
+ * N) and with split K and its reduction (M = 33 on a narrow N, long K), with
+ * and without act-order's permute. */
+static void test_capture_and_repeat(void **state) {
+    fixture *f = *state;
+    HOPPER_REQUIRED(f);
+    cudaStream_t stream;
+    CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    const struct {
+        int64_t n, k, M;
+        int act_order;
+    } cases[] = {{2048, 1024, 300, 0}, {256, 4096, 33, 0}, {256, 4096, 33, 1}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const gpu_weight_spec spec = {W4A16_FORMAT_GPTQ, cases[c].n, cases[c].k, 128, 1,
+                                      cases[c].act_order, W4A16_F16};
+        gpu_weight w;
+        gpu_weight_make(&spec, 850 + c, &w);
+        w4a16_weight packed;
+        w4a16_weight_init(&packed);
+        w4a16_buffers *packed_owner = NULL;
+        W4A16_CHECK(
+            w4a16_pack(f->sm90, &w.src, 1, NULL, W4A16_BF16, &packed, &packed_owner, stream));
+        const int64_t M = cases[c].M, lda = cases[c].k + 8, ldc = cases[c].n + 1;
+        uint16_t *A = gpu_random_halves(M * lda, W4A16_BF16, -1, 1, 860 + c);
+        void *A_dev = gpu_upload(A, (size_t)(M * lda) * 2), *C = gpu_alloc((size_t)(M * ldc) * 2);
+        char what[32];
+        snprintf(what, sizeof what, "case %zu", c);
+        gpu_check_repeat_and_replay(f->sm90, &packed, A_dev, lda, C, ldc, M, stream, what);
+        CUDA_CHECK(cudaFree(A_dev));
+        CUDA_CHECK(cudaFree(C));
+        free(A);
+        w4a16_buffers_free(packed_owner);
+        gpu_weight_free(&w);
+    }
+    CUDA_CHECK(cudaStreamDestroy(stream));
+}
+
+/* Batch-invariant mode: rows of A computed at M = 1, 7, 64, 65 and 300 (A
+ * offset to the row, so the row sits at every position of a tile) give the
+ * same bits as in the M = 300 call, on a wide N and on a narrow N with long K
+ * (where the normal plan splits K), with bias, with act-order; the mode
+ * refuses another forced kernel and an A it cannot read, naming why; and it
+ * can be turned off again. */
+static void test_batch_invariant(void **state) {
+    fixture *f = *state;
+    HOPPER_REQUIRED(f);
+    w4a16_ctx *ctx = NULL;
+    W4A16_CHECK(w4a16_ctx_create(0, 0, &ctx));
+    W4A16_CHECK(w4a16_ctx_set_batch_invariant(ctx, 1));
+    const struct {
+        int64_t n, k;
+        int act_order;
+    } cases[] = {{1024, 512, 0}, {256, 4096, 0}, {256, 4096, 1}};
+    const int64_t big = 300, ms[] = {1, 7, 64, 65}, rows[] = {0, 5, 63, 64, 130, 299};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const gpu_weight_spec spec = {W4A16_FORMAT_GPTQ, cases[c].n, cases[c].k, 128, 1,
+                                      cases[c].act_order, W4A16_F16};
+        gpu_weight w;
+        gpu_weight_make(&spec, 870 + c, &w);
+        w4a16_weight packed;
+        w4a16_weight_init(&packed);
+        w4a16_buffers *owner = NULL;
+        W4A16_CHECK(w4a16_pack(ctx, &w.src, 1, NULL, W4A16_F16, &packed, &owner, NULL));
+        const int64_t n = cases[c].n, lda = cases[c].k + 8, ldc = n + 3;
+        uint16_t *A = gpu_random_halves(big * lda, W4A16_F16, -1, 1, 880 + c);
+        uint16_t *bias = gpu_random_halves(n, W4A16_F16, -1, 1, 890 + c);
+        uint16_t *A_dev = gpu_upload(A, (size_t)(big * lda) * 2);
+        void *bias_dev = gpu_upload(bias, (size_t)n * 2);
+        uint16_t *C_big = gpu_alloc((size_t)(big * ldc) * 2), *C = gpu_alloc((size_t)(big * ldc) * 2);
+        assert_string_equal(w4a16_gemm_kernel_name(ctx, &packed, 1), "sm90_prefill");
+        W4A16_CHECK(w4a16_gemm(ctx, &packed, A_dev, lda, C_big, ldc, big, bias_dev, NULL));
+        uint16_t *want = malloc((size_t)(big * ldc) * 2), *got = malloc((size_t)ldc * 2);
+        assert_non_null(want);
+        assert_non_null(got);
+        gpu_download(want, C_big, (size_t)(big * ldc) * 2);
+        for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++)
+            for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+                /* Row rows[r] as row `at` of a call of ms[i] rows. */
+                const int64_t m = ms[i], at = rows[r] % m, first = rows[r] - at;
+                if (first + m > big) continue;
+                gpu_poison(C, (size_t)(big * ldc) * 2);
+                W4A16_CHECK(w4a16_gemm(ctx, &packed, A_dev + first * lda, lda, C, ldc, m,
+                                       bias_dev, NULL));
+                gpu_download(got, C + at * ldc, (size_t)ldc * 2);
+                if (memcmp(got, want + rows[r] * ldc, (size_t)n * 2) != 0)
+                    fail_msg("case %zu: row %lld differs at M=%lld (row %lld of the call)", c,
+                             (long long)rows[r], (long long)m, (long long)at);
+            }
+        free(want);
+        free(got);
+        CUDA_CHECK(cudaFree(A_dev));
+        CUDA_CHECK(cudaFree(bias_dev));
+        CUDA_CHECK(cudaFree(C_big));
+        CUDA_CHECK(cudaFree(C));
+        free(A);
+        free(bias);
+        if (c == 0) { /* what the mode refuses, then off again */
+            uint16_t *A1 = gpu_alloc((size_t)(8 * lda + 8) * 2), *C1 = gpu_alloc((size_t)(8 * ldc) * 2);
+            assert_int_equal(w4a16_gemm(ctx, &packed, A1 + 1, lda, C1, ldc, 8, NULL, NULL),
+                             W4A16_ERR_UNSUPPORTED);
+            assert_non_null(strstr(w4a16_last_error(), "batch-invariant"));
+            assert_non_null(strstr(w4a16_last_error(), "16-byte aligned"));
+            W4A16_CHECK(w4a16_ctx_set_kernel(ctx, "fallback"));
+            assert_int_equal(w4a16_gemm(ctx, &packed, A1, lda, C1, ldc, 8, NULL, NULL),
+                             W4A16_ERR_UNSUPPORTED);
+            assert_non_null(strstr(w4a16_last_error(), "fallback"));
+            W4A16_CHECK(w4a16_ctx_set_kernel(ctx, "auto"));
+            W4A16_CHECK(w4a16_ctx_set_batch_invariant(ctx, 0));
+            assert_string_not_equal(w4a16_gemm_kernel_name(ctx, &packed, 8), "sm90_prefill");
+            W4A16_CHECK(w4a16_ctx_set_batch_invariant(ctx, 1));
+            assert_int_equal(w4a16_ctx_set_batch_invariant(ctx, 2), W4A16_ERR_ARG);
+            CUDA_CHECK(cudaDeviceSynchronize());
+            CUDA_CHECK(cudaFree(A1));
+            CUDA_CHECK(cudaFree(C1));
+        }
+        w4a16_buffers_free(owner);
+        gpu_weight_free(&w);
+    }
+    w4a16_ctx_destroy(ctx);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_batch_invariant),
+        cmocka_unit_test(test_small_f16),       cmocka_unit_test(test_small_bf16),
+        cmocka_unit_test(test_medium_f16),      cmocka_unit_test(test_medium_bf16),
+        cmocka_unit_test(test_odd_shapes),      cmocka_unit_test(test_large_and_qwen),
+        cmocka_unit_test(test_small_workspace), cmocka_unit_test(test_declines),
+        cmocka_unit_test(test_auto_choice),     cmocka_unit_test(test_capture_and_repeat),
+    };
+    return gpu_tests_exit_code(cmocka_run_group_tests(tests, setup, teardown));
+}

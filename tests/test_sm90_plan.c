@@ -1,0 +1,93 @@
+/* The Hopper kernel's tile and split choice (src/kernel_plan/sm90_plan.c):
+ * the token tile covers M without a wider tile than needed, K splits only when
+ * the tiles alone cannot fill the SMs and the partials fit the workspace, and
+ * a call that fills the GPU with whole tiles does not split. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "kernel_plan/sm90_plan.h"
+
+enum { SMS = 132 };
+static const size_t WORKSPACE = 64 << 20;
+
+static void test_tile_covers_small_m(void **state) {
+    (void)state;
+    const int64_t ms[] = {17, 32, 33, 64, 65, 128, 129, 256};
+    const int want[] = {32, 32, 64, 64, 128, 128, 256, 256};
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+        const w4a16_sm90_plan plan = w4a16_sm90_plan_choose(ms[i], 6144, 2560, SMS, WORKSPACE);
+        assert_true(plan.block_m <= want[i]);
+        assert_true(plan.block_m >= 32);
+        assert_true(plan.splits >= 1 && plan.splits <= W4A16_SM90_MAX_SPLITS);
+        assert_true(plan.predicted_us > 0);
+    }
+}
+
+static void test_large_m_does_not_split(void **state) {
+    (void)state;
+    const w4a16_sm90_plan plan = w4a16_sm90_plan_choose(8192, 19456, 2560, SMS, WORKSPACE);
+    assert_int_equal(plan.block_m, 256);
+    assert_int_equal(plan.splits, 1);
+    assert_int_equal(plan.units, 152 * 32);
+}
+
+/* o_proj (2560 x 4096) at M = 17 is 20 tiles on 132 SMs: K must be shared
+ * out, by split-K or stream-K, over most of the SMs. */
+static void test_few_tiles_split_k(void **state) {
+    (void)state;
+    const w4a16_sm90_plan plan = w4a16_sm90_plan_choose(17, 2560, 4096, SMS, WORKSPACE);
+    assert_true(plan.splits > 1 || plan.streamk);
+    assert_true(plan.streamk ? plan.grid >= SMS / 2 : plan.units >= SMS / 2);
+    assert_true(w4a16_sm90_partial_bytes(&plan, 17, 2560) <= WORKSPACE);
+}
+
+/* o_proj at M = 2048: 160 tiles of 128 x 256 are 1.2 rounds of 132 SMs; stream-K
+ * shares the k-blocks evenly over all of them, two partial tiles per CTA. At
+ * several rounds (M = 8192) or fewer tiles than SMs (M = 64) it does not. */
+static void test_ragged_rounds_use_streamk(void **state) {
+    (void)state;
+    const w4a16_sm90_plan plan = w4a16_sm90_plan_choose(2048, 2560, 4096, SMS, WORKSPACE);
+    assert_int_equal(plan.streamk, 1);
+    assert_int_equal(plan.splits, 1);
+    assert_int_equal(plan.grid, SMS);
+    assert_true(plan.units <= W4A16_SM90_STREAMK_MAX_TILES);
+    assert_int_equal(w4a16_sm90_partial_bytes(&plan, 2048, 2560),
+                     (size_t)SMS * 2 * W4A16_SM90_ROWS * plan.block_m * 4);
+    /* Without room for the partial tiles it falls back to whole tiles. */
+    const w4a16_sm90_plan none = w4a16_sm90_plan_choose(2048, 2560, 4096, SMS, 0);
+    assert_int_equal(none.streamk, 0);
+    assert_int_equal(none.splits, 1);
+    assert_int_equal(w4a16_sm90_plan_choose(8192, 2560, 4096, SMS, WORKSPACE).streamk, 0);
+    assert_int_equal(w4a16_sm90_plan_choose(64, 2560, 9728, SMS, WORKSPACE).streamk, 0);
+}
+
+static void test_workspace_limits_splits(void **state) {
+    (void)state;
+    const w4a16_sm90_plan none = w4a16_sm90_plan_choose(64, 2560, 9728, SMS, 0);
+    assert_int_equal(none.splits, 1);
+    assert_int_equal(w4a16_sm90_partial_bytes(&none, 64, 2560), 0);
+    const size_t small = (size_t)2 * 64 * 2560 * 4; /* room for two splits */
+    const w4a16_sm90_plan two = w4a16_sm90_plan_choose(64, 2560, 9728, SMS, small);
+    assert_true(two.splits <= 2);
+    assert_true(w4a16_sm90_partial_bytes(&two, 64, 2560) <= small);
+}
+
+/* Each split keeps at least two k-blocks: K = 128 (two blocks) never splits. */
+static void test_short_k_does_not_split(void **state) {
+    (void)state;
+    const w4a16_sm90_plan plan = w4a16_sm90_plan_choose(40, 128, 128, SMS, WORKSPACE);
+    assert_int_equal(plan.splits, 1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tile_covers_small_m),  cmocka_unit_test(test_large_m_does_not_split),
+        cmocka_unit_test(test_few_tiles_split_k),    cmocka_unit_test(test_workspace_limits_splits),
+        cmocka_unit_test(test_short_k_does_not_split), cmocka_unit_test(test_ragged_rounds_use_streamk),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
