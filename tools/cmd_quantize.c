@@ -29,7 +29,7 @@ static void print_help(void) {
            "\n"
            "Quantizes a dense checkpoint's linear layers to 4 bits (round to nearest) and\n"
            "writes the weights (model.safetensors, or shards and their index) and config.json\n"
-           "to OUT_DIR, layer by layer, so memory holds one layer at a time; every other\n"
+           "to OUT_DIR, layer by layer, so memory holds a few layers at a time; every other\n"
            "tensor is copied unchanged, and so are the model folder's other files (tokenizer,\n"
            "generation_config.json, chat template, README).\n"
            "\n"
