@@ -11,8 +11,11 @@
 // the CTA's 128: they dequantize block i+1 while the wgmmas of block i run.
 // The grid is persistent: CTA c takes units c, c + grid, ...; a unit is one
 // (128-row, BM-token) tile, or one K-range of it when K is split, whose fp32
-// partials go to the workspace for the reduction kernel (splitk_reduce.cu):
-// fixed order, nothing to reset between calls.
+// partials go to the workspace for the reduction kernel (splitk_reduce.cu).
+// Or stream-K: CTA c takes an equal share of all tiles' k-blocks, and a tile
+// cut at a share's end is finished by the consumer warpgroup that brings its
+// last part (finish_share). Both sum in a fixed order and leave nothing to
+// reset between calls.
 //
 // Numerics: W = (q - z) * s with (q - z) exact in 16 bits and one rounding of
 // the product (in 16 bits when the scales have the activations' dtype, else in
