@@ -178,31 +178,25 @@ static void test_declines(void **state) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         gpu_weight_spec spec = {W4A16_FORMAT_CT, cases[i].n, cases[i].k, cases[i].group, 1, 0,
                                 W4A16_F16};
-        gpu_weight w;
-        gpu_weight_make(&spec, 190 + i, &w);
-        w4a16_weight packed;
-        w4a16_weight_init(&packed);
-        w4a16_buffers *packed_owner = NULL;
-        W4A16_CHECK(
-            w4a16_pack(f->automatic, &w.src, 1, NULL, W4A16_F16, &packed, &packed_owner, NULL));
+        gpu_packed p;
+        gpu_packed_make(f->automatic, &spec, W4A16_F16, 190 + i, &p);
         const int64_t lda = cases[i].lda, n = cases[i].n, a_count = m * lda + 8;
         uint16_t *A_host = gpu_random_halves(a_count, W4A16_F16, -1, 1, 195 + i);
         uint16_t *A_base = gpu_upload(A_host, (size_t)a_count * 2);
         const uint16_t *A = A_base + cases[i].a_offset;
         void *C = gpu_alloc((size_t)(m * n) * 2);
         gpu_poison(C, (size_t)(m * n) * 2);
-        assert_int_equal(w4a16_gemm(f->sm90, &packed, A, lda, C, n, m, NULL, NULL),
+        assert_int_equal(w4a16_gemm(f->sm90, &p.packed, A, lda, C, n, m, NULL, NULL),
                          W4A16_ERR_UNSUPPORTED);
         assert_non_null(strstr(w4a16_last_error(), cases[i].reason));
         assert_int_equal(gpu_count_written(C, m * n), 0);
-        W4A16_CHECK(w4a16_gemm(f->automatic, &packed, A, lda, C, n, m, NULL, NULL));
+        W4A16_CHECK(w4a16_gemm(f->automatic, &p.packed, A, lda, C, n, m, NULL, NULL));
         assert_int_equal(gpu_count_written(C, m * n), m * n);
         CUDA_CHECK(cudaDeviceSynchronize());
         CUDA_CHECK(cudaFree(A_base));
         CUDA_CHECK(cudaFree(C));
         free(A_host);
-        w4a16_buffers_free(packed_owner);
-        gpu_weight_free(&w);
+        gpu_packed_free(&p);
     }
 }
 
@@ -210,21 +204,15 @@ static void test_declines(void **state) {
 static void test_auto_choice(void **state) {
     fixture *f = *state;
     HOPPER_REQUIRED(f);
-    gpu_weight_spec spec = {W4A16_FORMAT_AWQ, 6144, 2560, 128, 1, 0, W4A16_F16};
-    gpu_weight w;
-    gpu_weight_make(&spec, 5100, &w);
-    w4a16_weight packed;
-    w4a16_weight_init(&packed);
-    w4a16_buffers *packed_owner = NULL;
-    W4A16_CHECK(
-        w4a16_pack(f->automatic, &w.src, 1, NULL, W4A16_F16, &packed, &packed_owner, NULL));
-    assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &packed, 16), "decode");
-    assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &packed, 17), "sm90_prefill");
-    assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &packed, 1024), "sm90_prefill");
+    const gpu_weight_spec spec = {W4A16_FORMAT_AWQ, 6144, 2560, 128, 1, 0, W4A16_F16};
+    gpu_packed p;
+    gpu_packed_make(f->automatic, &spec, W4A16_F16, 5100, &p);
+    assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &p.packed, 16), "decode");
+    assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &p.packed, 17), "sm90_prefill");
+    assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &p.packed, 1024), "sm90_prefill");
     /* Above 1024 the fallback measured faster (src/gpu/dispatch.c). */
-    assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &packed, 4096), "fallback");
-    w4a16_buffers_free(packed_owner);
-    gpu_weight_free(&w);
+    assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &p.packed, 4096), "fallback");
+    gpu_packed_free(&p);
 }
 
 /* A direct run, a second run and two replays of a captured graph, each into
@@ -285,20 +273,17 @@ static void test_batch_invariant(void **state) {
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         const gpu_weight_spec spec = {W4A16_FORMAT_GPTQ, cases[c].n, cases[c].k, 128, 1,
                                       cases[c].act_order, W4A16_F16};
-        gpu_weight w;
-        gpu_weight_make(&spec, 870 + c, &w);
-        w4a16_weight packed;
-        w4a16_weight_init(&packed);
-        w4a16_buffers *owner = NULL;
-        W4A16_CHECK(w4a16_pack(ctx, &w.src, 1, NULL, W4A16_F16, &packed, &owner, NULL));
+        gpu_packed p;
+        gpu_packed_make(ctx, &spec, W4A16_F16, 870 + c, &p);
+        const w4a16_weight *packed = &p.packed;
         const int64_t n = cases[c].n, lda = cases[c].k + 8, ldc = n + 3;
         uint16_t *A = gpu_random_halves(big * lda, W4A16_F16, -1, 1, 880 + c);
         uint16_t *bias = gpu_random_halves(n, W4A16_F16, -1, 1, 890 + c);
         uint16_t *A_dev = gpu_upload(A, (size_t)(big * lda) * 2);
         void *bias_dev = gpu_upload(bias, (size_t)n * 2);
         uint16_t *C_big = gpu_alloc((size_t)(big * ldc) * 2), *C = gpu_alloc((size_t)(big * ldc) * 2);
-        assert_string_equal(w4a16_gemm_kernel_name(ctx, &packed, 1), "sm90_prefill");
-        W4A16_CHECK(w4a16_gemm(ctx, &packed, A_dev, lda, C_big, ldc, big, bias_dev, NULL));
+        assert_string_equal(w4a16_gemm_kernel_name(ctx, packed, 1), "sm90_prefill");
+        W4A16_CHECK(w4a16_gemm(ctx, packed, A_dev, lda, C_big, ldc, big, bias_dev, NULL));
         uint16_t *want = malloc((size_t)(big * ldc) * 2), *got = malloc((size_t)ldc * 2);
         assert_non_null(want);
         assert_non_null(got);
@@ -309,7 +294,7 @@ static void test_batch_invariant(void **state) {
                 const int64_t m = ms[i], at = rows[r] % m, first = rows[r] - at;
                 if (first + m > big) continue;
                 gpu_poison(C, (size_t)(big * ldc) * 2);
-                W4A16_CHECK(w4a16_gemm(ctx, &packed, A_dev + first * lda, lda, C, ldc, m,
+                W4A16_CHECK(w4a16_gemm(ctx, packed, A_dev + first * lda, lda, C, ldc, m,
                                        bias_dev, NULL));
                 gpu_download(got, C + at * ldc, (size_t)ldc * 2);
                 if (memcmp(got, want + rows[r] * ldc, (size_t)n * 2) != 0)
@@ -326,25 +311,24 @@ static void test_batch_invariant(void **state) {
         free(bias);
         if (c == 0) { /* what the mode refuses, then off again */
             uint16_t *A1 = gpu_alloc((size_t)(8 * lda + 8) * 2), *C1 = gpu_alloc((size_t)(8 * ldc) * 2);
-            assert_int_equal(w4a16_gemm(ctx, &packed, A1 + 1, lda, C1, ldc, 8, NULL, NULL),
+            assert_int_equal(w4a16_gemm(ctx, packed, A1 + 1, lda, C1, ldc, 8, NULL, NULL),
                              W4A16_ERR_UNSUPPORTED);
             assert_non_null(strstr(w4a16_last_error(), "batch-invariant"));
             assert_non_null(strstr(w4a16_last_error(), "16-byte aligned"));
             W4A16_CHECK(w4a16_ctx_set_kernel(ctx, "fallback"));
-            assert_int_equal(w4a16_gemm(ctx, &packed, A1, lda, C1, ldc, 8, NULL, NULL),
+            assert_int_equal(w4a16_gemm(ctx, packed, A1, lda, C1, ldc, 8, NULL, NULL),
                              W4A16_ERR_UNSUPPORTED);
             assert_non_null(strstr(w4a16_last_error(), "fallback"));
             W4A16_CHECK(w4a16_ctx_set_kernel(ctx, "auto"));
             W4A16_CHECK(w4a16_ctx_set_batch_invariant(ctx, 0));
-            assert_string_not_equal(w4a16_gemm_kernel_name(ctx, &packed, 8), "sm90_prefill");
+            assert_string_not_equal(w4a16_gemm_kernel_name(ctx, packed, 8), "sm90_prefill");
             W4A16_CHECK(w4a16_ctx_set_batch_invariant(ctx, 1));
             assert_int_equal(w4a16_ctx_set_batch_invariant(ctx, 2), W4A16_ERR_ARG);
             CUDA_CHECK(cudaDeviceSynchronize());
             CUDA_CHECK(cudaFree(A1));
             CUDA_CHECK(cudaFree(C1));
         }
-        w4a16_buffers_free(owner);
-        gpu_weight_free(&w);
+        gpu_packed_free(&p);
     }
     w4a16_ctx_destroy(ctx);
 }
