@@ -118,8 +118,6 @@ typedef struct {
 } w4a16_sm90_args;
 
 cudaError_t w4a16_launch_sm90_prefill(const w4a16_sm90_args *args, cudaStream_t stream);
-/* Pipeline stages the kernel keeps for a token tile of `block_m` (0 if none). */
-int w4a16_sm90_stage_count(int block_m);
 
 /* C[m][j] = sum over s of partials[s][m][j] in order s = 0, 1, ... (+ bias[j]),
  * one rounding to 16 bits, for m < M, j < n; partials row pitch ldp floats. */

@@ -492,16 +492,6 @@ cudaError_t launch_width(const Sm90Params &p, const CUtensorMap &map, int bm, in
 
 } // namespace
 
-extern "C" int w4a16_sm90_stage_count(int bm) {
-    switch (bm) {
-    case 32: return Stages<32>::kCount;
-    case 64: return Stages<64>::kCount;
-    case 128: return Stages<128>::kCount;
-    case 256: return Stages<256>::kCount;
-    default: return 0;
-    }
-}
-
 extern "C" cudaError_t w4a16_launch_sm90_prefill(const w4a16_sm90_args *a, cudaStream_t stream) {
     const w4a16_weight *w = a->w;
     CUtensorMap map;

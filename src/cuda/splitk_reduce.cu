@@ -6,24 +6,10 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include "cuda/fragment_dequant.cuh"
 #include "cuda/kernels.h"
 
 namespace {
-
-template <typename T> __device__ __forceinline__ float to_float(uint16_t bits);
-template <> __device__ __forceinline__ float to_float<__half>(uint16_t bits) {
-    return __half2float(__ushort_as_half(bits));
-}
-template <> __device__ __forceinline__ float to_float<__nv_bfloat16>(uint16_t bits) {
-    return __bfloat162float(__ushort_as_bfloat16(bits));
-}
-template <typename T> __device__ __forceinline__ uint16_t to_bits(float x);
-template <> __device__ __forceinline__ uint16_t to_bits<__half>(float x) {
-    return __half_as_ushort(__float2half_rn(x));
-}
-template <> __device__ __forceinline__ uint16_t to_bits<__nv_bfloat16>(float x) {
-    return __bfloat16_as_ushort(__float2bfloat16_rn(x));
-}
 
 struct ReduceParams {
     const float *partials;
@@ -50,8 +36,8 @@ template <typename T> __global__ void splitk_reduce_kernel(const ReduceParams p)
         }
         const float v[4] = {sum.x, sum.y, sum.z, sum.w};
         for (int c = 0; c < 4 && j + c < p.n; c++) {
-            const float b = p.bias != nullptr ? to_float<T>(p.bias[j + c]) : 0.0f;
-            p.C[m * p.ldc + j + c] = to_bits<T>(v[c] + b);
+            const float b = p.bias != nullptr ? Pair16<T>::value_of(p.bias[j + c]) : 0.0f;
+            p.C[m * p.ldc + j + c] = Pair16<T>::bits_of(v[c] + b);
         }
     }
 }

@@ -28,7 +28,6 @@ template <int kPending> __device__ __forceinline__ void wgmma_wait() {
 // Keeps a register's value where the asynchronous wgmma reads it: the
 // compiler may not move or reuse it across this point.
 __device__ __forceinline__ void wgmma_hold(uint32_t &r) { asm volatile("" : "+r"(r)::"memory"); }
-__device__ __forceinline__ void wgmma_hold(float &r) { asm volatile("" : "+f"(r)::"memory"); }
 
 // Descriptor of a K-major tile in shared memory written by the copy engine
 // with 128-byte swizzle: rows of 64 16-bit values (128 bytes), 8-row groups
