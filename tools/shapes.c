@@ -17,12 +17,16 @@ typedef struct {
 } builtin_shape;
 
 /* Qwen3-4B: hidden 2560, intermediate 9728, 32 q / 8 kv heads of 128, with
- * q|k|v and gate|up merged as engines run them. Llama-3-70B: hidden 8192,
- * intermediate 28672, 64 q / 8 kv heads of 128; up alone (gate|up merged
- * would be 57344x8192). */
+ * q|k|v and gate|up merged as engines run them; qwen3-4b-unmerged: the
+ * projections Hugging Face's model runs one by one instead (o_proj and down
+ * are the same either way; k and v, gate and up are one shape each, so one
+ * entry times both). Llama-3-70B: hidden 8192, intermediate 28672, 64 q / 8 kv
+ * heads of 128; up alone (gate|up merged would be 57344x8192). */
 static const builtin_shape BUILTIN[] = {
     {"qwen3-4b", "qkv", 6144, 2560},      {"qwen3-4b", "o_proj", 2560, 4096},
     {"qwen3-4b", "gate_up", 19456, 2560}, {"qwen3-4b", "down", 2560, 9728},
+    {"qwen3-4b-unmerged", "q", 4096, 2560}, {"qwen3-4b-unmerged", "k/v", 1024, 2560},
+    {"qwen3-4b-unmerged", "gate/up", 9728, 2560},
     {"llama3-70b", "qkv", 10240, 8192},   {"llama3-70b", "o_proj", 8192, 8192},
     {"llama3-70b", "up", 28672, 8192},    {"llama3-70b", "down", 8192, 28672},
 };
@@ -31,7 +35,7 @@ static const builtin_shape BUILTIN[] = {
 static const int64_t DEFAULT_M_SWEEP[] = {1,   2,   4,    8,    16,   32,   64,
                                           128, 256, 512, 1024, 2048, 3968, 8192};
 
-const char *shape_set_names(void) { return "qwen3-4b|llama3-70b"; }
+const char *shape_set_names(void) { return "qwen3-4b|qwen3-4b-unmerged|llama3-70b"; }
 
 /* A whole decimal integer in [lo, hi]; 0 on success. */
 static int parse_int(const char *text, int64_t lo, int64_t hi, int64_t *out) {

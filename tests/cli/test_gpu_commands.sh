@@ -28,6 +28,8 @@ if ! (command -v nvidia-smi >/dev/null && nvidia-smi -L 2>/dev/null | grep -q '^
     expect_rc 1 "$W4A16" bench --shapes '128,256' --m 1
     expect_one_line_error
     expect_stderr_has "no CUDA device was found"
+    expect_rc 1 "$W4A16" bench --shapes 'qwen3-4b-unmerged;qwen3-4b' --m 1
+    expect_stderr_has "no CUDA device was found"
     expect_rc 1 "$W4A16" check --shapes 'llama3-70b;64,128' --m 1,17 --group 32,-1 --asym
     expect_one_line_error
     expect_stderr_has "no CUDA device was found"

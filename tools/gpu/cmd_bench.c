@@ -13,8 +13,8 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: w4a16 bench [--shapes %s|N,K[;N,K...]] [--m M1,M2,...]\n"
-            "                   [--dtype f16|bf16] [--group 32|64|128|-1] [--asym]\n"
+            "usage: w4a16 bench [--shapes %s|N,K[;N,K...]]\n"
+            "                   [--m M1,M2,...] [--dtype f16|bf16] [--group 32|64|128|-1] [--asym]\n"
             "                   [--kernel %s] [--json FILE]\n"
             "\n"
             "Times cuBLAS on a dense weight of each shape (row \"cublas\"), every kernel that\n"

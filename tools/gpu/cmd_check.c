@@ -12,8 +12,8 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: w4a16 check [--shapes %s|N,K[;N,K...]] [--m M1,M2,...]\n"
-            "                   [--dtype f16|bf16] [--group 32|64|128|-1] [--sym|--asym]\n"
+            "usage: w4a16 check [--shapes %s|N,K[;N,K...]]\n"
+            "                   [--m M1,M2,...] [--dtype f16|bf16] [--group 32|64|128|-1] [--sym|--asym]\n"
             "                   [--seed S]\n"
             "\n"
             "Runs every kernel, forced in turn, on random data (A uniform in [-1, 1], random\n"
