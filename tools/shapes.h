@@ -32,6 +32,11 @@ int shapes_parse(const char *spec, shape_list *out, char *err, size_t err_size);
 int m_list_parse(const char *spec, m_list *out, char *err, size_t err_size);
 /* The default M sweep of `w4a16 bench`: 1, 2, 4, ... 2048, 3968, 8192. */
 void m_list_default_sweep(m_list *out);
+/* `w4a16 tune`'s: that sweep, plus every M from 1 to 16 and steps around
+ * the prefill and fallback crossovers (17, 24, 48, ..., 6144). */
+void m_list_crossover_sweep(m_list *out);
+/* Sorts the list ascending and drops repeated values. */
+void m_list_sort_unique(m_list *ms);
 int64_t m_list_max(const m_list *ms);
 /* The built-in set names, for help texts: "qwen3-4b|qwen3-4b-unmerged|llama3-70b". */
 const char *shape_set_names(void);

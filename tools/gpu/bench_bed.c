@@ -62,6 +62,21 @@ void bench_bed_close(bench_bed *bed) {
     memset(bed, 0, sizeof *bed);
 }
 
+void bench_bed_print_config(const bench_bed *bed, FILE *out) {
+    device_info_print(out, &bed->device);
+    fprintf(out, "%s: %s, group %lld, %s, commit %s; median of >= 30 graph replays of >= 20 calls,"
+            " weights cycled past 2x L2\n",
+            gpu_tool_command(), sweep_dtype_name(bed->dtype), (long long)bed->group,
+            bed->asym ? "asymmetric" : "symmetric", W4A16_GIT_COMMIT);
+}
+
+int bench_bed_shape_fits(const bench_bed *bed, const tool_shape *shape) {
+    if (sweep_group_fits(bed->group, shape->k)) return 1;
+    fprintf(stderr, "%s: %s skipped: group %lld does not divide K=%lld\n", gpu_tool_command(),
+            shape->name, (long long)bed->group, (long long)shape->k);
+    return 0;
+}
+
 /* Random checkpoint tensors, copied to the device. */
 static int upload_source(bench_bed *bed, bench_weights *w) {
     const tool_shape *shape = w->shape;

@@ -38,6 +38,12 @@ typedef struct {
 int bench_bed_open(bench_bed *bed, const sweep *sw, const int kernel_enabled[KERNELS_MAX],
                    FILE *row_echo);
 void bench_bed_close(bench_bed *bed);
+/* The device and clocks, then a line naming the command, the configuration,
+ * the commit and how rows are timed. */
+void bench_bed_print_config(const bench_bed *bed, FILE *out);
+/* 1 when the bed's group size divides the shape's K; otherwise says on
+ * stderr that the shape is skipped. */
+int bench_bed_shape_fits(const bench_bed *bed, const tool_shape *shape);
 
 /* One shape's weights: random checkpoint tensors on the device (source,
  * which bench also packs from to time packing), packed into copies, and

@@ -126,29 +126,17 @@ static int bench_shape(bench_bed *b, const sweep *sw, const tool_shape *shape) {
     return ok;
 }
 
-static void print_config(const bench_bed *b) {
-    device_info_print(stdout, &b->device);
-    printf("bench: %s, group %lld, %s, commit %s; median of >= 30 graph replays of >= 20 calls,"
-           " weights cycled past 2x L2\n",
-           sweep_dtype_name(b->dtype), (long long)b->group, b->asym ? "asymmetric" : "symmetric",
-           W4A16_GIT_COMMIT);
-    bench_print_header(stdout);
-}
-
 int bench_run(const bench_options *options) {
     gpu_tool_set_command("bench");
     const sweep *sw = &options->sw;
     bench_bed b;
     int code = EXIT_FAILURE_INPUT, benched = 0;
     if (!bench_bed_open(&b, sw, options->kernel_enabled, stdout)) goto done;
-    print_config(&b);
+    bench_bed_print_config(&b, stdout);
+    bench_print_header(stdout);
     for (int i = 0; i < sw->shapes.count; i++) {
         const tool_shape *shape = &sw->shapes.items[i];
-        if (!sweep_group_fits(b.group, shape->k)) {
-            fprintf(stderr, "bench: %s skipped: group %lld does not divide K=%lld\n", shape->name,
-                    (long long)b.group, (long long)shape->k);
-            continue;
-        }
+        if (!bench_bed_shape_fits(&b, shape)) continue;
         if (!bench_shape(&b, sw, shape)) goto done;
         benched++;
     }
