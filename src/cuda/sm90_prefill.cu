@@ -101,6 +101,7 @@ struct Sm90Params {
     int m_tiles, splits, units;
     int cluster;             // 1, or 2: a pair of CTAs takes two neighbouring tiles of the
                              // same tokens, each copying half of A's box to both
+    int c_rows_8b;           // C and ldc let four 16-bit outputs go as one 8-byte store
 };
 
 __device__ __forceinline__ int group_of(const Sm90Params &p, int column) {
@@ -372,13 +373,60 @@ __device__ __forceinline__ void store_unit(const Sm90Params &p, const Unit &w, c
 #pragma unroll
     for (int h = 0; h < 2; h++)
         if (p.bias != nullptr && row_ok[h]) bias[h] = Pair16<T>::value_of(p.bias[n + 8 * h]);
-    uint16_t *out = p.C + (int64_t)m * p.ldc + n;
+    if (!p.c_rows_8b) {
+        uint16_t *out = p.C + (int64_t)m * p.ldc + n;
 #pragma unroll
-    for (int c = 0; c < kBM / 8; c++, out += 8 * p.ldc)
+        for (int c = 0; c < kBM / 8; c++, out += 8 * p.ldc)
 #pragma unroll
-        for (int r = 0; r < 4; r++)
-            if (row_ok[r >> 1] && m + 8 * c + (r & 1) < p.M)
-                out[(r & 1) * p.ldc + 8 * (r >> 1)] = Pair16<T>::bits_of(acc[4 * c + r] + bias[r >> 1]);
+            for (int r = 0; r < 4; r++)
+                if (row_ok[r >> 1] && m + 8 * c + (r & 1) < p.M)
+                    out[(r & 1) * p.ldc + 8 * (r >> 1)] =
+                        Pair16<T>::bits_of(acc[4 * c + r] + bias[r >> 1]);
+        return;
+    }
+    // Four lanes of equal t and g = 4q + j (j = 0..3) hold rows 4q + j (+ 8)
+    // of tokens 2t, 2t + 1: value r of lane j is row j + 8 (r >> 1), token
+    // 2t + (r & 1). Two shuffles transpose the 4 x 4 so that lane j holds rows
+    // 4q .. 4q + 3 (+ 8 (j >> 1)) of token 2t + (j & 1): one 8-byte store
+    // instead of four 2-byte ones.
+    const int j = l.g & 3, b = j & 1, h = j >> 1;
+    const int row0 = w.n0 + W4A16_TILE_ROWS * l.tile + (l.g & ~3) + 8 * h; // this lane's 4 rows
+    const int token = w.m0 + 2 * l.t + b;
+#pragma unroll
+    for (int c = 0; c < kBM / 8; c++) {
+        uint16_t x[4];
+#pragma unroll
+        for (int r = 0; r < 4; r++) x[r] = Pair16<T>::bits_of(acc[4 * c + r] + bias[r >> 1]);
+        // Lane j ^ 1 gets this lane's values of the token it will keep.
+        const uint32_t away = b ? (uint32_t)x[0] | (uint32_t)x[2] << 16
+                                : (uint32_t)x[1] | (uint32_t)x[3] << 16;
+        const uint32_t got = __shfl_xor_sync(0xffffffffu, away, 4); // rows j ^ 1, values b, b + 2
+        // Selects, not run-time indices (those would put x in local memory).
+        const uint16_t mine_b = b ? x[1] : x[0], mine_b2 = b ? x[3] : x[2]; // values b, b + 2
+        const uint16_t keep_mine = h ? mine_b2 : mine_b, keep_other = h ? got >> 16 : got & 0xffff;
+        const uint16_t send_mine = h ? mine_b : mine_b2, send_other = h ? got & 0xffff : got >> 16;
+        const uint32_t got2 =
+            __shfl_xor_sync(0xffffffffu, (uint32_t)send_mine | (uint32_t)send_other << 16, 8);
+        uint16_t rows[4]; // rows 4q + r of this lane's token
+#pragma unroll
+        for (int r = 0; r < 4; r++) {
+            const int d = r ^ j;
+            rows[r] = d == 0 ? keep_mine : d == 1 ? keep_other
+                                        : d == 2 ? (uint16_t)(got2 & 0xffff) : (uint16_t)(got2 >> 16);
+        }
+        const int mm = token + 8 * c;
+        if (mm >= p.M) continue;
+        uint16_t *out = p.C + (int64_t)mm * p.ldc + row0;
+        if (row0 + 3 < p.n) {
+            *reinterpret_cast<uint2 *>(out) =
+                make_uint2((uint32_t)rows[0] | (uint32_t)rows[1] << 16,
+                           (uint32_t)rows[2] | (uint32_t)rows[3] << 16);
+        } else {
+#pragma unroll
+            for (int r = 0; r < 4; r++)
+                if (row0 + r < p.n) out[r] = rows[r];
+        }
+    }
 }
 
 // Stream-K: this share's part of the tile goes to its slot; the consumer
@@ -592,6 +640,7 @@ extern "C" cudaError_t w4a16_launch_sm90_prefill(const w4a16_sm90_args *a, cudaS
     p.bias = static_cast<const uint16_t *>(a->bias);
     p.C = static_cast<uint16_t *>(a->C);
     p.ldc = a->ldc;
+    p.c_rows_8b = (uintptr_t)a->C % 8 == 0 && a->ldc % 4 == 0;
     p.partials = a->splits > 1 && !a->streamk ? a->partials : nullptr;
     p.streamk = a->streamk;
     p.shares = a->streamk ? a->partials : nullptr;
