@@ -346,7 +346,7 @@ static void test_pack_checkpoint_layers(void **state) {
     w4a16_weight_init(&by_name);
     w4a16_weight_init(&by_source);
     w4a16_buffers *by_name_owner = NULL, *by_source_owner = NULL;
-    W4A16_CHECK(w4a16_pack_checkpoint(ctx, ckpt, names, 3, &slice, W4A16_BF16, &by_name,
+    W4A16_CHECK(w4a16_pack_checkpoint(ctx, ckpt, names, 3, NULL, &slice, W4A16_BF16, &by_name,
                                       &by_name_owner, NULL));
     W4A16_CHECK(w4a16_pack(ctx, sources, 3, &slice, W4A16_BF16, &by_source, &by_source_owner,
                            NULL));
@@ -365,7 +365,7 @@ static void test_pack_checkpoint_layers(void **state) {
     w4a16_weight_init(&out);
     w4a16_buffers *out_owner = NULL;
     assert_int_equal(
-        w4a16_pack_checkpoint(ctx, ckpt, wrong, 2, NULL, W4A16_F16, &out, &out_owner, NULL),
+        w4a16_pack_checkpoint(ctx, ckpt, wrong, 2, NULL, NULL, W4A16_F16, &out, &out_owner, NULL),
         W4A16_ERR_ARG);
     assert_non_null(strstr(w4a16_last_error(), "qkv_proj"));
     assert_null(out.qweight);
