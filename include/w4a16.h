@@ -169,8 +169,9 @@ typedef struct {
 
 /* Rank shard->rank's part of a source, as a view of the same host or device
  * memory (pointers moved, nothing copied or allocated; it lives as long as
- * src's memory), so packing it stages only that part on the device. Done on
- * the host before packing, never as a second full copy on the GPU.
+ * src's memory; out may be src), so packing it stages only that part on
+ * the device. Done on the host before packing, never as a second full copy
+ * on the GPU.
  * Refused with W4A16_ERR_SHAPE naming the rule (out unchanged) where the
  * format cannot split the layer:
  * - column: n not a multiple of world; n / world not a multiple of 8 where
@@ -181,9 +182,11 @@ typedef struct {
  * Every rank of a group gets the same answer. world = 1 gives src itself.
  * A row shard of an act-order layer (a g_idx other than k / G) is
  * W4A16_ERR_UNSUPPORTED: packed layout v1 keys a group to G consecutive
- * sorted columns, and an act-order K range holds parts of groups; the
- * message names a group it splits. Its g_idx must be host memory. A g_idx
- * that is k / G over the rank's columns is left out of a row shard. */
+ * sorted columns, and act-order scatters a group's columns over all of K;
+ * the message names a group two ranks would share. A row shard reads g_idx
+ * on the host (a device g_idx is W4A16_ERR_UNSUPPORTED) and leaves out one
+ * equal to k / G, as GPTQ stores without act-order. A NULL argument, world
+ * < 1, rank outside 0..world-1 or an unknown parallel is W4A16_ERR_ARG. */
 W4A16_API w4a16_status w4a16_source_shard(const w4a16_source *src, const w4a16_shard *shard,
                                           w4a16_source *out);
 
