@@ -111,6 +111,7 @@ class Int4Linear(nn.Module):
         self.register_buffer("scales_and_zeros", torch.stack([scales, offsets], dim=2)
                              .transpose(0, 1).contiguous().to(torch.bfloat16))
         self.group_size = weight.k if weight.group_size < 0 else weight.group_size
+        self.in_features = weight.k
         self.out_features = weight.n
 
     def forward(self, x):

@@ -74,6 +74,31 @@ def decode_ms(model, batch, vocab, prompt=16):
 
 
 @torch.inference_mode()
+def decode_linears_ms(model, names, batch):
+    """ms of one decode step's linear layers alone: each of `names` (the decoder's
+    linears and lm_head) called once on `batch` rows, captured in a CUDA graph.
+    The rest of the step (norms, rotary, attention, the cache) is the same
+    kernels in every model; this is the part the kernels under test own."""
+    modules = [model.get_submodule(name) for name in names]
+    dtype = next(model.parameters()).dtype
+    inputs = [torch.randn(batch, m.in_features, device="cuda", dtype=dtype) for m in modules]
+
+    def run():
+        for module, x in zip(modules, inputs):
+            module(x)
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        run()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        run()
+    return timed(graph.replay, warmups=3, samples=15, calls=20)
+
+
+@torch.inference_mode()
 def logits(model, ids):
     return model(input_ids=ids, use_cache=False).logits[0].float()
 
@@ -86,7 +111,8 @@ def greedy(model, prompt, new_tokens=64):
 
 
 def compare(reference_logits, got_logits, reference_tokens, got_tokens):
-    """The correctness fields of the JSON (see the issue's bar: top-1 >= 99%)."""
+    """Agreement of one model's logits and greedy tokens with another's (the
+    JSON's correctness fields; the bar is top-1 >= 99% against the fp16 model)."""
     difference = (got_logits - reference_logits).abs().max().item()
     agreement = (got_logits.argmax(-1) == reference_logits.argmax(-1)).float().mean().item()
     equal = 0

@@ -15,13 +15,18 @@ time at 2048 and 3968 tokens, decode-step time at batch 1 and 8 with a
 memory per model, the linear layers' bytes, and correctness of the w4a16
 model against the fp16 one: top-1 agreement over 512 prefill positions (the
 bar: >= 99%), max |Δlogits| / std(logits), and how many of 64 greedy tokens
-match before the first difference. A table on stdout, progress on stderr,
+match before the first difference; the same three figures for the fp16 and
+the w4a16 model against the same model run in fp32 (how far 16-bit
+arithmetic alone moves them: the noise floor under the bar); and the decode
+step's linear layers alone, graph-captured (the rest of the step is the same
+kernels in every model). A table on stdout, progress on stderr,
 `--json FILE` as bench/results/e2e-YYYY-MM-DD-<gpu>.json.
 
 Needs torch with CUDA, transformers, and the w4a16 package (pip install
 ./python, or PYTHONPATH=python W4A16_LIBRARY=build/libw4a16.so).
 """
 import argparse
+import copy
 import datetime
 import json
 import os
@@ -34,7 +39,8 @@ import transformers
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import w4a16  # noqa: E402
 from e2e_models import log, quantize_model, to_torch_int4, to_w4a16  # noqa: E402
-from e2e_timing import compare, decode_ms, greedy, logits, prefill_ms, random_ids  # noqa: E402
+from e2e_timing import (compare, decode_linears_ms, decode_ms, greedy, logits,  # noqa: E402
+                        prefill_ms, random_ids)
 
 PREFILL_TOKENS = (2048, 3968)
 DECODE_BATCHES = (1, 8)
@@ -60,8 +66,9 @@ def commit():
         return "unknown"
 
 
-def measure(name, model, vocab, rows, peaks):
-    """Prefill and decode rows of one model, and its peak device memory."""
+def measure(name, model, vocab, rows, peaks, linears, linear_names):
+    """Prefill and decode rows of one model, its peak device memory, and the
+    time of a decode step's linear layers alone."""
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
     for tokens in PREFILL_TOKENS:
@@ -74,6 +81,10 @@ def measure(name, model, vocab, rows, peaks):
                      "how": how})
         log(f"{name}: decode batch {batch} {ms:.3f} ms ({how})")
     peaks[name] = torch.cuda.max_memory_allocated()
+    for batch in DECODE_BATCHES:
+        ms = decode_linears_ms(model, linear_names, batch)
+        linears.append({"model": name, "batch": batch, "ms": ms})
+        log(f"{name}: decode batch {batch}, linear layers alone {ms:.3f} ms")
 
 
 def kernels_used(model):
@@ -98,6 +109,12 @@ def print_table(report):
         print(f"{r['model']:<11} {r['phase']:<8} {r['tokens']:>6} {r['batch']:>5} "
               f"{r['ms']:>10.3f} {ratio:>7.3f}" + (f"  ({r['how']})" if r.get("how", "cuda graph")
                                                    != "cuda graph" else ""))
+    step = {(r["model"], r["batch"]): r["ms"] for r in report["rows"] if r["phase"] == "decode"}
+    print("decode step, linear layers alone (CUDA graph of the 252 decoder linears + lm_head) "
+          "against the whole step:")
+    for r in report["decode_linears"]:
+        print(f"  {r['model']:<11} batch {r['batch']}: {r['ms']:.3f} ms of "
+              f"{step[(r['model'], r['batch'])]:.3f} ms")
     memory = report["memory"]
     print(f"linear weights: fp16 {memory['fp16_linear_bytes'] / 1e9:.3f} GB, w4a16 "
           f"{memory['w4a16_linear_bytes'] / 1e9:.3f} GB "
@@ -108,6 +125,10 @@ def print_table(report):
     print(f"correctness vs fp16: top-1 agreement {c['top1_agreement'] * 100:.2f}% (bar >= 99%), "
           f"max|dlogits|/std {c['logits_max_abs_over_std']:.4f}, greedy tokens equal "
           f"{c['greedy_tokens_equal']}/64")
+    for name, e in c["against_fp32"].items():
+        print(f"  {name} vs the same model in fp32 (the arithmetic's noise floor): top-1 "
+              f"{e['top1_agreement'] * 100:.2f}%, max|dlogits|/std "
+              f"{e['logits_max_abs_over_std']:.4f}, greedy tokens equal {e['greedy_tokens_equal']}/64")
     print("kernels (M: kernel): " + "; ".join(
         f"{shape} " + ", ".join(f"{m}:{k}" for m, k in used.items())
         for shape, used in report["kernels"].items()))
@@ -137,30 +158,43 @@ def main():
         model = transformers.AutoModelForCausalLM.from_config(config, dtype=dtype).eval()
     layers = quantize_model(model, args.format, args.group, symmetric)
     vocab = config.vocab_size
-    rows, peaks = [], {}
+    rows, peaks, linears = [], {}, []
+    timed_linears = list(layers) + ["lm_head"]
 
-    measure("fp16", model, vocab, rows, peaks)
+    measure("fp16", model, vocab, rows, peaks, linears, timed_linears)
     prompt = random_ids(1, CORRECTNESS_TOKENS, vocab, seed=7)
     reference_logits = logits(model, prompt)
     reference_tokens = greedy(model, prompt[:, :32])
+    # The same model in fp32 (same Ŵ, fp32 activations and accumulation): how
+    # far fp16 arithmetic itself moves top-1 and greedy tokens on this model.
+    log("running the same model in fp32 for the noise floor")
+    exact = copy.deepcopy(model).float()
+    exact_logits = logits(exact, prompt)
+    exact_tokens = greedy(exact, prompt[:, :32])
+    del exact
+    torch.cuda.empty_cache()
+    against_fp32 = {"fp16": compare(exact_logits, reference_logits, exact_tokens,
+                                    reference_tokens)}
 
     fp16_linear_bytes = sum(l.weight.n * l.weight.k * 2 for l in layers.values())
     to_w4a16(model, layers, dtype)
     w4a16_linear_bytes = sum(model.get_submodule(n).packed_bytes() for n in layers)
-    measure("w4a16", model, vocab, rows, peaks)
-    correctness = compare(reference_logits, logits(model, prompt), reference_tokens,
-                          greedy(model, prompt[:, :32]))
+    measure("w4a16", model, vocab, rows, peaks, linears, timed_linears)
+    w4a16_logits, w4a16_tokens = logits(model, prompt), greedy(model, prompt[:, :32])
+    correctness = compare(reference_logits, w4a16_logits, reference_tokens, w4a16_tokens)
+    against_fp32["w4a16"] = compare(exact_logits, w4a16_logits, exact_tokens, w4a16_tokens)
+    correctness["against_fp32"] = against_fp32
     kernels = kernels_used(model)
-    del reference_logits
+    del reference_logits, exact_logits, w4a16_logits
 
     log("building torch's int4 model (bf16)")
     to_torch_int4(model, layers)
-    measure("torch_int4", model, vocab, rows, peaks)
+    measure("torch_int4", model, vocab, rows, peaks, linears, timed_linears)
 
     gpu = torch.cuda.get_device_name()
     report = {"device": gpu, "date": datetime.date.today().isoformat(), "commit": commit(),
               "format": args.format, "group_size": args.group, "symmetric": symmetric,
-              "dtype": args.dtype, "layers": args.layers, "rows": rows,
+              "dtype": args.dtype, "layers": args.layers, "rows": rows, "decode_linears": linears,
               "memory": {"fp16_linear_bytes": fp16_linear_bytes,
                          "w4a16_linear_bytes": w4a16_linear_bytes, "peak_bytes": peaks},
               "correctness": correctness, "kernels": kernels}

@@ -11,6 +11,6 @@ int cmd_inspect(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
-/* The GPU commands (check, bench) run in the GPU module: gpu_module.h. */
+/* The GPU commands (check, bench, tune) run in the GPU module: gpu_module.h. */
 
 #endif

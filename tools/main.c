@@ -21,6 +21,7 @@ static const command commands[] = {
     /* GPU commands: run by the GPU module, loaded only for them. */
     {"check", gpu_module_command, "check every GPU kernel against the fp64 reference"},
     {"bench", gpu_module_command, "time every GPU kernel against cuBLAS"},
+    {"tune", gpu_module_command, "time every kernel at each M and print where auto should switch"},
 };
 
 static void print_usage(FILE *out) {

@@ -17,12 +17,16 @@ typedef struct {
 } builtin_shape;
 
 /* Qwen3-4B: hidden 2560, intermediate 9728, 32 q / 8 kv heads of 128, with
- * q|k|v and gate|up merged as engines run them. Llama-3-70B: hidden 8192,
- * intermediate 28672, 64 q / 8 kv heads of 128; up alone (gate|up merged
- * would be 57344x8192). */
+ * q|k|v and gate|up merged as engines run them; qwen3-4b-unmerged: the
+ * projections Hugging Face's model runs one by one instead (o_proj and down
+ * are the same either way; k and v, gate and up are one shape each, so one
+ * entry times both). Llama-3-70B: hidden 8192, intermediate 28672, 64 q / 8 kv
+ * heads of 128; up alone (gate|up merged would be 57344x8192). */
 static const builtin_shape BUILTIN[] = {
     {"qwen3-4b", "qkv", 6144, 2560},      {"qwen3-4b", "o_proj", 2560, 4096},
     {"qwen3-4b", "gate_up", 19456, 2560}, {"qwen3-4b", "down", 2560, 9728},
+    {"qwen3-4b-unmerged", "q", 4096, 2560}, {"qwen3-4b-unmerged", "k/v", 1024, 2560},
+    {"qwen3-4b-unmerged", "gate/up", 9728, 2560},
     {"llama3-70b", "qkv", 10240, 8192},   {"llama3-70b", "o_proj", 8192, 8192},
     {"llama3-70b", "up", 28672, 8192},    {"llama3-70b", "down", 8192, 28672},
 };
@@ -30,8 +34,16 @@ static const builtin_shape BUILTIN[] = {
 
 static const int64_t DEFAULT_M_SWEEP[] = {1,   2,   4,    8,    16,   32,   64,
                                           128, 256, 512, 1024, 2048, 3968, 8192};
+/* tune's: the default sweep, every M the decode kernels take, and steps of
+ * about 1.5x past them, where sm90_prefill meets the fallback. For qwen3-4b
+ * on an H100, ~560 rows, ~75 s of timing (estimated from bench's rows of
+ * 2026-12-07: 0.05-0.15 s a row, up to ~0.8 s at M = 8192), which leaves
+ * room for the setup within scripts/gpu-check's 200 s. */
+static const int64_t CROSSOVER_M_SWEEP[] = {
+    1,  2,   3,   4,   5,   6,   7,    8,    9,    10,   11,   12,   13,   14,  15,   16,  17,   24,
+    32, 48,  64,  96,  128, 192, 256,  384,  512,  768,  1024, 1536, 2048, 3072, 3968, 4096, 6144, 8192};
 
-const char *shape_set_names(void) { return "qwen3-4b|llama3-70b"; }
+const char *shape_set_names(void) { return "qwen3-4b|qwen3-4b-unmerged|llama3-70b"; }
 
 /* A whole decimal integer in [lo, hi]; 0 on success. */
 static int parse_int(const char *text, int64_t lo, int64_t hi, int64_t *out) {
@@ -134,6 +146,25 @@ int m_list_parse(const char *spec, m_list *out, char *err, size_t err_size) {
 void m_list_default_sweep(m_list *out) {
     out->count = (int)(sizeof DEFAULT_M_SWEEP / sizeof DEFAULT_M_SWEEP[0]);
     memcpy(out->values, DEFAULT_M_SWEEP, sizeof DEFAULT_M_SWEEP);
+}
+
+void m_list_crossover_sweep(m_list *out) {
+    out->count = (int)(sizeof CROSSOVER_M_SWEEP / sizeof CROSSOVER_M_SWEEP[0]);
+    memcpy(out->values, CROSSOVER_M_SWEEP, sizeof CROSSOVER_M_SWEEP);
+}
+
+void m_list_sort_unique(m_list *ms) {
+    int count = 0;
+    for (int i = 0; i < ms->count; i++) {
+        int64_t m = ms->values[i];
+        int at = count;
+        while (at > 0 && ms->values[at - 1] > m) at--;
+        if (at > 0 && ms->values[at - 1] == m) continue;
+        memmove(&ms->values[at + 1], &ms->values[at], (size_t)(count - at) * sizeof m);
+        ms->values[at] = m;
+        count++;
+    }
+    ms->count = count;
 }
 
 int64_t m_list_max(const m_list *ms) {

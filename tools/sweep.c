@@ -9,7 +9,13 @@ const char *sweep_dtype_name(w4a16_dtype dtype) { return dtype == W4A16_BF16 ? "
 
 int sweep_group_fits(int64_t group, int64_t k) { return group == -1 || k % group == 0; }
 
-void sweep_options(sweep_args *a, arg_option *out) {
+/* The sweep options as given: NULL / 0 when absent. */
+typedef struct {
+    const char *shapes, *m, *dtype, *group;
+    int sym, asym;
+} sweep_args;
+
+static void sweep_options(sweep_args *a, arg_option *out) {
     const arg_option options[SWEEP_OPTION_COUNT] = {
         {"--shapes", NULL, ARG_STRING, &a->shapes}, {"--m", NULL, ARG_STRING, &a->m},
         {"--dtype", NULL, ARG_STRING, &a->dtype},   {"--group", NULL, ARG_STRING, &a->group},
@@ -64,7 +70,9 @@ static int parse_groups(sweep *s, const char *value) {
     return 1;
 }
 
-int sweep_apply(sweep *s, const char *command, const sweep_args *a) {
+/* Overrides the defaults in s with the options given; 1, or 0 after
+ * reporting a usage error. */
+static int sweep_apply(sweep *s, const char *command, const sweep_args *a) {
     char err[256];
     if (a->shapes && shapes_parse(a->shapes, &s->shapes, err, sizeof err))
         return usage_error(command, "%s", err), 0;
@@ -81,4 +89,27 @@ int sweep_apply(sweep *s, const char *command, const sweep_args *a) {
         if (a->asym) s->asyms[s->n_asyms++] = 1;
     }
     return 1;
+}
+
+args_result sweep_parse(sweep *s, const char *command, int argc, char **argv, arg_option *table,
+                        int n_own) {
+    sweep_args given = {0};
+    sweep_options(&given, table + n_own);
+    args_result parsed = args_parse(argc, argv, table, n_own + SWEEP_OPTION_COUNT, NULL, 0, 0);
+    if (parsed != ARGS_OK) return parsed;
+    return sweep_apply(s, command, &given) ? ARGS_OK : ARGS_ERROR;
+}
+
+void sweep_one_config_defaults(sweep *s) {
+    char err[256];
+    shapes_parse("qwen3-4b", &s->shapes, err, sizeof err);
+    s->dtypes[0] = W4A16_F16, s->n_dtypes = 1;
+    s->groups[0] = 128, s->n_groups = 1;
+    s->asyms[0] = 0, s->n_asyms = 1;
+}
+
+int sweep_one_config_check(const sweep *s, const char *command) {
+    if (s->n_dtypes == 1 && s->n_groups == 1 && s->n_asyms == 1) return 1;
+    usage_error(command, "--dtype and --group take one value each, and --sym and --asym exclude each other");
+    return 0;
 }

@@ -1,6 +1,7 @@
-/* The options `w4a16 bench` and `w4a16 check` share: which shapes, M values,
- * activation dtypes, group sizes and zero-point kinds to run. Each command
- * sets its own defaults, then sweep_apply overrides them from the options. */
+/* The options `w4a16 bench`, `check` and `tune` share: which shapes, M
+ * values, activation dtypes, group sizes and zero-point kinds to run. Each
+ * command sets its own defaults, then sweep_parse overrides them from the
+ * options. */
 #ifndef W4A16_TOOLS_SWEEP_H
 #define W4A16_TOOLS_SWEEP_H
 
@@ -19,20 +20,23 @@ typedef struct {
     int n_asyms;
 } sweep;
 
-/* The sweep options as given: NULL / 0 when absent. */
-typedef struct {
-    const char *shapes, *m, *dtype, *group;
-    int sym, asym;
-} sweep_args;
-
 #define SWEEP_OPTION_COUNT 6
-/* Writes the SWEEP_OPTION_COUNT entries (--shapes, --m, --dtype, --group,
- * --sym, --asym) of an args_parse table, targeting a. */
-void sweep_options(sweep_args *a, arg_option *out);
-/* Overrides the defaults in s with the options given. --dtype and --group
- * take one value or a comma list ("f16,bf16", "128,-1"); --sym and --asym
- * together mean both. Returns 1, or 0 after reporting a usage error. */
-int sweep_apply(sweep *s, const char *command, const sweep_args *a);
+/* Parses a command's argv: the command's own options, table[0..n_own),
+ * then the sweep options (--shapes, --m, --dtype, --group, --sym, --asym),
+ * which it writes into table[n_own..n_own + SWEEP_OPTION_COUNT), and
+ * overrides the defaults in s with those given. --dtype and --group take one
+ * value or a comma list ("f16,bf16", "128,-1"); --sym and --asym together
+ * mean both. ARGS_HELP: the caller prints its help; ARGS_ERROR: a usage
+ * error, reported. */
+args_result sweep_parse(sweep *s, const char *command, int argc, char **argv, arg_option *table,
+                        int n_own);
+
+/* The timing commands (bench, tune) run one configuration: by default
+ * qwen3-4b, f16, group 128, symmetric (M is each command's own). */
+void sweep_one_config_defaults(sweep *s);
+/* 1 when s holds one dtype, one group size and one zero-point kind; else
+ * reports the usage error and returns 0. */
+int sweep_one_config_check(const sweep *s, const char *command);
 
 /* "f16" / "bf16", as the command line and the JSON spell activation dtypes. */
 const char *sweep_dtype_name(w4a16_dtype dtype);

@@ -30,7 +30,7 @@ def test_an_unreadable_layer_is_named(tmp_path):
     write_safetensors(tmp_path / "model.safetensors", tensors)
     layer = w4a16.Checkpoint(tmp_path).layer(name)
     assert layer.status == "malformed" and layer.reason
-    with pytest.raises(w4a16.UnsupportedError, match=f"layer {name}: "):
+    with pytest.raises(w4a16.FormatError, match=f"layer {name}: "):
         w4a16.load_quantized(meta_model(), tmp_path, device="cuda:0")
 
 

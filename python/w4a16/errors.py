@@ -87,6 +87,11 @@ def shape_error(message):
     return ShapeError(_capi.ERR_SHAPE, "shape mismatch", message)
 
 
+def format_error(message):
+    """A FormatError found by the Python side itself (no library call)."""
+    return FormatError(_capi.ERR_FORMAT, "malformed input", message)
+
+
 def unsupported_error(message):
     """An UnsupportedError found by the Python side itself (no library call)."""
     return UnsupportedError(_capi.ERR_UNSUPPORTED, "unsupported", message)

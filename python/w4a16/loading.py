@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .checkpoint import Checkpoint
-from .errors import argument_error, shape_error, unsupported_error
+from .errors import argument_error, format_error, shape_error, unsupported_error
 from .linear import W4A16Linear
 from .packing import cuda_device
 
@@ -61,7 +61,9 @@ def _assign(model, key, value):
 
 
 def _check_layer(name, layer, module):
-    if layer.status in ("unsupported", "malformed"):
+    if layer.status == "malformed":
+        raise format_error(f"layer {name}: {layer.reason}")
+    if layer.status == "unsupported":
         raise unsupported_error(f"layer {name}: {layer.reason}")
     if not isinstance(module, nn.Linear):
         raise argument_error(f"layer {name}: the model's module is {type(module).__name__}, "

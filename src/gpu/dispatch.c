@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "gpu/ctx.h"
 #include "gpu/decode.h"
+#include "gpu/dispatch_rules.h"
 #include "gpu/fallback.h"
 #include "gpu/sm90.h"
 
@@ -37,36 +38,18 @@ static const kernel_entry KERNELS[W4A16_KERNEL_COUNT] = {
                                 w4a16_decode_v2_run},
 };
 
-/* Crossovers between the kernels, each with the `w4a16 bench` measurement
- * behind it (bench/RESULTS.md, H100, 2026-12-07, f16 g128 unless said):
- * - DECODE_MAX_M = 16, the decode kernels' own limit (two n8 token blocks).
- *   decode v3 (Hopper) at M <= 16 is 1.23-2.26x cuBLAS on the Qwen3-4B shapes
- *   and 1.5-3.5x on llama3-70b's, ahead of sm90_prefill at every M <= 8 and
- *   within 10% of it at M = 16 (o_proj 9.3 against 8.5 us, down 14.6 against
- *   13.8). decode_v2 stays for GPUs before Hopper (at M <= 8 0.90-1.22x
- *   cuBLAS, 2-3x the fallback).
- * - 17 <= M <= PREFILL_MAX_M = 1024: sm90_prefill. At M = 17..512 it beats the
- *   fallback on every measured shape but o_proj at 512; at M = 1024 it wins on
- *   four of the eight Qwen3-4B and llama3-70b shapes (gate_up, up, down and
- *   o_proj of 70B) by 5-15% and loses on the other four by 5-13%.
- * - M > 1024: the fallback (dequantize + cuBLAS), which measured 3-40% faster
- *   than sm90_prefill v1/v2 at M >= 2048 on every shape but Qwen's gate_up at
- *   2048 (2% slower). Where the fallback cannot run (workspace), sm90_prefill. */
-static const int64_t DECODE_MAX_M = W4A16_DECODE_MAX_M; /* decode streams W once: small M only */
-static const int64_t PREFILL_MIN_M = 17;   /* above decode: the Hopper kernel */
-static const int64_t PREFILL_MAX_M = 1024; /* above: cuBLAS on the dequantized W, for now */
-
 static int can_run(w4a16_kernel kernel, const w4a16_gemm_call *call) {
     return KERNELS[kernel].cannot_run(call) == NULL;
 }
 
+/* The device's rule (gpu/dispatch_rules.c, with the measurements): the first
+ * kernel of M's band that can take the call. Where none can, the fallback,
+ * or sm90_prefill where the fallback cannot run either. */
 static w4a16_kernel auto_choice(const w4a16_gemm_call *call) {
-    if (call->M <= DECODE_MAX_M && can_run(W4A16_KERNEL_DECODE, call)) return W4A16_KERNEL_DECODE;
-    if (call->M <= DECODE_MAX_M && can_run(W4A16_KERNEL_DECODE_V2, call))
-        return W4A16_KERNEL_DECODE_V2;
-    if (call->M >= PREFILL_MIN_M && call->M <= PREFILL_MAX_M &&
-        can_run(W4A16_KERNEL_SM90_PREFILL, call))
-        return W4A16_KERNEL_SM90_PREFILL;
+    const w4a16_dispatch_rule *rule = w4a16_dispatch_rule_for(call->ctx->sm_major);
+    const w4a16_dispatch_band *band = w4a16_dispatch_rule_band(rule, call->M);
+    for (int i = 0; i < W4A16_RULE_KERNELS && band->kernels[i] != W4A16_KERNEL_AUTO; i++)
+        if (can_run(band->kernels[i], call)) return band->kernels[i];
     if (can_run(W4A16_KERNEL_FALLBACK, call) || !can_run(W4A16_KERNEL_SM90_PREFILL, call))
         return W4A16_KERNEL_FALLBACK;
     return W4A16_KERNEL_SM90_PREFILL;

@@ -1,24 +1,17 @@
 /* Which kernel runs a w4a16_gemm call: a table of kernels, each with a
  * predicate saying whether it can take the call, the workspace it needs to
  * run it in one piece, and its run function, and the auto choice between
- * them (docs/DESIGN.md §5). w4a16_ctx_set_kernel, or W4A16_KERNEL read at
- * ctx creation, forces one; forcing one that cannot take the call is an
- * error, never a silent substitute. */
+ * them (docs/DESIGN.md §5), which follows the measured rule of
+ * gpu/dispatch_rules.h. w4a16_ctx_set_kernel, or W4A16_KERNEL read at ctx
+ * creation, forces one; forcing one that cannot take the call is an error,
+ * never a silent substitute. */
 #ifndef W4A16_GPU_DISPATCH_H
 #define W4A16_GPU_DISPATCH_H
 
 #include <cuda_runtime_api.h>
 
+#include "gpu/kernel_id.h"
 #include "w4a16.h"
-
-typedef enum {
-    W4A16_KERNEL_AUTO = 0,
-    W4A16_KERNEL_FALLBACK,
-    W4A16_KERNEL_SM90_PREFILL,
-    W4A16_KERNEL_DECODE,
-    W4A16_KERNEL_DECODE_V2,
-    W4A16_KERNEL_COUNT
-} w4a16_kernel;
 
 /* One w4a16_gemm call, arguments already validated. A and C may be NULL when
  * only asking which kernel would run (w4a16_gemm_kernel_name). */

@@ -80,8 +80,7 @@ static json_t *row_json(const bench_row *row) {
     return object;
 }
 
-int bench_write_json(const char *path, const char *device, const char *commit,
-                     const bench_rows *rows) {
+json_t *bench_json(const char *device, const char *commit, const bench_rows *rows) {
     char date[16];
     time_t now = time(NULL);
     struct tm local;
@@ -95,8 +94,19 @@ int bench_write_json(const char *path, const char *device, const char *commit,
     json_object_set_new(root, "commit", json_string(commit));
     for (int i = 0; i < rows->count; i++) json_array_append_new(items, row_json(&rows->items[i]));
     json_object_set_new(root, "rows", items);
+    return root;
+}
+
+int bench_json_write(const json_t *root, const char *path, const char *command) {
     int ok = json_dump_file(root, path, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) == 0;
+    if (!ok) fprintf(stderr, "w4a16 %s: cannot write %s\n", command, path);
+    return ok;
+}
+
+int bench_write_json(const char *path, const char *device, const char *commit,
+                     const bench_rows *rows) {
+    json_t *root = bench_json(device, commit, rows);
+    int ok = bench_json_write(root, path, "bench");
     json_decref(root);
-    if (!ok) fprintf(stderr, "w4a16 bench: cannot write %s\n", path);
     return ok;
 }

@@ -3,6 +3,7 @@
 #ifndef W4A16_TOOLS_BENCH_REPORT_H
 #define W4A16_TOOLS_BENCH_REPORT_H
 
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -35,7 +36,12 @@ void bench_rows_free(bench_rows *rows);
 
 void bench_print_header(FILE *out);
 void bench_print_row(FILE *out, const bench_row *row);
-/* {device, date, commit, rows: [...]}; 1 on success, else prints why. */
+/* {device, date, commit, rows: [...]}: bench's document, which tune extends. */
+json_t *bench_json(const char *device, const char *commit, const bench_rows *rows);
+/* Writes a JSON document to path; 1 on success, else prints why, naming
+ * the command ("bench"). */
+int bench_json_write(const json_t *root, const char *path, const char *command);
+/* bench_json written to path; 1 on success, else prints why. */
 int bench_write_json(const char *path, const char *device, const char *commit,
                      const bench_rows *rows);
 

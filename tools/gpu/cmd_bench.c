@@ -13,8 +13,8 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: w4a16 bench [--shapes %s|N,K[;N,K...]] [--m M1,M2,...]\n"
-            "                   [--dtype f16|bf16] [--group 32|64|128|-1] [--asym]\n"
+            "usage: w4a16 bench [--shapes %s|N,K[;N,K...]]\n"
+            "                   [--m M1,M2,...] [--dtype f16|bf16] [--group 32|64|128|-1] [--asym]\n"
             "                   [--kernel %s] [--json FILE]\n"
             "\n"
             "Times cuBLAS on a dense weight of each shape (row \"cublas\"), every kernel that\n"
@@ -51,32 +51,24 @@ static int parse_kernels(const char *value, bench_options *options) {
 int cmd_bench(int argc, char **argv) {
     bench_options options;
     memset(&options, 0, sizeof options);
-    char err[256];
-    shapes_parse("qwen3-4b", &options.sw.shapes, err, sizeof err);
+    sweep_one_config_defaults(&options.sw);
     m_list_default_sweep(&options.sw.ms);
-    options.sw.dtypes[0] = W4A16_F16, options.sw.n_dtypes = 1;
-    options.sw.groups[0] = 128, options.sw.n_groups = 1;
-    options.sw.asyms[0] = 0, options.sw.n_asyms = 1;
     for (int i = 0; i < kernel_count(); i++) options.kernel_enabled[i] = 1;
 
-    sweep_args given = {0};
     const char *kernels = NULL;
-    arg_option table[SWEEP_OPTION_COUNT + 2] = {
+    arg_option table[2 + SWEEP_OPTION_COUNT] = {
         {"--kernel", NULL, ARG_STRING, &kernels},
         {"--json", NULL, ARG_STRING, &options.json_path},
     };
-    sweep_options(&given, table + 2);
-    args_result parsed = args_parse(argc, argv, table, SWEEP_OPTION_COUNT + 2, NULL, 0, 0);
+    args_result parsed = sweep_parse(&options.sw, COMMAND, argc, argv, table, 2);
     if (parsed == ARGS_HELP) {
         usage(stdout);
         return EXIT_OK;
     }
-    if (parsed != ARGS_OK || !sweep_apply(&options.sw, COMMAND, &given)) return EXIT_USAGE;
+    if (parsed != ARGS_OK || !sweep_one_config_check(&options.sw, COMMAND)) return EXIT_USAGE;
     if (kernels && !parse_kernels(kernels, &options))
         return usage_error(COMMAND, "--kernel '%s' is not %s or a comma list of them", kernels,
                            kernel_names_joined());
-    if (options.sw.n_dtypes != 1 || options.sw.n_groups != 1 || options.sw.n_asyms != 1)
-        return usage_error(COMMAND, "--dtype and --group take one value each, and --sym and --asym exclude each other");
     if (!gpu_presence_require(COMMAND)) return EXIT_FAILURE_INPUT;
     return bench_run(&options);
 }

@@ -12,8 +12,8 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: w4a16 check [--shapes %s|N,K[;N,K...]] [--m M1,M2,...]\n"
-            "                   [--dtype f16|bf16] [--group 32|64|128|-1] [--sym|--asym]\n"
+            "usage: w4a16 check [--shapes %s|N,K[;N,K...]]\n"
+            "                   [--m M1,M2,...] [--dtype f16|bf16] [--group 32|64|128|-1] [--sym|--asym]\n"
             "                   [--seed S]\n"
             "\n"
             "Runs every kernel, forced in turn, on random data (A uniform in [-1, 1], random\n"
@@ -38,16 +38,14 @@ int cmd_check(int argc, char **argv) {
     options.sw.asyms[0] = 0, options.sw.asyms[1] = 1, options.sw.n_asyms = 2;
     options.sw.groups[0] = 128, options.sw.groups[1] = -1, options.sw.n_groups = 2;
 
-    sweep_args given = {0};
     const char *seed = NULL;
-    arg_option table[SWEEP_OPTION_COUNT + 1] = {{"--seed", NULL, ARG_STRING, &seed}};
-    sweep_options(&given, table + 1);
-    args_result parsed = args_parse(argc, argv, table, SWEEP_OPTION_COUNT + 1, NULL, 0, 0);
+    arg_option table[1 + SWEEP_OPTION_COUNT] = {{"--seed", NULL, ARG_STRING, &seed}};
+    args_result parsed = sweep_parse(&options.sw, COMMAND, argc, argv, table, 1);
     if (parsed == ARGS_HELP) {
         usage(stdout);
         return EXIT_OK;
     }
-    if (parsed != ARGS_OK || !sweep_apply(&options.sw, COMMAND, &given)) return EXIT_USAGE;
+    if (parsed != ARGS_OK) return EXIT_USAGE;
     long long seed_value = 1;
     if (seed && !args_parse_int(COMMAND, "--seed", seed, 0, 0x7fffffffffffffffLL, &seed_value))
         return EXIT_USAGE;

@@ -15,6 +15,7 @@ static const struct {
 } COMMANDS[] = {
     {"check", cmd_check},
     {"bench", cmd_bench},
+    {"tune", cmd_tune},
 };
 
 static int run_command(int argc, char **argv) {

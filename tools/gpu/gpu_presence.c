@@ -7,6 +7,7 @@
 #include "bench.h"
 #include "check.h"
 #include "commands.h"
+#include "tune.h"
 #include "w4a16.h"
 
 int gpu_presence_found(void) {
@@ -40,5 +41,10 @@ int bench_run(const bench_options *options) {
 int check_run(const check_options *options) {
     (void)options;
     return gpu_presence_require("check") ? EXIT_OK : EXIT_FAILURE_INPUT;
+}
+
+int tune_run(const tune_options *options) {
+    (void)options;
+    return gpu_presence_require("tune") ? EXIT_OK : EXIT_FAILURE_INPUT;
 }
 #endif

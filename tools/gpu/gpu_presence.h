@@ -1,5 +1,5 @@
-/* Whether the GPU commands can run here: bench and check exit 1 saying that
- * no CUDA device was found; demo skips its GPU part. */
+/* Whether the GPU commands can run here: bench, check and tune exit 1 saying
+ * that no CUDA device was found; demo skips its GPU part. */
 #ifndef W4A16_TOOLS_GPU_PRESENCE_H
 #define W4A16_TOOLS_GPU_PRESENCE_H
 
