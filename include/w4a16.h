@@ -145,6 +145,51 @@ W4A16_API double w4a16_source_weight(const w4a16_source *src, int64_t n, int64_t
 /* Checks a source's shape, group size, layouts and pointers; names the first problem. */
 W4A16_API w4a16_status w4a16_source_validate(const w4a16_source *src);
 
+/* --------------------------------------------------------- tensor parallel */
+
+/* How a layer is split over the ranks of a tensor-parallel group (the
+ * caller's engine runs the ranks and their all-reduce; docs/DESIGN.md §9):
+ * - W4A16_COLUMN_PARALLEL (q|k|v, gate|up): rank r takes rows
+ *   [r·n/world, (r+1)·n/world) of W, so its C holds those columns of the
+ *   whole C. A merged layer takes that range of EACH source: rank r's
+ *   q|k|v is q_r|k_r|v_r, not one range of the concatenation. Its bias is
+ *   the same rows of each source's bias.
+ * - W4A16_ROW_PARALLEL (o_proj, down): rank r takes columns
+ *   [r·k/world, (r+1)·k/world) of W and multiplies the same columns of A;
+ *   the ranks' C are partial sums to add (all-reduce), so the bias goes to
+ *   one rank only: rank 0 passes it to w4a16_gemm, the others NULL.
+ * Values are fixed (ABI); 0 means none, so a zeroed struct is refused. */
+typedef enum { W4A16_COLUMN_PARALLEL = 1, W4A16_ROW_PARALLEL = 2 } w4a16_parallel;
+
+typedef struct {
+    int32_t rank;     /* 0 .. world - 1 */
+    int32_t world;    /* ranks in the group, >= 1 */
+    int32_t parallel; /* w4a16_parallel */
+} w4a16_shard;
+
+/* Rank shard->rank's part of a source, as a view of the same host or device
+ * memory (pointers moved, nothing copied or allocated; it lives as long as
+ * src's memory; out may be src), so packing it stages only that part on
+ * the device. Done on the host before packing, never as a second full copy
+ * on the GPU.
+ * Refused with W4A16_ERR_SHAPE naming the rule (out unchanged) where the
+ * format cannot split the layer:
+ * - column: n not a multiple of world; n / world not a multiple of 8 where
+ *   a tensor holds 8 rows in a word (AWQ's qweight, every format's zeros);
+ * - row: k not a multiple of world; k / world not a multiple of the group
+ *   size, or of 8 where qweight holds 8 columns in a word (GPTQ and
+ *   compressed-tensors, which matters for per-channel layers).
+ * Every rank of a group gets the same answer. world = 1 gives src itself.
+ * A row shard of an act-order layer (a g_idx other than k / G) is
+ * W4A16_ERR_UNSUPPORTED: packed layout v1 keys a group to G consecutive
+ * sorted columns, and act-order scatters a group's columns over all of K;
+ * the message names a group two ranks would share. A row shard reads g_idx
+ * on the host (a device g_idx is W4A16_ERR_UNSUPPORTED) and leaves out one
+ * equal to k / G, as GPTQ stores without act-order. A NULL argument, world
+ * < 1, rank outside 0..world-1 or an unknown parallel is W4A16_ERR_ARG. */
+W4A16_API w4a16_status w4a16_source_shard(const w4a16_source *src, const w4a16_shard *shard,
+                                          w4a16_source *out);
+
 /* ------------------------------------------------------------- checkpoints */
 
 typedef struct w4a16_checkpoint w4a16_checkpoint;
@@ -380,10 +425,14 @@ W4A16_API w4a16_status w4a16_pack(w4a16_ctx *ctx, const w4a16_source *sources, i
 /* w4a16_pack of checkpoint layers by name (w4a16_checkpoint_find_layer),
  * concatenated along N in the order given: {"...q_proj", "...k_proj",
  * "...v_proj"} packs one qkv weight. Each must be a readable quantized layer
- * (W4A16_ERR_ARG / W4A16_ERR_UNSUPPORTED naming it otherwise). out and owner
- * as for w4a16_pack. */
+ * (W4A16_ERR_ARG / W4A16_ERR_UNSUPPORTED naming it otherwise).
+ * shard: NULL packs the whole layers; else each layer's part for that rank
+ * (w4a16_source_shard), concatenated: a column shard of q|k|v packs
+ * q_r|k_r|v_r. Only that part is copied to the device. slice (NULL: all)
+ * applies to the result. out and owner as for w4a16_pack. */
 W4A16_API w4a16_status w4a16_pack_checkpoint(w4a16_ctx *ctx, const w4a16_checkpoint *ckpt,
                                              const char *const *layer_names, int n_layers,
+                                             const w4a16_shard *shard,
                                              const w4a16_slice *slice, w4a16_dtype act_dtype,
                                              w4a16_weight *out, w4a16_buffers **owner,
                                              w4a16_stream stream);

@@ -1,6 +1,6 @@
 /* w4a16_pack_checkpoint's checks, which come before any GPU work: the
  * checkpoint, the name list, each name (unknown, or a layer the checkpoint
- * left dense), then w4a16_pack's own (the caller's buffers, a NULL ctx; in
+ * left dense), each layer's shard, then w4a16_pack's own (the caller's buffers, a NULL ctx; in
  * a build without CUDA, that it has none). On every error the outputs are
  * left as they were. Packing
  * itself is checked on the GPU (tests/gpu/test_gpu_pack.c). */
@@ -34,6 +34,13 @@ static void expect_refused(w4a16_status got, w4a16_status want, const char *need
     assert_ptr_equal(*owner, OWNER_SENTINEL);
 }
 
+/* w4a16_pack_checkpoint with no ctx, F16 activations, the default stream. */
+static w4a16_status pack_names(const w4a16_checkpoint *ckpt, const char *const *names, int n,
+                               const w4a16_shard *shard, w4a16_weight *out,
+                               w4a16_buffers **owner) {
+    return w4a16_pack_checkpoint(NULL, ckpt, names, n, shard, NULL, W4A16_F16, out, owner, NULL);
+}
+
 static void test_pack_checkpoint_arguments(void **state) {
     (void)state;
     uint64_t rng = 41;
@@ -56,36 +63,44 @@ static void test_pack_checkpoint_arguments(void **state) {
     const char *unknown[] = {qk[0], "model.layers.0.self_attn.o_proj"};
     const char *dense[] = {"lm_head"};
     const char *missing[] = {qk[0], NULL};
-    expect_refused(w4a16_pack_checkpoint(NULL, NULL, qk, 2, NULL, W4A16_F16, &out, &owner, NULL),
-                   W4A16_ERR_ARG, "ckpt is NULL", &out, &owner);
-    expect_refused(w4a16_pack_checkpoint(NULL, ckpt, NULL, 2, NULL, W4A16_F16, &out, &owner, NULL),
-                   W4A16_ERR_ARG, "layer_names is NULL", &out, &owner);
-    expect_refused(w4a16_pack_checkpoint(NULL, ckpt, qk, 0, NULL, W4A16_F16, &out, &owner, NULL),
-                   W4A16_ERR_ARG, "n_layers=0", &out, &owner);
-    expect_refused(w4a16_pack_checkpoint(NULL, ckpt, qk, W4A16_PACK_MAX_SOURCES + 1, NULL,
-                                         W4A16_F16, &out, &owner, NULL),
+    expect_refused(pack_names(NULL, qk, 2, NULL, &out, &owner), W4A16_ERR_ARG, "ckpt is NULL",
+                   &out, &owner);
+    expect_refused(pack_names(ckpt, NULL, 2, NULL, &out, &owner), W4A16_ERR_ARG,
+                   "layer_names is NULL", &out, &owner);
+    expect_refused(pack_names(ckpt, qk, 0, NULL, &out, &owner), W4A16_ERR_ARG, "n_layers=0",
+                   &out, &owner);
+    expect_refused(pack_names(ckpt, qk, W4A16_PACK_MAX_SOURCES + 1, NULL, &out, &owner),
                    W4A16_ERR_ARG, "n_layers=9", &out, &owner);
-    expect_refused(w4a16_pack_checkpoint(NULL, ckpt, missing, 2, NULL, W4A16_F16, &out, &owner,
-                                         NULL),
-                   W4A16_ERR_ARG, "layer_names[1] is NULL", &out, &owner);
-    expect_refused(w4a16_pack_checkpoint(NULL, ckpt, unknown, 2, NULL, W4A16_F16, &out, &owner,
-                                         NULL),
-                   W4A16_ERR_ARG, "layer_names[1]='model.layers.0.self_attn.o_proj'", &out,
+    expect_refused(pack_names(ckpt, missing, 2, NULL, &out, &owner), W4A16_ERR_ARG,
+                   "layer_names[1] is NULL", &out, &owner);
+    expect_refused(pack_names(ckpt, unknown, 2, NULL, &out, &owner), W4A16_ERR_ARG,
+                   "layer_names[1]='model.layers.0.self_attn.o_proj'", &out, &owner);
+    expect_refused(pack_names(ckpt, dense, 1, NULL, &out, &owner), W4A16_ERR_ARG,
+                   "not quantized", &out, &owner);
+    /* A shard a layer cannot take names the layer and the rule: k_proj's 16
+     * rows in 4 ranks are 4 a rank, half a word of its zeros. */
+    w4a16_shard bad_world = {0, 0, W4A16_COLUMN_PARALLEL}, quarter = {1, 4, W4A16_COLUMN_PARALLEL};
+    expect_refused(pack_names(ckpt, qk, 2, &bad_world, &out, &owner), W4A16_ERR_ARG,
+                   "layer_names[0]='model.layers.0.self_attn.q_proj': shard world=0", &out,
                    &owner);
-    expect_refused(w4a16_pack_checkpoint(NULL, ckpt, dense, 1, NULL, W4A16_F16, &out, &owner, NULL),
-                   W4A16_ERR_ARG, "not quantized", &out, &owner);
+    expect_refused(pack_names(ckpt, qk, 2, &quarter, &out, &owner), W4A16_ERR_SHAPE,
+                   "layer_names[1]='model.layers.0.self_attn.k_proj': column-parallel shard, "
+                   "rank 1 of 4: a rank's part is 4 rows, not a multiple of 8, and qzeros "
+                   "holds 8 rows in a word", &out, &owner);
     /* Valid names: w4a16_pack's turn, which checks out first (no owner: the
      * caller's buffers, and this qweight is not 16-byte aligned). */
     before.qweight = (char *)&rng + 1;
     out = before;
-    expect_refused(w4a16_pack_checkpoint(NULL, ckpt, qk, 2, NULL, W4A16_F16, &out, NULL, NULL),
-                   W4A16_ERR_ARG, "out->qweight=", &out, &owner);
-    w4a16_status status =
-        w4a16_pack_checkpoint(NULL, ckpt, qk, 2, NULL, W4A16_F16, &out, &owner, NULL);
-    if (status == W4A16_ERR_ARG)
-        expect_refused(status, W4A16_ERR_ARG, "ctx is NULL", &out, &owner);
-    else
-        expect_refused(status, W4A16_ERR_UNSUPPORTED, "no CUDA support", &out, &owner);
+    expect_refused(pack_names(ckpt, qk, 2, NULL, &out, NULL), W4A16_ERR_ARG, "out->qweight=",
+                   &out, &owner);
+    w4a16_shard half = {1, 2, W4A16_ROW_PARALLEL};
+    for (int sharded = 0; sharded <= 1; sharded++) {
+        w4a16_status status = pack_names(ckpt, qk, 2, sharded ? &half : NULL, &out, &owner);
+        if (status == W4A16_ERR_ARG)
+            expect_refused(status, W4A16_ERR_ARG, "ctx is NULL", &out, &owner);
+        else
+            expect_refused(status, W4A16_ERR_UNSUPPORTED, "no CUDA support", &out, &owner);
+    }
 
     w4a16_checkpoint_close(ckpt);
     test_ckpt_free(&c);

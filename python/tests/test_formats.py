@@ -1,7 +1,6 @@
 """The formats' tensors written from Python (formats.encode, save_quantized)
 read back by the C library: the weight the library sees must be exactly the
-quantized one. The library's fp64 reference times the identity gives Ŵᵀ
-exactly (one non-zero product per output)."""
+quantized one."""
 import json
 
 import numpy as np
@@ -10,31 +9,10 @@ import pytest
 import w4a16
 from w4a16 import formats
 from w4a16.checkpoint_writer import save_quantized, write_safetensors
-from w4a16.reference import reference_gemm
+from format_support import exact_weight, python_source, quantized
 
 CASES = [(f, g, sym) for f in formats.FORMATS for g in (32, 128, -1) for sym in (True, False)
          if not (f == "gptq" and not sym)]  # v1 cannot store z = 0; covered below
-
-
-def quantized(n, k, group_size, symmetric, scales_dtype="F16", seed=0):
-    rng = np.random.default_rng(seed)
-    weight = (rng.standard_normal((n, k)) * 0.05).astype(np.float32)
-    weight[0] = np.abs(weight[0]) + 0.01  # lo > 0: an asymmetric zero of 0
-    return w4a16.quantize(weight, group_size, symmetric, scales_dtype)
-
-
-def exact_weight(source):
-    """Ŵ [n, k] as the library reads it from a host source."""
-    return reference_gemm(source, np.eye(source.k, dtype=np.float16)).T
-
-
-def python_source(format, weight, tensors):
-    names = formats.TENSOR_NAMES[format]
-    address = lambda role: tensors[names[role]].ctypes.data if names[role] in tensors else None
-    scales_dtype = weight.scales_dtype if format == "ct" else "F16"
-    return formats.source(format, weight.n, weight.k, weight.group_size, address("qweight"),
-                          address("scales"), scales_dtype,
-                          qzeros=None if weight.symmetric else address("qzeros"))
 
 
 @pytest.mark.parametrize("format,group_size,symmetric", CASES)

@@ -1,8 +1,9 @@
 """w4a16: 16-bit activations times 4-bit quantized weights on NVIDIA GPUs.
 
 Pure Python over libw4a16 (ctypes). Without torch: checkpoint inspection
-(`inspect`, `Checkpoint`), the RTN quantizer (`quantize`) and the formats'
-tensors (`formats.encode`). With torch: the `torch.ops.w4a16.gemm` custom op,
+(`inspect`, `Checkpoint`), the RTN quantizer (`quantize`), the formats'
+tensors (`formats.encode`) and a tensor-parallel rank's part of a layer
+(`shard`). With torch: the `torch.ops.w4a16.gemm` custom op,
 `W4A16Linear` and `load_quantized`.
 """
 try:  # before the library loads, so that it shares torch's CUDA runtime and cuBLAS
@@ -17,6 +18,7 @@ from .checkpoint import Checkpoint, Layer, Tensor, inspect
 from .errors import (ArgumentError, CheckpointIOError, CudaError, FormatError, OutOfMemoryError,
                      ShapeError, UnsupportedError, W4A16Error)
 from .quantize import QuantizedWeight, quantize
+from .sharding import shard
 
 
 if _torch is not None:  # the op registers itself on import
@@ -44,7 +46,7 @@ def device_count():
 __all__ = ["ArgumentError", "Checkpoint", "CheckpointIOError", "CudaError", "FormatError",
            "LIBRARY_ENV", "Layer", "LibraryNotFoundError", "OutOfMemoryError", "QuantizedWeight",
            "ShapeError", "Tensor", "UnsupportedError", "W4A16Error", "device_count", "formats",
-           "inspect", "library_path", "quantize", "version"]
+           "inspect", "library_path", "quantize", "shard", "version"]
 if _torch is not None:
     __all__ += ["PackedWeight", "W4A16Linear", "dequantized_linear", "load_quantized", "ops",
                 "pack"]

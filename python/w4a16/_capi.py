@@ -40,6 +40,15 @@ class Source(ctypes.Structure):
                 ("g_idx", POINTER(c_int32)), ("on_device", c_int32)]
 
 
+# w4a16_parallel: how a tensor-parallel shard splits a layer.
+COLUMN_PARALLEL, ROW_PARALLEL = 1, 2
+
+
+class Shard(ctypes.Structure):
+    """w4a16_shard: rank `rank` of `world`, split by `parallel` (w4a16_parallel)."""
+    _fields_ = [("rank", c_int32), ("world", c_int32), ("parallel", c_int32)]
+
+
 class LayerInfo(ctypes.Structure):
     """w4a16_layer_info."""
     _fields_ = [("name", c_char_p), ("status", c_int), ("reason", c_char_p),
@@ -104,6 +113,7 @@ PROTOTYPES = {
     "w4a16_format_name": (c_char_p, [c_int]),
     "w4a16_format_parse": (c_status, [c_char_p, POINTER(c_int)]),
     "w4a16_source_validate": (c_status, [POINTER(Source)]),
+    "w4a16_source_shard": (c_status, [POINTER(Source), POINTER(Shard), POINTER(Source)]),
     "w4a16_checkpoint_open": (c_status, [c_char_p, c_int, POINTER(c_void_p)]),
     "w4a16_checkpoint_close": (None, [c_void_p]),
     "w4a16_checkpoint_format": (c_int, [c_void_p]),

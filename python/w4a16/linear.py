@@ -11,6 +11,7 @@ from .checkpoint import Checkpoint
 from .errors import argument_error, shape_error
 from .packing import PackedWeight, header_dict, header_list, pack
 from .quantize import quantize
+from .sharding import shard, shard_bias
 
 
 class W4A16Linear(nn.Module):
@@ -152,13 +153,24 @@ class W4A16Linear(nn.Module):
 
     @classmethod
     def from_checkpoint(cls, checkpoint, names, bias=None, act_dtype=torch.float16,
-                        device=None):
+                        device=None, rank=0, world=1, parallel=None):
         """Packs one checkpoint layer, or several concatenated along N (merged
         q|k|v or gate|up: the names in order). checkpoint: a path or an open
-        Checkpoint. Errors name the layer."""
+        Checkpoint. Errors name the layer.
+
+        Tensor parallelism: rank `rank` of `world` packs only its part
+        (w4a16.shard): parallel="column" takes rows [r·n/world, (r+1)·n/world)
+        of each layer (q_r|k_r|v_r), parallel="row" columns
+        [r·k/world, (r+1)·k/world), whose outputs the ranks sum. bias [n] is
+        the whole layer's (merged: the layers' biases concatenated); a column
+        shard keeps each layer's rank rows of it, a row shard keeps it on rank
+        0 alone."""
         names = [names] if isinstance(names, str) else list(names)
+        if parallel is None and (world != 1 or rank != 0):
+            raise argument_error(f"rank={rank}, world={world} needs parallel='column' or 'row'")
         owned = not isinstance(checkpoint, Checkpoint)
         ckpt = Checkpoint(checkpoint) if owned else checkpoint
+        context = "layer " + " | ".join(names)
         try:
             for name in names:
                 layer = ckpt.layer(name)
@@ -166,7 +178,12 @@ class W4A16Linear(nn.Module):
                     raise argument_error(f"layer {name} is {layer.status} in {ckpt.path}"
                                          + (f": {layer.reason}" if layer.reason else ""))
             sources = [ckpt.source(name) for name in names]
-            packed = pack(sources, act_dtype, device, context="layer " + " | ".join(names))
+            if parallel is not None:  # cut on the host: only the rank's part reaches the GPU
+                sources = [shard(source, rank, world, parallel, f"layer {name}")
+                           for source, name in zip(sources, names)]
+                bias = shard_bias(bias, [ckpt.layer(name).n for name in names], rank, world,
+                                  parallel)
+            packed = pack(sources, act_dtype, device, context=context)
         finally:
             if owned:
                 ckpt.close()

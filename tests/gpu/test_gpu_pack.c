@@ -1,7 +1,8 @@
 /* w4a16_pack on the GPU: every element of the packed weight read back on the
  * host (src/packed/packed_unpack.h) and compared with the sources through
  * their layouts; padding; merged sources, slices, act-order; host and device
- * sources; caller-owned buffers; checkpoint layers by name; errors. */
+ * sources; caller-owned buffers; checkpoint layers by name, whole and as
+ * tensor-parallel shards; errors. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -346,7 +347,7 @@ static void test_pack_checkpoint_layers(void **state) {
     w4a16_weight_init(&by_name);
     w4a16_weight_init(&by_source);
     w4a16_buffers *by_name_owner = NULL, *by_source_owner = NULL;
-    W4A16_CHECK(w4a16_pack_checkpoint(ctx, ckpt, names, 3, &slice, W4A16_BF16, &by_name,
+    W4A16_CHECK(w4a16_pack_checkpoint(ctx, ckpt, names, 3, NULL, &slice, W4A16_BF16, &by_name,
                                       &by_name_owner, NULL));
     W4A16_CHECK(w4a16_pack(ctx, sources, 3, &slice, W4A16_BF16, &by_source, &by_source_owner,
                            NULL));
@@ -365,7 +366,7 @@ static void test_pack_checkpoint_layers(void **state) {
     w4a16_weight_init(&out);
     w4a16_buffers *out_owner = NULL;
     assert_int_equal(
-        w4a16_pack_checkpoint(ctx, ckpt, wrong, 2, NULL, W4A16_F16, &out, &out_owner, NULL),
+        w4a16_pack_checkpoint(ctx, ckpt, wrong, 2, NULL, NULL, W4A16_F16, &out, &out_owner, NULL),
         W4A16_ERR_ARG);
     assert_non_null(strstr(w4a16_last_error(), "qkv_proj"));
     assert_null(out.qweight);
@@ -377,6 +378,58 @@ static void test_pack_checkpoint_layers(void **state) {
     w4a16_checkpoint_close(ckpt);
     test_ckpt_free(&c);
     for (int i = 0; i < 3; i++) test_layer_free(&layers[i]);
+}
+
+/* Tensor-parallel ranks of an AWQ checkpoint by name: a column shard of
+ * q|k|v packs q_r|k_r|v_r, a row shard of o_proj its K range, each exactly
+ * the rank's part of the sources (staged from the moved pointers alone). */
+static void test_pack_checkpoint_shards(void **state) {
+    (void)state;
+    GPU_REQUIRED();
+    uint64_t rng = 23;
+    const char *names[4] = {"model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.k_proj",
+                            "model.layers.0.self_attn.v_proj", "model.layers.0.self_attn.o_proj"};
+    const int64_t rows[4] = {64, 32, 32, 48};
+    test_layer layers[4];
+    test_ckpt c = {0};
+    for (int i = 0; i < 4; i++) {
+        test_layer_random(&layers[i], W4A16_FORMAT_AWQ, rows[i], 256, 64, 1, 0, &rng);
+        test_ckpt_add_layer(&c, W4A16_FORMAT_AWQ, names[i], &layers[i]);
+    }
+    const char *dir = test_scratch_dir("gpu_pack_checkpoint_shards");
+    test_ckpt_write_folder(&c, dir,
+                           "{\"quantization_config\": {\"quant_method\": \"awq\", \"bits\": 4, "
+                           "\"group_size\": 64, \"zero_point\": true, \"version\": \"gemm\"}}");
+    w4a16_checkpoint *ckpt = test_open_ok(dir, W4A16_FORMAT_AUTO);
+    w4a16_ctx *ctx = NULL;
+    W4A16_CHECK(w4a16_ctx_create(0, 0, &ctx));
+    for (int world = 2; world <= 4; world += 2)
+        for (int rank = 0; rank < world; rank++)
+            for (int row = 0; row <= 1; row++) {
+                w4a16_shard shard = {rank, world,
+                                     row ? W4A16_ROW_PARALLEL : W4A16_COLUMN_PARALLEL};
+                const char *const *picked = row ? &names[3] : names;
+                int count = row ? 1 : 3;
+                w4a16_source parts[3];
+                for (int i = 0; i < count; i++) {
+                    test_source_of(ckpt, picked[i], &parts[i]);
+                    W4A16_CHECK(w4a16_source_shard(&parts[i], &shard, &parts[i]));
+                }
+                w4a16_weight w;
+                w4a16_weight_init(&w);
+                w4a16_buffers *owner = NULL;
+                W4A16_CHECK(w4a16_pack_checkpoint(ctx, ckpt, picked, count, &shard, NULL,
+                                                  W4A16_F16, &w, &owner, NULL));
+                assert_int_equal(w.n, row ? 48 : 128 / world);
+                assert_int_equal(w.k, row ? 256 / world : 256);
+                check_packed(&w, parts, count, NULL,
+                             row ? "o_proj row shard" : "q|k|v column shard");
+                w4a16_buffers_free(owner);
+            }
+    w4a16_ctx_destroy(ctx);
+    w4a16_checkpoint_close(ckpt);
+    test_ckpt_free(&c);
+    for (int i = 0; i < 4; i++) test_layer_free(&layers[i]);
 }
 
 static void test_pack_errors(void **state) {
@@ -415,6 +468,7 @@ int main(void) {
         cmocka_unit_test(test_pack_act_order_slice),
         cmocka_unit_test(test_pack_caller_buffers),
         cmocka_unit_test(test_pack_checkpoint_layers),
+        cmocka_unit_test(test_pack_checkpoint_shards),
         cmocka_unit_test(test_pack_errors),
     };
     return gpu_tests_exit_code(cmocka_run_group_tests(tests, NULL, NULL));
