@@ -19,7 +19,7 @@ static void test_tile_covers_small_m(void **state) {
     const int64_t ms[] = {17, 32, 33, 64, 65, 128, 129, 256};
     const int want[] = {32, 32, 64, 64, 128, 128, 256, 256};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
-        const w4a16_sm90_plan plan = w4a16_sm90_plan_choose(ms[i], 6144, 2560, SMS, WORKSPACE, 2);
+        const w4a16_sm90_plan plan = w4a16_sm90_plan_choose(ms[i], 6144, 2560, SMS, WORKSPACE);
         assert_true(plan.block_m <= want[i]);
         assert_true(plan.block_m >= 32);
         assert_true(plan.splits >= 1 && plan.splits <= W4A16_SM90_MAX_SPLITS);
@@ -29,43 +29,17 @@ static void test_tile_covers_small_m(void **state) {
 
 static void test_large_m_does_not_split(void **state) {
     (void)state;
-    const w4a16_sm90_plan plan = w4a16_sm90_plan_choose(8192, 19456, 2560, SMS, WORKSPACE, 2);
+    const w4a16_sm90_plan plan = w4a16_sm90_plan_choose(8192, 19456, 2560, SMS, WORKSPACE);
     assert_int_equal(plan.block_m, 256);
     assert_int_equal(plan.splits, 1);
-    /* CTA pairs: 76 pairs of 128-row tiles x 32 token tiles. */
-    assert_int_equal(plan.cluster, 2);
-    assert_int_equal(plan.units, 76 * 32);
-    assert_int_equal(plan.grid, SMS);
-}
-
-/* W4A16_SM90_CLUSTER=1 (max_cluster 1) keeps the CTAs apart; narrow token
- * tiles and stream-K never pair. */
-static void test_pairs_only_where_allowed(void **state) {
-    (void)state;
-    const w4a16_sm90_plan single = w4a16_sm90_plan_choose(8192, 19456, 2560, SMS, WORKSPACE, 1);
-    assert_int_equal(single.cluster, 1);
-    assert_int_equal(single.units, 152 * 32);
-    const int64_t ms[] = {17, 40, 64, 100, 256, 300, 1000, 2048, 3968};
-    const int64_t shapes[][2] = {{6144, 2560}, {2560, 4096}, {19456, 2560}, {2560, 9728}};
-    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
-        for (size_t j = 0; j < sizeof shapes / sizeof shapes[0]; j++) {
-            const w4a16_sm90_plan plan =
-                w4a16_sm90_plan_choose(ms[i], shapes[j][0], shapes[j][1], SMS, WORKSPACE, 2);
-            assert_true(plan.cluster == 1 || plan.cluster == 2);
-            if (plan.cluster == 2) {
-                assert_true(plan.block_m >= W4A16_SM90_CLUSTER_MIN_BLOCK_M);
-                assert_int_equal(plan.streamk, 0);
-            }
-            assert_int_equal(plan.grid % plan.cluster, 0);
-            assert_true(plan.grid <= SMS);
-        }
+    assert_int_equal(plan.units, 152 * 32);
 }
 
 /* o_proj (2560 x 4096) at M = 17 is 20 tiles on 132 SMs: K must be shared
  * out, by split-K or stream-K, over most of the SMs. */
 static void test_few_tiles_split_k(void **state) {
     (void)state;
-    const w4a16_sm90_plan plan = w4a16_sm90_plan_choose(17, 2560, 4096, SMS, WORKSPACE, 2);
+    const w4a16_sm90_plan plan = w4a16_sm90_plan_choose(17, 2560, 4096, SMS, WORKSPACE);
     assert_true(plan.splits > 1 || plan.streamk);
     assert_true(plan.streamk ? plan.grid >= SMS / 2 : plan.units >= SMS / 2);
     assert_true(w4a16_sm90_partial_bytes(&plan, 17, 2560) <= WORKSPACE);
@@ -76,7 +50,7 @@ static void test_few_tiles_split_k(void **state) {
  * several rounds (M = 8192) or fewer tiles than SMs (M = 64) it does not. */
 static void test_ragged_rounds_use_streamk(void **state) {
     (void)state;
-    const w4a16_sm90_plan plan = w4a16_sm90_plan_choose(2048, 2560, 4096, SMS, WORKSPACE, 2);
+    const w4a16_sm90_plan plan = w4a16_sm90_plan_choose(2048, 2560, 4096, SMS, WORKSPACE);
     assert_int_equal(plan.streamk, 1);
     assert_int_equal(plan.splits, 1);
     assert_int_equal(plan.grid, SMS);
@@ -84,20 +58,20 @@ static void test_ragged_rounds_use_streamk(void **state) {
     assert_int_equal(w4a16_sm90_partial_bytes(&plan, 2048, 2560),
                      (size_t)SMS * 2 * W4A16_SM90_ROWS * plan.block_m * 4);
     /* Without room for the partial tiles it falls back to whole tiles. */
-    const w4a16_sm90_plan none = w4a16_sm90_plan_choose(2048, 2560, 4096, SMS, 0, 2);
+    const w4a16_sm90_plan none = w4a16_sm90_plan_choose(2048, 2560, 4096, SMS, 0);
     assert_int_equal(none.streamk, 0);
     assert_int_equal(none.splits, 1);
-    assert_int_equal(w4a16_sm90_plan_choose(8192, 2560, 4096, SMS, WORKSPACE, 2).streamk, 0);
-    assert_int_equal(w4a16_sm90_plan_choose(64, 2560, 9728, SMS, WORKSPACE, 2).streamk, 0);
+    assert_int_equal(w4a16_sm90_plan_choose(8192, 2560, 4096, SMS, WORKSPACE).streamk, 0);
+    assert_int_equal(w4a16_sm90_plan_choose(64, 2560, 9728, SMS, WORKSPACE).streamk, 0);
 }
 
 static void test_workspace_limits_splits(void **state) {
     (void)state;
-    const w4a16_sm90_plan none = w4a16_sm90_plan_choose(64, 2560, 9728, SMS, 0, 2);
+    const w4a16_sm90_plan none = w4a16_sm90_plan_choose(64, 2560, 9728, SMS, 0);
     assert_int_equal(none.splits, 1);
     assert_int_equal(w4a16_sm90_partial_bytes(&none, 64, 2560), 0);
     const size_t small = (size_t)2 * 64 * 2560 * 4; /* room for two splits */
-    const w4a16_sm90_plan two = w4a16_sm90_plan_choose(64, 2560, 9728, SMS, small, 2);
+    const w4a16_sm90_plan two = w4a16_sm90_plan_choose(64, 2560, 9728, SMS, small);
     assert_true(two.splits <= 2);
     assert_true(w4a16_sm90_partial_bytes(&two, 64, 2560) <= small);
 }
@@ -105,7 +79,7 @@ static void test_workspace_limits_splits(void **state) {
 /* Each split keeps at least two k-blocks: K = 128 (two blocks) never splits. */
 static void test_short_k_does_not_split(void **state) {
     (void)state;
-    const w4a16_sm90_plan plan = w4a16_sm90_plan_choose(40, 128, 128, SMS, WORKSPACE, 2);
+    const w4a16_sm90_plan plan = w4a16_sm90_plan_choose(40, 128, 128, SMS, WORKSPACE);
     assert_int_equal(plan.splits, 1);
 }
 
@@ -113,7 +87,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tile_covers_small_m),  cmocka_unit_test(test_large_m_does_not_split),
         cmocka_unit_test(test_few_tiles_split_k),    cmocka_unit_test(test_workspace_limits_splits),
-        cmocka_unit_test(test_short_k_does_not_split), cmocka_unit_test(test_pairs_only_where_allowed), cmocka_unit_test(test_ragged_rounds_use_streamk),
+        cmocka_unit_test(test_short_k_does_not_split), cmocka_unit_test(test_ragged_rounds_use_streamk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -112,9 +112,7 @@ typedef struct {
     float *partials;   /* split K: [splits][M][n_padded]; stream-K: the grid's partial
                           tiles (w4a16_sm90_partial_bytes); 16-byte aligned */
     int streamk;       /* 1: k-blocks shared evenly over `grid` CTAs (splits ignored) */
-    int cluster;       /* 1, or 2: CTA pairs take neighbouring tiles and share A (block_m
-                          >= 128, never with stream-K) */
-    int grid;          /* CTAs (a multiple of cluster); capped at what can be resident */
+    int grid;          /* stream-K's CTAs */
     int32_t *counters; /* stream-K: [tiles][2] zeros, left zero by the kernel */
     int sm_count;      /* persistent grid: at most one CTA per SM */
 } w4a16_sm90_args;

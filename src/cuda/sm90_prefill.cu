@@ -36,13 +36,11 @@
 #include "cuda/kernels.h"
 #include "cuda/packed_scales.cuh"
 #include "cuda/ptx/bulk_copy.cuh"
-#include "cuda/ptx/cluster.cuh"
 #include "cuda/ptx/mbarrier.cuh"
 #include "cuda/ptx/named_barrier.cuh"
 #include "cuda/ptx/wgmma.cuh"
 #include "cuda/ptx/wgmma_rs.cuh"
 #include "gpu/tensor_map.h"
-#include "kernel_plan/sm90_plan.h"
 #include "packed/packed_layout.h"
 
 namespace {
@@ -72,7 +70,7 @@ template <int kBM> struct Stages {
     static constexpr int kScaleOffset = kWeightOffset + kCount * kWeightBytes;
     static constexpr int kZeroOffset = kScaleOffset + kCount * kGroupSlots * kScaleSlotBytes;
     static constexpr int kBarrierOffset = kZeroOffset + kCount * kGroupSlots * kZeroSlotBytes;
-    static constexpr int kFlagOffset = kBarrierOffset + 3 * kCount * 8; // full, empty, read
+    static constexpr int kFlagOffset = kBarrierOffset + 2 * kCount * 8;
     static constexpr int kBytes = kFlagOffset + 16;
     static constexpr int kLaunchBytes = kBytes + 1024; // room to align the base to 1024
     static_assert(kABytes % 1024 == 0, "A boxes stay 1024-byte aligned");
@@ -97,11 +95,7 @@ struct Sm90Params {
     int M, n, n_padded, tiles_n_all, k_blocks;
     int group_cols;          // G; per-channel: 2^30 (every column in group 0)
     uint32_t group_magic;    // column / G == umulhi(column, group_magic)
-    int n_tiles;             // columns of work items: 128-row tiles / cluster
-    int m_tiles, splits, units;
-    int cluster;             // 1, or 2: a pair of CTAs takes two neighbouring tiles of the
-                             // same tokens, each copying half of A's box to both
-    int c_rows_8b;           // C and ldc let four 16-bit outputs go as one 8-byte store
+    int n_tiles, m_tiles, splits, units;
 };
 
 __device__ __forceinline__ int group_of(const Sm90Params &p, int column) {
@@ -115,16 +109,14 @@ struct Unit {
 };
 
 // Where tile t lies: walking groups of kRasterGroupM m-tiles, M fastest, so
-// that the CTAs running at once share their A rows and W tiles in L2. In a
-// pair, rank r takes the work item's r-th 128 rows (past n_padded when the
-// tile count is odd: that CTA then only copies its half of A for the other).
-__device__ __forceinline__ void place_tile(const Sm90Params &p, int kBM, int rank, Unit &w) {
+// that the CTAs running at once share their A rows and W tiles in L2.
+__device__ __forceinline__ void place_tile(const Sm90Params &p, int kBM, Unit &w) {
     const int per_group = kRasterGroupM * p.n_tiles;
     const int group = w.tile / per_group, first_m = group * kRasterGroupM;
     const int group_m = min(p.m_tiles - first_m, kRasterGroupM);
     const int local = w.tile - group * per_group;
     w.m0 = (first_m + local % group_m) * kBM;
-    w.n0 = ((local / group_m) * p.cluster + rank) * kRows;
+    w.n0 = (local / group_m) * kRows;
 }
 
 // Stream-K: the first k-block of CTA c's share, and the CTA whose share holds block i.
@@ -135,14 +127,7 @@ __device__ __forceinline__ int share_owner(const Sm90Params &p, int64_t i) {
     return (int)(((i + 1) * gridDim.x - 1) / p.total_blocks);
 }
 
-// This CTA's rank in its pair: a 1-D grid of (2, 1, 1) clusters pairs CTAs
-// 2c and 2c + 1. Read again where needed rather than held in a register.
-__device__ __forceinline__ int pair_rank(const Sm90Params &p) {
-    return p.cluster > 1 ? (int)(blockIdx.x & 1) : 0;
-}
-
-// A CTA's units in order; the producer and the consumers walk the same list,
-// and so do both CTAs of a pair.
+// A CTA's units in order; the producer and the consumers walk the same list.
 struct Walk {
     int64_t next, end;
     int first_tile;
@@ -155,7 +140,7 @@ __device__ __forceinline__ Walk walk_begin(const Sm90Params &p) {
         k.end = share_start(p, blockIdx.x + 1);
         k.first_tile = (int)(k.next / p.k_blocks);
     } else {
-        k.next = blockIdx.x >> (p.cluster - 1); // cluster is 1 or 2: no division
+        k.next = blockIdx.x;
         k.end = p.units;
         k.first_tile = 0;
     }
@@ -179,9 +164,9 @@ __device__ __forceinline__ bool walk_next(const Sm90Params &p, int kBM, Walk &k,
         w.kb_begin = (int)((int64_t)p.k_blocks * w.split / p.splits);
         w.kb_end = (int)((int64_t)p.k_blocks * (w.split + 1) / p.splits);
         w.slot = -1;
-        k.next += gridDim.x >> (p.cluster - 1);
+        k.next += gridDim.x;
     }
-    place_tile(p, kBM, pair_rank(p), w);
+    place_tile(p, kBM, w);
     return true;
 }
 
@@ -201,13 +186,6 @@ template <int kBM> struct Smem {
         return reinterpret_cast<uint64_t *>(base + Stages<kBM>::kBarrierOffset) + s;
     }
     __device__ uint64_t *empty(int s) const { return full(Stages<kBM>::kCount + s); }
-    // Pairs: the consumer warps' arrivals; the forwarder turns them into one
-    // on each CTA's empty barrier (consumers stay clear of the cluster).
-    __device__ uint64_t *read(int s) const { return full(2 * Stages<kBM>::kCount + s); }
-    // Where a consumer warp says it is done with stage s.
-    __device__ uint64_t *done(const Sm90Params &p, int s) const {
-        return p.cluster > 1 ? read(s) : empty(s);
-    }
     // Stream-K: whether this consumer warpgroup finishes the tile (one int each).
     __device__ int *last_flag(int consumer) const {
         return reinterpret_cast<int *>(base + Stages<kBM>::kFlagOffset) + consumer;
@@ -223,8 +201,7 @@ __device__ void produce(const Sm90Params &p, const CUtensorMap *a_map, const Sme
     Walk walk = walk_begin(p);
     Unit w;
     while (walk_next(p, kBM, walk, w)) {
-        // The last tile may hold 64 rows; a pair's second CTA may have none.
-        const int rows = max(0, min(kRows, p.n_padded - w.n0));
+        const int rows = min(kRows, p.n_padded - w.n0); // the last tile may hold 64 rows
         const uint32_t weight_bytes = (uint32_t)(rows / W4A16_TILE_ROWS) * W4A16_TILE_BYTES;
         const uint32_t scale_bytes = (uint32_t)(rows * p.scale_bytes);
         const uint32_t zero_bytes = p.zeros != nullptr ? (uint32_t)rows : 0u;
@@ -235,14 +212,7 @@ __device__ void produce(const Sm90Params &p, const CUtensorMap *a_map, const Sme
             mbarrier_wait(sm.empty(s), ((it / kStages) & 1) ^ 1);
             uint64_t *bar = sm.full(s);
             mbarrier_arrive_expect_tx(bar, stage_bytes);
-            if (p.cluster == 1) {
-                copy_tensor_2d(sm.a(s), a_map, kb * kBlockK, w.m0, bar);
-            } else { // this CTA's half of the box (the map's box is kBM / 2 rows), to both
-                const int rank = pair_rank(p);
-                copy_tensor_2d_multicast(sm.a(s) + rank * (Stages<kBM>::kABytes / 2), a_map,
-                                         kb * kBlockK, w.m0 + rank * (kBM / 2), bar, 0x3);
-            }
-            if (rows == 0) continue;
+            copy_tensor_2d(sm.a(s), a_map, kb * kBlockK, w.m0, bar);
             copy_bulk((void *)sm.weights(s),
                       p.qweight + ((int64_t)kb * p.tiles_n_all + w.n0 / W4A16_TILE_ROWS) *
                                       W4A16_TILE_BYTES,
@@ -255,27 +225,6 @@ __device__ void produce(const Sm90Params &p, const CUtensorMap *a_map, const Sme
                 copy_bulk(sm.scales(s, slot), p.scales + at * p.scale_bytes, scale_bytes, bar);
                 if (p.zeros != nullptr) copy_bulk(sm.zeros(s, slot), p.zeros + at, zero_bytes, bar);
             }
-        }
-    }
-}
-
-// Pairs: both CTAs' copies write into each stage, so a stage is free only
-// when the consumers of both are done with it. One thread of the producer
-// warpgroup waits for this CTA's consumer warps and arrives on the empty
-// barrier of both CTAs (the remote arrival's address math would cost the
-// consumers registers they do not have).
-template <int kBM> __device__ void forward_reads(const Sm90Params &p, const Smem<kBM> &sm) {
-    constexpr int kStages = Stages<kBM>::kCount;
-    const uint32_t peer = (uint32_t)pair_rank(p) ^ 1u;
-    int it = 0;
-    Walk walk = walk_begin(p);
-    Unit w;
-    while (walk_next(p, kBM, walk, w)) {
-        for (int kb = w.kb_begin; kb < w.kb_end; kb++, it++) {
-            const int s = it % kStages;
-            mbarrier_wait(sm.read(s), (it / kStages) & 1);
-            mbarrier_arrive(sm.empty(s));
-            mbarrier_arrive_cluster(cluster_map_shared(smem_address(sm.empty(s)), peer));
         }
     }
 }
@@ -373,60 +322,13 @@ __device__ __forceinline__ void store_unit(const Sm90Params &p, const Unit &w, c
 #pragma unroll
     for (int h = 0; h < 2; h++)
         if (p.bias != nullptr && row_ok[h]) bias[h] = Pair16<T>::value_of(p.bias[n + 8 * h]);
-    if (!p.c_rows_8b) {
-        uint16_t *out = p.C + (int64_t)m * p.ldc + n;
+    uint16_t *out = p.C + (int64_t)m * p.ldc + n;
 #pragma unroll
-        for (int c = 0; c < kBM / 8; c++, out += 8 * p.ldc)
+    for (int c = 0; c < kBM / 8; c++, out += 8 * p.ldc)
 #pragma unroll
-            for (int r = 0; r < 4; r++)
-                if (row_ok[r >> 1] && m + 8 * c + (r & 1) < p.M)
-                    out[(r & 1) * p.ldc + 8 * (r >> 1)] =
-                        Pair16<T>::bits_of(acc[4 * c + r] + bias[r >> 1]);
-        return;
-    }
-    // Four lanes of equal t and g = 4q + j (j = 0..3) hold rows 4q + j (+ 8)
-    // of tokens 2t, 2t + 1: value r of lane j is row j + 8 (r >> 1), token
-    // 2t + (r & 1). Two shuffles transpose the 4 x 4 so that lane j holds rows
-    // 4q .. 4q + 3 (+ 8 (j >> 1)) of token 2t + (j & 1): one 8-byte store
-    // instead of four 2-byte ones.
-    const int j = l.g & 3, b = j & 1, h = j >> 1;
-    const int row0 = w.n0 + W4A16_TILE_ROWS * l.tile + (l.g & ~3) + 8 * h; // this lane's 4 rows
-    const int token = w.m0 + 2 * l.t + b;
-#pragma unroll
-    for (int c = 0; c < kBM / 8; c++) {
-        uint16_t x[4];
-#pragma unroll
-        for (int r = 0; r < 4; r++) x[r] = Pair16<T>::bits_of(acc[4 * c + r] + bias[r >> 1]);
-        // Lane j ^ 1 gets this lane's values of the token it will keep.
-        const uint32_t away = b ? (uint32_t)x[0] | (uint32_t)x[2] << 16
-                                : (uint32_t)x[1] | (uint32_t)x[3] << 16;
-        const uint32_t got = __shfl_xor_sync(0xffffffffu, away, 4); // rows j ^ 1, values b, b + 2
-        // Selects, not run-time indices (those would put x in local memory).
-        const uint16_t mine_b = b ? x[1] : x[0], mine_b2 = b ? x[3] : x[2]; // values b, b + 2
-        const uint16_t keep_mine = h ? mine_b2 : mine_b, keep_other = h ? got >> 16 : got & 0xffff;
-        const uint16_t send_mine = h ? mine_b : mine_b2, send_other = h ? got & 0xffff : got >> 16;
-        const uint32_t got2 =
-            __shfl_xor_sync(0xffffffffu, (uint32_t)send_mine | (uint32_t)send_other << 16, 8);
-        uint16_t rows[4]; // rows 4q + r of this lane's token
-#pragma unroll
-        for (int r = 0; r < 4; r++) {
-            const int d = r ^ j;
-            rows[r] = d == 0 ? keep_mine : d == 1 ? keep_other
-                                        : d == 2 ? (uint16_t)(got2 & 0xffff) : (uint16_t)(got2 >> 16);
-        }
-        const int mm = token + 8 * c;
-        if (mm >= p.M) continue;
-        uint16_t *out = p.C + (int64_t)mm * p.ldc + row0;
-        if (row0 + 3 < p.n) {
-            *reinterpret_cast<uint2 *>(out) =
-                make_uint2((uint32_t)rows[0] | (uint32_t)rows[1] << 16,
-                           (uint32_t)rows[2] | (uint32_t)rows[3] << 16);
-        } else {
-#pragma unroll
-            for (int r = 0; r < 4; r++)
-                if (row0 + r < p.n) out[r] = rows[r];
-        }
-    }
+        for (int r = 0; r < 4; r++)
+            if (row_ok[r >> 1] && m + 8 * c + (r & 1) < p.M)
+                out[(r & 1) * p.ldc + 8 * (r >> 1)] = Pair16<T>::bits_of(acc[4 * c + r] + bias[r >> 1]);
 }
 
 // Stream-K: this share's part of the tile goes to its slot; the consumer
@@ -503,7 +405,7 @@ __device__ void consume(const Sm90Params &p, const Smem<kBM> &sm, int consumer) 
         auto stage = [&](int i) { return (it0 + i) % kStages; };
         auto wait_full = [&](int i) { mbarrier_wait(sm.full(stage(i)), ((it0 + i) / kStages) & 1); };
         auto release = [&](int i) {
-            if (l.lane == 0) mbarrier_arrive(sm.done(p, stage(i)));
+            if (l.lane == 0) mbarrier_arrive(sm.empty(stage(i)));
         };
         // Block i is in `cur`: issue its wgmmas, wait for block i - 1's, free
         // that stage, and dequantize block i + 1 into `next` meanwhile.
@@ -547,68 +449,34 @@ __global__ void __launch_bounds__(kThreads, 1)
     if (threadIdx.x == 0) {
         for (int s = 0; s < kStages; s++) {
             mbarrier_init(sm.full(s), 1);                  // the producer's expect_tx arrival
-            // one arrival per consumer warp, or pairs: one per CTA's forwarder
-            mbarrier_init(sm.empty(s), p.cluster > 1 ? 2 : kConsumers * 4);
-            mbarrier_init(sm.read(s), kConsumers * 4);
+            mbarrier_init(sm.empty(s), kConsumers * 4);    // one arrival per consumer warp
         }
         fence_barrier_init();
     }
-    // A pair's copies and arrivals reach the other CTA's barriers: both
-    // initialized before either starts.
-    if (p.cluster > 1) cluster_sync();
-    else __syncthreads();
+    __syncthreads();
     const int warpgroup = threadIdx.x / 128;
     if (warpgroup == 0) {
         warpgroup_registers_lower<40>();
         if (threadIdx.x == 0) produce<kBM>(p, &a_map, sm);
-        if (threadIdx.x == 32 && p.cluster > 1) forward_reads<kBM>(p, sm);
     } else {
         warpgroup_registers_raise<232>();
         consume<T, kBM, kScale16>(p, sm, warpgroup - 1);
-    }
-    // No CTA of a pair leaves while the other may still arrive on its barriers.
-    if (p.cluster > 1) {
-        __syncwarp();
-        cluster_sync_relaxed();
     }
 }
 
 template <typename T, int kBM, bool kScale16>
 cudaError_t launch_as(const Sm90Params &p, const CUtensorMap &map, int grid, cudaStream_t stream) {
     auto kernel = sm90_prefill_kernel<T, kBM, kScale16>;
-    cudaLaunchConfig_t config = {};
-    cudaLaunchAttribute cluster;
-    cluster.id = cudaLaunchAttributeClusterDimension;
-    cluster.val.clusterDim.x = (unsigned)p.cluster;
-    cluster.val.clusterDim.y = 1;
-    cluster.val.clusterDim.z = 1;
-    config.blockDim = dim3(kThreads);
-    config.dynamicSmemBytes = Stages<kBM>::kLaunchBytes;
-    config.stream = stream;
-    config.attrs = &cluster;
-    config.numAttrs = 1;
-    // Once per instantiation (and harmless if two threads race to it): the
-    // shared-memory opt-in, and how many pairs fit at once (an SM left alone
-    // in its GPC takes none), so a persistent grid never waits for a round.
+    // Once per instantiation (and harmless if two threads race to it).
     static bool attribute_set = false;
-    static int resident_pairs = 0;
     if (!attribute_set) {
         cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                              Stages<kBM>::kLaunchBytes);
         if (e != cudaSuccess) return e;
-        if (kBM >= W4A16_SM90_CLUSTER_MIN_BLOCK_M) {
-            config.gridDim = dim3(2);
-            cluster.val.clusterDim.x = 2;
-            e = cudaOccupancyMaxActiveClusters(&resident_pairs, kernel, &config);
-            if (e != cudaSuccess) return e;
-            cluster.val.clusterDim.x = (unsigned)p.cluster;
-        }
         attribute_set = true;
     }
-    if (p.cluster > 1 && resident_pairs > 0 && grid > p.cluster * resident_pairs)
-        grid = p.cluster * resident_pairs;
-    config.gridDim = dim3((unsigned)grid);
-    return cudaLaunchKernelEx(&config, kernel, p, map);
+    kernel<<<grid, kThreads, Stages<kBM>::kLaunchBytes, stream>>>(p, map);
+    return cudaGetLastError();
 }
 
 template <typename T, bool kScale16>
@@ -627,9 +495,8 @@ cudaError_t launch_width(const Sm90Params &p, const CUtensorMap &map, int bm, in
 extern "C" cudaError_t w4a16_launch_sm90_prefill(const w4a16_sm90_args *a, cudaStream_t stream) {
     const w4a16_weight *w = a->w;
     CUtensorMap map;
-    // A pair's CTAs each copy half of the token tile.
     cudaError_t e = w4a16_sm90_encode_a_map(&map, a->A, w->act_dtype, w->k, a->M, a->lda,
-                                             a->block_m / a->cluster);
+                                             a->block_m);
     if (e != cudaSuccess) return e;
     Sm90Params p;
     p.qweight = static_cast<const uint8_t *>(w->qweight);
@@ -640,7 +507,6 @@ extern "C" cudaError_t w4a16_launch_sm90_prefill(const w4a16_sm90_args *a, cudaS
     p.bias = static_cast<const uint16_t *>(a->bias);
     p.C = static_cast<uint16_t *>(a->C);
     p.ldc = a->ldc;
-    p.c_rows_8b = (uintptr_t)a->C % 8 == 0 && a->ldc % 4 == 0;
     p.partials = a->splits > 1 && !a->streamk ? a->partials : nullptr;
     p.streamk = a->streamk;
     p.shares = a->streamk ? a->partials : nullptr;
@@ -652,14 +518,12 @@ extern "C" cudaError_t w4a16_launch_sm90_prefill(const w4a16_sm90_args *a, cudaS
     p.k_blocks = (int)(w->k_padded / kBlockK);
     p.group_cols = w->group_size < 0 ? (1 << 30) : (int)w->group_size;
     p.group_magic = (uint32_t)(0xffffffffu / (uint32_t)p.group_cols + 1u);
-    p.cluster = a->cluster;
-    p.n_tiles = (int)(((w->n_padded + kRows - 1) / kRows + a->cluster - 1) / a->cluster);
+    p.n_tiles = (int)((w->n_padded + kRows - 1) / kRows);
     p.m_tiles = (int)((a->M + a->block_m - 1) / a->block_m);
     p.splits = a->streamk ? 1 : a->splits;
     p.units = p.n_tiles * p.m_tiles * p.splits;
     p.total_blocks = (int64_t)p.n_tiles * p.m_tiles * p.k_blocks;
-    const int slots = a->sm_count / a->cluster;
-    const int grid = a->streamk ? a->grid : (p.units < slots ? p.units : slots) * a->cluster;
+    const int grid = a->streamk ? a->grid : p.units < a->sm_count ? p.units : a->sm_count;
     const bool scale16 = w->scales_dtype == w->act_dtype;
     if (w->act_dtype == W4A16_BF16)
         return scale16 ? launch_width<__nv_bfloat16, true>(p, map, a->block_m, grid, stream)

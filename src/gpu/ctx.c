@@ -77,14 +77,6 @@ static w4a16_status read_environment(w4a16_ctx *ctx) {
                               splits, W4A16_DECODE_MAX_SPLITS);
         ctx->decode_splits = (int)value;
     }
-    /* For A/B runs of sm90_prefill's CTA pairs (A multicast). */
-    const char *cluster = getenv("W4A16_SM90_CLUSTER");
-    ctx->sm90_max_cluster = W4A16_SM90_MAX_CLUSTER;
-    if (cluster != NULL && cluster[0] != '\0') {
-        if (strcmp(cluster, "1") != 0 && strcmp(cluster, "2") != 0)
-            return w4a16_fail(W4A16_ERR_ARG, "W4A16_SM90_CLUSTER='%s' is not 1 or 2", cluster);
-        ctx->sm90_max_cluster = cluster[0] - '0';
-    }
     return W4A16_OK;
 }
 

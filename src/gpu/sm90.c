@@ -40,8 +40,8 @@ static w4a16_sm90_plan plan_for(const w4a16_ctx *ctx, int64_t rows, const w4a16_
                                 size_t workspace_bytes) {
     if (!ctx->batch_invariant)
         return w4a16_sm90_plan_choose(rows, w->n_padded, w->k_padded, ctx->sm_count,
-                                      workspace_bytes, ctx->sm90_max_cluster);
-    w4a16_sm90_plan plan = {W4A16_SM90_INVARIANT_BLOCK_M, 1, 0, 1, 0, 0, 0.0};
+                                      workspace_bytes);
+    w4a16_sm90_plan plan = {W4A16_SM90_INVARIANT_BLOCK_M, 1, 0, 0, 0, 0.0};
     plan.units = (w->n_padded + W4A16_SM90_ROWS - 1) / W4A16_SM90_ROWS *
                  ((rows + plan.block_m - 1) / plan.block_m);
     plan.grid = (int)(plan.units < ctx->sm_count ? plan.units : ctx->sm_count);
@@ -142,7 +142,6 @@ w4a16_status w4a16_sm90_run(const w4a16_gemm_call *call) {
         args.splits = plan.splits;
         args.partials = (float *)(workspace + layout.perm_bytes);
         args.streamk = plan.streamk;
-        args.cluster = plan.cluster;
         args.grid = plan.grid;
         args.counters = ctx->tile_counters;
         args.sm_count = ctx->sm_count;

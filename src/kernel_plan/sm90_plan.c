@@ -6,8 +6,7 @@
  * 64, each costing the larger of its tensor work (128 x block_m x 64 MACs at
  * ~5 TFLOP/s per SM) and its bytes (4 KB of weights at the SM's share of DRAM
  * bandwidth, ~23 GB/s, plus block_m x 128 bytes of A from L2 at ~2.5x that),
- * plus a fixed cost to start and store it. A cluster of two CTAs takes two
- * neighbouring tiles as one unit and reads A from L2 once for both. Splitting K adds a reduction
+ * plus a fixed cost to start and store it. Splitting K adds a reduction
  * kernel that reads the partials once; stream-K shares all k-blocks out
  * evenly instead, at the cost of a partial tile or two per CTA. */
 #include "kernel_plan/sm90_plan.h"
@@ -31,26 +30,23 @@ size_t w4a16_sm90_partial_bytes(const w4a16_sm90_plan *plan, int64_t M, int64_t 
     return (size_t)plan->splits * (size_t)M * (size_t)n_padded * sizeof(float);
 }
 
-/* One k-block of a tile on one SM: the larger of its tensor work and its
- * bytes; a cluster of two reads half of A each. */
-static double block_us(int block_m, int cluster) {
+/* One k-block of a tile on one SM: the larger of its tensor work and its bytes. */
+static double block_us(int block_m) {
     const double tensor = (double)W4A16_SM90_ROWS * block_m * W4A16_SM90_BLOCK_K * 2 /
                           TENSOR_FLOPS_PER_SM_US;
     const double bytes = W4A16_SM90_ROWS * W4A16_SM90_BLOCK_K / 2 / DRAM_BYTES_PER_SM_US +
-                         (double)block_m * W4A16_SM90_BLOCK_K * 2 / cluster / L2_BYTES_PER_SM_US;
+                         (double)block_m * W4A16_SM90_BLOCK_K * 2 / L2_BYTES_PER_SM_US;
     return tensor > bytes ? tensor : bytes;
 }
 
 static double predict(int64_t M, int64_t n_padded, int64_t k_padded, int sm_count, int block_m,
-                      int splits, int cluster, int64_t *units_out) {
-    const int64_t n_items = ceil_div(ceil_div(n_padded, W4A16_SM90_ROWS), cluster);
+                      int splits, int64_t *units_out) {
+    const int64_t n_tiles = ceil_div(n_padded, W4A16_SM90_ROWS);
     const int64_t m_tiles = ceil_div(M, block_m);
     const int64_t k_blocks = k_padded / W4A16_SM90_BLOCK_K;
-    const int64_t units = n_items * m_tiles * splits;
-    const int64_t slots = sm_count / cluster > 0 ? sm_count / cluster : 1;
-    const double unit =
-        (double)ceil_div(k_blocks, splits) * block_us(block_m, cluster) + UNIT_OVERHEAD_US;
-    double total = LAUNCH_US + (double)ceil_div(units, slots) * unit;
+    const int64_t units = n_tiles * m_tiles * splits;
+    const double unit = (double)ceil_div(k_blocks, splits) * block_us(block_m) + UNIT_OVERHEAD_US;
+    double total = LAUNCH_US + (double)ceil_div(units, sm_count) * unit;
     if (splits > 1)
         total += LAUNCH_US + (double)splits * M * n_padded * 4 * 2 / REDUCE_BYTES_PER_US;
     *units_out = units;
@@ -73,7 +69,7 @@ static double predict_streamk(int64_t M, int64_t n_padded, int64_t k_padded, int
      * two when a tile is shared by several CTAs (few tiles, long K). */
     const int64_t parts = tiles >= grid ? 2 : ceil_div(grid, tiles) + 1;
     *grid_out = (int)grid;
-    return LAUNCH_US + (double)share * block_us(block_m, 1) +
+    return LAUNCH_US + (double)share * block_us(block_m) +
            (double)(share / k_blocks + 2) * UNIT_OVERHEAD_US +
            (double)(parts + 1) * tile_bytes / L2_BYTES_PER_SM_US;
 }
@@ -86,31 +82,23 @@ static void consider(w4a16_sm90_plan *best, int *have, w4a16_sm90_plan plan) {
 }
 
 w4a16_sm90_plan w4a16_sm90_plan_choose(int64_t M, int64_t n_padded, int64_t k_padded,
-                                       int sm_count, size_t workspace_bytes, int max_cluster) {
+                                       int sm_count, size_t workspace_bytes) {
     static const int widths[] = {32, 64, 128, 256};
     const int64_t k_blocks = k_padded / W4A16_SM90_BLOCK_K;
-    w4a16_sm90_plan best = {256, 1, 0, 1, 0, 1, 0.0};
+    w4a16_sm90_plan best = {256, 1, 0, 0, 1, 0.0};
     int have = 0;
     if (sm_count < 1) sm_count = 1;
     for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
         const int block_m = widths[w];
         /* A narrower tile already covers M in one: wider ones only waste work. */
         if (w > 0 && M <= widths[w - 1]) break;
-        /* Pairs first, so that they win a tie (they read less of L2). */
-        for (int cluster = W4A16_SM90_MAX_CLUSTER; cluster >= 1; cluster--) {
-            if (cluster > 1 && (cluster > max_cluster || block_m < W4A16_SM90_CLUSTER_MIN_BLOCK_M ||
-                                sm_count < 2 * cluster))
-                continue;
-            for (int splits = 1; splits <= W4A16_SM90_MAX_SPLITS; splits++) {
-                if (splits > 1 && k_blocks / splits < MIN_BLOCKS_PER_SPLIT) break;
-                w4a16_sm90_plan plan = {block_m, splits, 0, cluster, 0, 0, 0.0};
-                if (w4a16_sm90_partial_bytes(&plan, M, n_padded) > workspace_bytes) break;
-                plan.predicted_us = predict(M, n_padded, k_padded, sm_count, block_m, splits,
-                                            cluster, &plan.units);
-                const int64_t slots = sm_count / cluster;
-                plan.grid = (int)((plan.units < slots ? plan.units : slots) * cluster);
-                consider(&best, &have, plan);
-            }
+        for (int splits = 1; splits <= W4A16_SM90_MAX_SPLITS; splits++) {
+            if (splits > 1 && k_blocks / splits < MIN_BLOCKS_PER_SPLIT) break;
+            w4a16_sm90_plan plan = {block_m, splits, 0, 0, 0, 0.0};
+            if (w4a16_sm90_partial_bytes(&plan, M, n_padded) > workspace_bytes) break;
+            plan.predicted_us = predict(M, n_padded, k_padded, sm_count, block_m, splits, &plan.units);
+            plan.grid = (int)(plan.units < sm_count ? plan.units : sm_count);
+            consider(&best, &have, plan);
         }
         /* Stream-K only where it measured faster in two runs (bench/NOTES.md,
          * v2 and v2b): a little more than one round of tiles (152 or 160 on 132
@@ -124,7 +112,7 @@ w4a16_sm90_plan w4a16_sm90_plan_choose(int64_t M, int64_t n_padded, int64_t k_pa
         const int64_t tiles = ceil_div(n_padded, W4A16_SM90_ROWS) * m_tiles;
         if (tiles > sm_count && 4 * tiles <= 5 * (int64_t)sm_count &&
             (m_tiles == 1 || block_m == 256) && k_blocks >= 2 * MIN_BLOCKS_PER_SPLIT) {
-            w4a16_sm90_plan plan = {block_m, 1, 1, 1, tiles, 1, 0.0};
+            w4a16_sm90_plan plan = {block_m, 1, 1, tiles, 1, 0.0};
             plan.predicted_us = predict_streamk(M, n_padded, k_padded, sm_count, block_m, &plan.grid);
             if (w4a16_sm90_partial_bytes(&plan, M, n_padded) <= workspace_bytes)
                 consider(&best, &have, plan);

@@ -16,12 +16,6 @@ enum {
     W4A16_SM90_STREAMK_MAX_TILES = 8192,
     /* Batch-invariant mode's one token tile for every M. */
     W4A16_SM90_INVARIANT_BLOCK_M = 64,
-    /* Two CTAs of a cluster take neighbouring 128-row tiles of the same
-     * tokens and each copies half of the token tile to both: A is read from
-     * L2 once per pair. Only for the wide token tiles, where A's bytes are
-     * most of what a k-block reads. */
-    W4A16_SM90_MAX_CLUSTER = 2,
-    W4A16_SM90_CLUSTER_MIN_BLOCK_M = 128,
 };
 
 typedef struct {
@@ -29,10 +23,8 @@ typedef struct {
     int splits;        /* K ranges; > 1 needs splits * M * n_padded * 4 bytes of workspace */
     int streamk;       /* 1: the tiles' k-blocks are shared out evenly over the grid instead
                           (splits is 1); partial tiles meet in the workspace */
-    int cluster;       /* CTAs a work item: 1, or 2 (two neighbouring tiles sharing A;
-                          never with stream-K) */
-    int64_t units;     /* work items: tiles / cluster x splits, the persistent grid's */
-    int grid;          /* CTAs, at most one per SM; a multiple of cluster */
+    int64_t units;     /* tiles x splits: the persistent grid's work items */
+    int grid;          /* CTAs, at most one per SM */
     double predicted_us; /* the model's time for the call */
 } w4a16_sm90_plan;
 
@@ -42,10 +34,9 @@ size_t w4a16_sm90_partial_bytes(const w4a16_sm90_plan *plan, int64_t M, int64_t 
 
 /* The fastest plan by the model for M tokens against an n_padded x k_padded
  * packed weight on `sm_count` SMs, splitting K only while the partials fit in
- * `workspace_bytes` (SIZE_MAX: no limit) and with clusters of at most
- * `max_cluster` CTAs (1 or 2). Never fails: a plan with one split always
- * exists. */
+ * `workspace_bytes` (SIZE_MAX: no limit). Never fails: a plan with one split
+ * always exists. */
 w4a16_sm90_plan w4a16_sm90_plan_choose(int64_t M, int64_t n_padded, int64_t k_padded,
-                                       int sm_count, size_t workspace_bytes, int max_cluster);
+                                       int sm_count, size_t workspace_bytes);
 
 #endif

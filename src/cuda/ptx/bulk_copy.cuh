@@ -26,19 +26,6 @@ __device__ __forceinline__ void copy_tensor_2d(void *dst, const CUtensorMap *map
         : "memory");
 }
 
-// The same box into the same shared-memory offset of every CTA in `cta_mask`
-// (bit r: cluster rank r), completing on the barrier at the same offset in each.
-__device__ __forceinline__ void copy_tensor_2d_multicast(void *dst, const CUtensorMap *map,
-                                                         int32_t inner, int32_t outer,
-                                                         uint64_t *bar, uint16_t cta_mask) {
-    asm volatile(
-        "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
-        ".multicast::cluster [%0], [%1, {%2, %3}], [%4], %5;\n" ::"r"(smem_address(dst)),
-        "l"(reinterpret_cast<uint64_t>(map)), "r"(inner), "r"(outer), "r"(smem_address(bar)),
-        "h"(cta_mask)
-        : "memory");
-}
-
 // `bytes` contiguous bytes (a multiple of 16; both addresses 16-byte aligned).
 __device__ __forceinline__ void copy_bulk(void *dst, const void *src, uint32_t bytes,
                                           uint64_t *bar) {

@@ -19,14 +19,6 @@ __device__ __forceinline__ void cluster_sync_relaxed() {
                  "barrier.cluster.wait.aligned;\n" ::: "memory");
 }
 
-// One arrival on an mbarrier of another CTA of the cluster (a cluster-window
-// address from cluster_map_shared). CTA-scope release, as for a local arrival:
-// what it orders is this warp's finished reads of a stage that the other CTA's
-// copy engine then overwrites (.release.cluster would add a GPU-wide fence).
-__device__ __forceinline__ void mbarrier_arrive_cluster(uint32_t address) {
-    asm volatile("mbarrier.arrive.shared::cluster.b64 _, [%0];\n" ::"r"(address) : "memory");
-}
-
 // The cluster-window address of the same shared-memory object in CTA `rank`.
 __device__ __forceinline__ uint32_t cluster_map_shared(uint32_t smem_address, uint32_t rank) {
     uint32_t out;
