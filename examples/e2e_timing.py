@@ -100,7 +100,9 @@ def decode_linears_ms(model, names, batch):
 
 @torch.inference_mode()
 def logits(model, ids):
-    return model(input_ids=ids, use_cache=False).logits[0].float()
+    """fp32 logits on the host: kept off the device so that the next model's
+    peak memory is its own."""
+    return model(input_ids=ids, use_cache=False).logits[0].float().cpu()
 
 
 @torch.inference_mode()
