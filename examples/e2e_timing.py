@@ -42,6 +42,21 @@ def prefill_ms(model, tokens, vocab):
     return timed(lambda: model(input_ids=ids, use_cache=False, logits_to_keep=1))
 
 
+def captured(run, warmups):
+    """run() captured in a CUDA graph, after `warmups` calls on a side stream
+    (lazy allocations and library set-up happen outside the capture)."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(warmups):
+            run()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        run()
+    return graph
+
+
 @torch.inference_mode()
 def decode_ms(model, batch, vocab, prompt=16):
     """(ms per decode step, how it ran: "cuda graph" or why it ran eagerly)."""
@@ -57,16 +72,8 @@ def decode_ms(model, batch, vocab, prompt=16):
         return model(input_ids=step_ids, past_key_values=cache, use_cache=True,
                      cache_position=position, logits_to_keep=1).logits
 
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        for _ in range(3):
-            step()
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
     try:
-        with torch.cuda.graph(graph):
-            step()
+        graph = captured(step, warmups=3)
     except Exception as error:  # report eager timing rather than none, and say why
         torch.cuda.synchronize()
         return timed(step, samples=5, calls=5), f"eager: capture failed ({error})"[:200]
@@ -87,15 +94,7 @@ def decode_linears_ms(model, names, batch):
         for module, x in zip(modules, inputs):
             module(x)
 
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        run()
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        run()
-    return timed(graph.replay, warmups=3, samples=15, calls=20)
+    return timed(captured(run, warmups=1).replay, warmups=3, samples=15, calls=20)
 
 
 @torch.inference_mode()

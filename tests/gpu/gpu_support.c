@@ -492,3 +492,11 @@ int gpu_check_cross_product(w4a16_ctx *ctx, cublasHandle_t cublas, int64_t n, in
                 }
     return config;
 }
+
+w4a16_ctx *gpu_forced_ctx(const char *kernel, size_t workspace_bytes) {
+    w4a16_ctx *ctx = NULL;
+    setenv("W4A16_KERNEL", kernel, 1);
+    const w4a16_status status = w4a16_ctx_create(0, workspace_bytes, &ctx);
+    unsetenv("W4A16_KERNEL");
+    return status == W4A16_OK ? ctx : NULL;
+}

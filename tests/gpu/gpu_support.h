@@ -28,6 +28,18 @@ int gpu_tests_exit_code(int cmocka_result);
         if (!gpu_present()) skip();                                                        \
     } while (0)
 
+/* In a cmocka test: skip it unless the fixture `f` found a Hopper GPU. */
+#define HOPPER_REQUIRED(f)                                                                 \
+    do {                                                                                   \
+        GPU_REQUIRED();                                                                    \
+        if (!(f)->hopper) skip();                                                          \
+    } while (0)
+
+/* A ctx on device 0 forcing `kernel` through W4A16_KERNEL (set only while it
+ * is created), with `workspace_bytes` of workspace (0: the default); NULL
+ * when creation fails. */
+w4a16_ctx *gpu_forced_ctx(const char *kernel, size_t workspace_bytes);
+
 /* cmocka group setup and teardown for tests that only need a cuBLAS handle
  * (for the e_cublas of the criterion): gpu_cublas(state) is it, NULL
  * without a GPU. */

@@ -33,17 +33,14 @@ typedef struct {
 /* A ctx forcing `kernel`, with W4A16_DECODE_SPLITS = `splits` (0: planned)
  * and `workspace_bytes` of workspace (0: the default). */
 static w4a16_ctx *forced_ctx_with(const char *kernel, int splits, size_t workspace_bytes) {
-    w4a16_ctx *ctx = NULL;
     char value[16];
-    setenv("W4A16_KERNEL", kernel, 1);
     if (splits > 0) {
         snprintf(value, sizeof value, "%d", splits);
         setenv("W4A16_DECODE_SPLITS", value, 1);
     }
-    const w4a16_status status = w4a16_ctx_create(0, workspace_bytes, &ctx);
-    unsetenv("W4A16_KERNEL");
+    w4a16_ctx *ctx = gpu_forced_ctx(kernel, workspace_bytes);
     unsetenv("W4A16_DECODE_SPLITS");
-    return status == W4A16_OK ? ctx : NULL;
+    return ctx;
 }
 
 static w4a16_ctx *forced_ctx(const char *kernel, int splits) {
@@ -75,12 +72,6 @@ static int teardown(void **state) {
     w4a16_ctx_destroy(f->automatic);
     return 0;
 }
-
-#define HOPPER_REQUIRED(f)                                                                 \
-    do {                                                                                   \
-        GPU_REQUIRED();                                                                    \
-        if (!(f)->hopper) skip();                                                          \
-    } while (0)
 
 /* An odd lda in the padded configurations: A gathered element by element. */
 static void cross_product(w4a16_ctx *ctx, cublasHandle_t cublas, int64_t n, int64_t k,

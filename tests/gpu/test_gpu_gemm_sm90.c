@@ -28,11 +28,7 @@ typedef struct {
 } fixture;
 
 static w4a16_ctx *forced_ctx(size_t workspace_bytes) {
-    w4a16_ctx *ctx = NULL;
-    setenv("W4A16_KERNEL", "sm90_prefill", 1);
-    const w4a16_status status = w4a16_ctx_create(0, workspace_bytes, &ctx);
-    unsetenv("W4A16_KERNEL");
-    return status == W4A16_OK ? ctx : NULL;
+    return gpu_forced_ctx("sm90_prefill", workspace_bytes);
 }
 
 static int setup(void **state) {
@@ -58,12 +54,6 @@ static int teardown(void **state) {
     w4a16_ctx_destroy(f->automatic);
     return 0;
 }
-
-#define HOPPER_REQUIRED(f)                                                                 \
-    do {                                                                                   \
-        GPU_REQUIRED();                                                                    \
-        if (!(f)->hopper) skip();                                                          \
-    } while (0)
 
 /* Padded rows of A stay a multiple of 8 (the tensor map's 16-byte rows). */
 static void cross_product(fixture *f, int64_t n, int64_t k, w4a16_dtype act_dtype) {
