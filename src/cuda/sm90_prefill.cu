@@ -38,6 +38,7 @@
 #include "cuda/ptx/bulk_copy.cuh"
 #include "cuda/ptx/mbarrier.cuh"
 #include "cuda/ptx/named_barrier.cuh"
+#include "cuda/ptx/stmatrix.cuh"
 #include "cuda/ptx/wgmma.cuh"
 #include "cuda/ptx/wgmma_rs.cuh"
 #include "gpu/tensor_map.h"
@@ -59,14 +60,20 @@ constexpr int kSmemLimit = 227 * 1024;
 static_assert(kWeightBytes == (kRows / W4A16_TILE_ROWS) * W4A16_TILE_BYTES, "whole tiles");
 
 // Shared memory of one configuration: the stages' A boxes first (each
-// 1024-byte aligned, as the 128-byte swizzle needs), then weights, scales,
-// zeros and the barriers.
+// 1024-byte aligned, as the 128-byte swizzle needs), then each consumer's
+// output tile for the TMA store (same swizzle), weights, scales, zeros and
+// the barriers.
 template <int kBM> struct Stages {
     static constexpr int kABytes = kBM * kBlockK * 2;
     static constexpr int kStageBytes =
         kABytes + kWeightBytes + kGroupSlots * (kScaleSlotBytes + kZeroSlotBytes);
-    static constexpr int kCount = (200 * 1024) / kStageBytes < 8 ? (200 * 1024) / kStageBytes : 8;
-    static constexpr int kWeightOffset = kCount * kABytes;
+    // A consumer stores its 64 rows x kBM tokens in passes of at most 128 tokens.
+    static constexpr int kOutTokens = kBM < 128 ? kBM : 128;
+    static constexpr int kOutBytes = 64 * kOutTokens * 2;
+    static constexpr int kFree = kSmemLimit - 1024 - kConsumers * kOutBytes - 512;
+    static constexpr int kCount = kFree / kStageBytes < 8 ? kFree / kStageBytes : 8;
+    static constexpr int kOutOffset = kCount * kABytes;
+    static constexpr int kWeightOffset = kOutOffset + kConsumers * kOutBytes;
     static constexpr int kScaleOffset = kWeightOffset + kCount * kWeightBytes;
     static constexpr int kZeroOffset = kScaleOffset + kCount * kGroupSlots * kScaleSlotBytes;
     static constexpr int kBarrierOffset = kZeroOffset + kCount * kGroupSlots * kZeroSlotBytes;
@@ -88,6 +95,7 @@ struct Sm90Params {
     uint16_t *C;
     int64_t ldc;
     float *partials;         // split K: [splits][M][n_padded]; nullptr when splits == 1
+    int c_tma;               // 1: C is written by TMA stores (16-byte aligned rows)
     int streamk;             // 1: CTA c takes k-blocks [c T / grid, (c + 1) T / grid) of all T
     int64_t total_blocks;    // stream-K: tiles x k_blocks
     float *shares;           // stream-K: [grid][2 ends][2 consumers][64 x BM] partial tiles
@@ -181,6 +189,9 @@ template <int kBM> struct Smem {
     }
     __device__ uint8_t *zeros(int s, int slot) const {
         return base + Stages<kBM>::kZeroOffset + (s * kGroupSlots + slot) * kZeroSlotBytes;
+    }
+    __device__ uint8_t *out(int consumer) const {
+        return base + Stages<kBM>::kOutOffset + consumer * Stages<kBM>::kOutBytes;
     }
     __device__ uint64_t *full(int s) const {
         return reinterpret_cast<uint64_t *>(base + Stages<kBM>::kBarrierOffset) + s;
@@ -301,6 +312,54 @@ template <int N> __device__ __forceinline__ void hold_all(uint32_t (&frag)[4][N]
         for (int i = 0; i < N; i++) wgmma_hold(frag[j][i]);
 }
 
+// The unit's tile out through shared memory and a TMA store (C 16-byte
+// aligned): each 8 x 8 block of accumulators (rows of W x tokens) goes
+// transposed by stmatrix into the consumer's 128-byte-swizzled buffer of
+// [tokens][64 rows], which one thread then stores as a box of C; the store
+// runs while the consumers go on to the next unit. Rows past n and tokens
+// past M fall outside the tensor map and are not written.
+template <typename T, int kBM>
+__device__ __forceinline__ void store_unit_tma(const Sm90Params &p, const Smem<kBM> &sm,
+                                               const Unit &w, const Lane &l, int consumer,
+                                               const float (&acc)[kBM / 2],
+                                               const CUtensorMap *c_map) {
+    constexpr int kPass = Stages<kBM>::kOutTokens;
+    const int thread = threadIdx.x % 128, warp = thread / 32;
+    const int n = w.n0 + l.row;
+    float bias[2] = {0.0f, 0.0f};
+#pragma unroll
+    for (int h = 0; h < 2; h++)
+        if (p.bias != nullptr && n + 8 * h < p.n) bias[h] = Pair16<T>::value_of(p.bias[n + 8 * h]);
+    uint8_t *buffer = sm.out(consumer);
+    // This lane addresses row j of matrix i of each stmatrix: token 8 (c + i / 2) + j
+    // of the pass, rows 16 warp + 8 (i % 2) .. + 7, the 16-byte chunk 2 warp + i % 2
+    // of the token's 128-byte row, swizzled by the token's row in its 8-row atom.
+    const int i = l.lane / 8, j = l.lane % 8;
+    const uint32_t lane_address =
+        smem_address(buffer) + (8 * (i / 2) + j) * 128 + (((2 * warp + i % 2) ^ j) << 4);
+#pragma unroll
+    for (int pass = 0; pass < kBM / kPass; pass++) {
+        if (thread == 0) bulk_wait_group_read_all(); // the last store has read the buffer
+        named_barrier_sync(1 + consumer, 128);
+#pragma unroll
+        for (int c = 0; c < kPass / 8; c += 2) {
+            const int a = 4 * (pass * kPass / 8 + c);
+            const uint32_t v[4] = {
+                Pair16<T>::from_float2(acc[a] + bias[0], acc[a + 1] + bias[0]),
+                Pair16<T>::from_float2(acc[a + 2] + bias[1], acc[a + 3] + bias[1]),
+                Pair16<T>::from_float2(acc[a + 4] + bias[0], acc[a + 5] + bias[0]),
+                Pair16<T>::from_float2(acc[a + 6] + bias[1], acc[a + 7] + bias[1])};
+            stmatrix_x4_trans(lane_address + c * 8 * 128, v);
+        }
+        fence_async_shared();
+        named_barrier_sync(1 + consumer, 128);
+        if (thread == 0) {
+            store_tensor_2d(c_map, w.n0 + 64 * consumer, w.m0 + pass * kPass, buffer);
+            bulk_commit_group();
+        }
+    }
+}
+
 // The unit's accumulators out: rows g, g + 8 of the warp; tokens 8c + 2t (+1).
 // Split K: fp32 partials [split][M][n_padded] for the reduction kernel.
 template <typename T, int kBM>
@@ -383,7 +442,8 @@ __device__ __forceinline__ bool finish_share(const Sm90Params &p, const Smem<kBM
 }
 
 template <typename T, int kBM, bool kScale16>
-__device__ void consume(const Sm90Params &p, const Smem<kBM> &sm, int consumer) {
+__device__ void consume(const Sm90Params &p, const Smem<kBM> &sm, int consumer,
+                        const CUtensorMap *c_map) {
     constexpr int kStages = Stages<kBM>::kCount;
     Lane l;
     const int warp = (threadIdx.x / 32) % 4;
@@ -435,13 +495,19 @@ __device__ void consume(const Sm90Params &p, const Smem<kBM> &sm, int consumer) 
         }
         it += blocks;
         if (w.slot >= 0 && !finish_share<kBM>(p, sm, w, consumer, acc)) continue;
-        store_unit<T, kBM>(p, w, l, acc);
+        if (p.c_tma && p.partials == nullptr)
+            store_unit_tma<T, kBM>(p, sm, w, l, consumer, acc, c_map);
+        else
+            store_unit<T, kBM>(p, w, l, acc);
     }
+    // The shared memory must outlive the last store's reads.
+    if (threadIdx.x % 128 == 0) bulk_wait_group_all();
 }
 
 template <typename T, int kBM, bool kScale16>
 __global__ void __launch_bounds__(kThreads, 1)
-    sm90_prefill_kernel(const Sm90Params p, const __grid_constant__ CUtensorMap a_map) {
+    sm90_prefill_kernel(const Sm90Params p, const __grid_constant__ CUtensorMap a_map,
+                        const __grid_constant__ CUtensorMap c_map) {
     extern __shared__ uint8_t smem_raw[];
     Smem<kBM> sm;
     sm.base = smem_raw + ((1024 - (smem_address(smem_raw) & 1023)) & 1023);
@@ -460,12 +526,13 @@ __global__ void __launch_bounds__(kThreads, 1)
         if (threadIdx.x == 0) produce<kBM>(p, &a_map, sm);
     } else {
         warpgroup_registers_raise<232>();
-        consume<T, kBM, kScale16>(p, sm, warpgroup - 1);
+        consume<T, kBM, kScale16>(p, sm, warpgroup - 1, &c_map);
     }
 }
 
 template <typename T, int kBM, bool kScale16>
-cudaError_t launch_as(const Sm90Params &p, const CUtensorMap &map, int grid, cudaStream_t stream) {
+cudaError_t launch_as(const Sm90Params &p, const CUtensorMap &a_map, const CUtensorMap &c_map,
+                      int grid, cudaStream_t stream) {
     auto kernel = sm90_prefill_kernel<T, kBM, kScale16>;
     // Once per instantiation (and harmless if two threads race to it).
     static bool attribute_set = false;
@@ -475,18 +542,18 @@ cudaError_t launch_as(const Sm90Params &p, const CUtensorMap &map, int grid, cud
         if (e != cudaSuccess) return e;
         attribute_set = true;
     }
-    kernel<<<grid, kThreads, Stages<kBM>::kLaunchBytes, stream>>>(p, map);
+    kernel<<<grid, kThreads, Stages<kBM>::kLaunchBytes, stream>>>(p, a_map, c_map);
     return cudaGetLastError();
 }
 
 template <typename T, bool kScale16>
-cudaError_t launch_width(const Sm90Params &p, const CUtensorMap &map, int bm, int grid,
-                         cudaStream_t stream) {
+cudaError_t launch_width(const Sm90Params &p, const CUtensorMap &a_map, const CUtensorMap &c_map,
+                         int bm, int grid, cudaStream_t stream) {
     switch (bm) {
-    case 32: return launch_as<T, 32, kScale16>(p, map, grid, stream);
-    case 64: return launch_as<T, 64, kScale16>(p, map, grid, stream);
-    case 128: return launch_as<T, 128, kScale16>(p, map, grid, stream);
-    default: return launch_as<T, 256, kScale16>(p, map, grid, stream);
+    case 32: return launch_as<T, 32, kScale16>(p, a_map, c_map, grid, stream);
+    case 64: return launch_as<T, 64, kScale16>(p, a_map, c_map, grid, stream);
+    case 128: return launch_as<T, 128, kScale16>(p, a_map, c_map, grid, stream);
+    default: return launch_as<T, 256, kScale16>(p, a_map, c_map, grid, stream);
     }
 }
 
@@ -494,10 +561,21 @@ cudaError_t launch_width(const Sm90Params &p, const CUtensorMap &map, int bm, in
 
 extern "C" cudaError_t w4a16_launch_sm90_prefill(const w4a16_sm90_args *a, cudaStream_t stream) {
     const w4a16_weight *w = a->w;
-    CUtensorMap map;
-    cudaError_t e = w4a16_sm90_encode_a_map(&map, a->A, w->act_dtype, w->k, a->M, a->lda,
-                                             a->block_m);
+    CUtensorMap a_map, c_map;
+    cudaError_t e = w4a16_sm90_encode_tile_map(&a_map, a->A, w->act_dtype, w->k, a->M, a->lda,
+                                                a->block_m);
     if (e != cudaSuccess) return e;
+    // C through TMA stores when the kernel writes it and its rows are 16-byte
+    // aligned; else (odd ldc, split K) with plain stores.
+    const bool split = a->splits > 1 && !a->streamk;
+    const int c_tma = !split && (uintptr_t)a->C % 16 == 0 && a->ldc % 8 == 0;
+    if (c_tma) {
+        e = w4a16_sm90_encode_tile_map(&c_map, a->C, w->act_dtype, w->n, a->M, a->ldc,
+                                       a->block_m < 128 ? a->block_m : 128);
+        if (e != cudaSuccess) return e;
+    } else {
+        c_map = a_map; // unused
+    }
     Sm90Params p;
     p.qweight = static_cast<const uint8_t *>(w->qweight);
     p.scales = static_cast<const uint8_t *>(w->scales);
@@ -507,7 +585,8 @@ extern "C" cudaError_t w4a16_launch_sm90_prefill(const w4a16_sm90_args *a, cudaS
     p.bias = static_cast<const uint16_t *>(a->bias);
     p.C = static_cast<uint16_t *>(a->C);
     p.ldc = a->ldc;
-    p.partials = a->splits > 1 && !a->streamk ? a->partials : nullptr;
+    p.partials = split ? a->partials : nullptr;
+    p.c_tma = c_tma;
     p.streamk = a->streamk;
     p.shares = a->streamk ? a->partials : nullptr;
     p.counters = a->counters;
@@ -526,8 +605,8 @@ extern "C" cudaError_t w4a16_launch_sm90_prefill(const w4a16_sm90_args *a, cudaS
     const int grid = a->streamk ? a->grid : p.units < a->sm_count ? p.units : a->sm_count;
     const bool scale16 = w->scales_dtype == w->act_dtype;
     if (w->act_dtype == W4A16_BF16)
-        return scale16 ? launch_width<__nv_bfloat16, true>(p, map, a->block_m, grid, stream)
-                       : launch_width<__nv_bfloat16, false>(p, map, a->block_m, grid, stream);
-    return scale16 ? launch_width<__half, true>(p, map, a->block_m, grid, stream)
-                   : launch_width<__half, false>(p, map, a->block_m, grid, stream);
+        return scale16 ? launch_width<__nv_bfloat16, true>(p, a_map, c_map, a->block_m, grid, stream)
+                       : launch_width<__nv_bfloat16, false>(p, a_map, c_map, a->block_m, grid, stream);
+    return scale16 ? launch_width<__half, true>(p, a_map, c_map, a->block_m, grid, stream)
+                   : launch_width<__half, false>(p, a_map, c_map, a->block_m, grid, stream);
 }

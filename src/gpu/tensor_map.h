@@ -15,14 +15,15 @@
 extern "C" {
 #endif
 
-/* The map of A [rows][cols] (16-bit `dtype`, row pitch `ld` elements) read in
- * boxes of 64 columns x box_rows rows with 128-byte swizzle, as the Hopper
- * kernel's B operand. Reads past cols or rows come back as zeros. A must be
- * 16-byte aligned and ld a multiple of 8 (the caller checked). Returns
- * cudaErrorInvalidValue when the driver refuses the map, and the entry
- * point's error when it cannot be fetched. */
-cudaError_t w4a16_sm90_encode_a_map(CUtensorMap *map, const void *A, w4a16_dtype dtype,
-                                    int64_t cols, int64_t rows, int64_t ld, int box_rows);
+/* The map of a 16-bit matrix [rows][cols] (`dtype`, row pitch `ld`
+ * elements) in boxes of 64 columns x box_rows rows with 128-byte swizzle: A,
+ * read as the Hopper kernel's B operand (reads past cols or rows come back as
+ * zeros), and C, written by its epilogue (writes past them are dropped). The
+ * matrix must be 16-byte aligned and ld a multiple of 8 (the caller checked).
+ * Returns cudaErrorInvalidValue when the driver refuses the map, and the
+ * entry point's error when it cannot be fetched. */
+cudaError_t w4a16_sm90_encode_tile_map(CUtensorMap *map, const void *matrix, w4a16_dtype dtype,
+                                       int64_t cols, int64_t rows, int64_t ld, int box_rows);
 
 #ifdef __cplusplus
 }

@@ -55,9 +55,12 @@ static int teardown(void **state) {
     return 0;
 }
 
-/* Padded rows of A stay a multiple of 8 (the tensor map's 16-byte rows). */
-static void cross_product(fixture *f, int64_t n, int64_t k, w4a16_dtype act_dtype) {
-    const gpu_cross_options options = {8, 3, 6, 7000};
+/* Padded rows of A stay a multiple of 8 (the tensor map's 16-byte rows).
+ * Padded rows of C: by 3 (odd ldc: the kernel's plain stores) or by 8 (TMA
+ * stores, which must leave the padding untouched). */
+static void cross_product(fixture *f, int64_t n, int64_t k, w4a16_dtype act_dtype,
+                          int64_t ldc_pad) {
+    const gpu_cross_options options = {8, ldc_pad, 6, 7000};
     const int weights = gpu_check_cross_product(f->sm90, f->cublas, n, k, act_dtype, MS, N_MS,
                                                 &options);
     printf("sm90_prefill %lldx%lld %s: %d weights x %d M\n", (long long)n, (long long)k,
@@ -67,25 +70,25 @@ static void cross_product(fixture *f, int64_t n, int64_t k, w4a16_dtype act_dtyp
 static void test_small_f16(void **state) {
     fixture *f = *state;
     HOPPER_REQUIRED(f);
-    cross_product(f, 136, 256, W4A16_F16); /* two 128-row tiles, the second of 64 rows */
+    cross_product(f, 136, 256, W4A16_F16, 3); /* two 128-row tiles, the second of 64 rows */
 }
 
 static void test_small_bf16(void **state) {
     fixture *f = *state;
     HOPPER_REQUIRED(f);
-    cross_product(f, 136, 256, W4A16_BF16);
+    cross_product(f, 136, 256, W4A16_BF16, 8);
 }
 
 static void test_medium_f16(void **state) {
     fixture *f = *state;
     HOPPER_REQUIRED(f);
-    cross_product(f, 520, 1088, W4A16_F16); /* N not a multiple of 64, K of 128 */
+    cross_product(f, 520, 1088, W4A16_F16, 8); /* N not a multiple of 64, K of 128 */
 }
 
 static void test_medium_bf16(void **state) {
     fixture *f = *state;
     HOPPER_REQUIRED(f);
-    cross_product(f, 384, 2048, W4A16_BF16);
+    cross_product(f, 384, 2048, W4A16_BF16, 3);
 }
 
 /* Odd shapes: N = 1, 13, 131; K < 64, K odd (per-channel), K not a multiple
@@ -228,7 +231,8 @@ static void test_capture_and_repeat(void **state) {
         w4a16_buffers *packed_owner = NULL;
         W4A16_CHECK(
             w4a16_pack(f->sm90, &w.src, 1, NULL, W4A16_BF16, &packed, &packed_owner, stream));
-        const int64_t M = cases[c].M, lda = cases[c].k + 8, ldc = cases[c].n + 1;
+        /* ldc: odd (plain stores) or a multiple of 8 (TMA stores) by turns. */
+        const int64_t M = cases[c].M, lda = cases[c].k + 8, ldc = cases[c].n + (c % 2 ? 1 : 8);
         uint16_t *A = gpu_random_halves(M * lda, W4A16_BF16, -1, 1, 860 + c);
         void *A_dev = gpu_upload(A, (size_t)(M * lda) * 2), *C = gpu_alloc((size_t)(M * ldc) * 2);
         char what[32];
