@@ -132,6 +132,7 @@ static w4a16_status check_workspace(int device, const void *workspace, size_t by
 static w4a16_status create(int device, size_t workspace_bytes, int caller_workspace,
                            void *workspace, w4a16_ctx **out) {
     W4A16_FAIL_IF(out == NULL, W4A16_ERR_ARG, "out is NULL");
+    /* calloc: the remembered decode plans and cuBLASLt algorithms start empty. */
     w4a16_ctx *ctx = calloc(1, sizeof *ctx);
     W4A16_FAIL_IF(ctx == NULL, W4A16_ERR_NOMEM, "no memory for a w4a16_ctx");
     int previous = -1;

@@ -1,8 +1,9 @@
 /* The context behind w4a16_ctx: a cuBLASLt handle with its own workspace,
  * the library's workspace (the ctx's or the caller's), a second stream and
  * the events that join it to the caller's stream, the device's properties,
- * the forced kernel, and the settings read from the environment once at
- * creation. */
+ * the forced kernel, the settings read from the environment once at
+ * creation, and what calls remember for the next (decode plans, the
+ * fallback's cuBLASLt algorithms). */
 #ifndef W4A16_GPU_CTX_H
 #define W4A16_GPU_CTX_H
 
@@ -10,6 +11,7 @@
 #include <cuda_runtime_api.h>
 
 #include "gpu/dispatch.h"
+#include "gpu/lt_algo_cache.h"
 #include "kernel_plan/decode_plan.h"
 
 enum {
@@ -75,6 +77,10 @@ struct w4a16_ctx {
     /* Recent decode plans (gpu/decode.c), replaced round-robin. */
     w4a16_decode_plan_entry decode_plans[W4A16_DECODE_PLANS];
     int n_decode_plans, next_decode_plan;
+
+    /* The fallback's cuBLASLt algorithms (gpu/cublaslt_gemm.c), valid for
+     * `cublaslt` on this device only. */
+    w4a16_lt_algo_cache lt_algos;
 };
 
 #endif

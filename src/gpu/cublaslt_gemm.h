@@ -6,6 +6,7 @@
 #include <cublasLt.h>
 #include <cuda_runtime_api.h>
 
+#include "gpu/lt_algo_cache.h"
 #include "w4a16.h"
 
 /* C[m, r] = sum_j A[m, j] · W[r, j] (+ bias[r]) for m < M, r < rows, j < k:
@@ -24,8 +25,11 @@ typedef struct {
 } w4a16_lt_gemm;
 
 /* Runs it on `stream` with cuBLAS's workspace. Split-K reductions are kept
- * to fp32 partials (never 16-bit ones), so C is rounded once. */
-w4a16_status w4a16_cublaslt_gemm(cublasLtHandle_t handle, void *workspace, size_t workspace_bytes,
-                                 const w4a16_lt_gemm *g, cudaStream_t stream);
+ * to fp32 partials (never 16-bit ones), so C is rounded once. `algos`
+ * remembers the algorithms cuBLASLt chose on `handle` (the ctx's, beside
+ * it): one cache per handle, since an algorithm is valid for its device. */
+w4a16_status w4a16_cublaslt_gemm(cublasLtHandle_t handle, w4a16_lt_algo_cache *algos,
+                                 void *workspace, size_t workspace_bytes, const w4a16_lt_gemm *g,
+                                 cudaStream_t stream);
 
 #endif

@@ -213,8 +213,9 @@ static w4a16_status run_rows(const w4a16_gemm_call *c, const fallback_plan *p, i
         g.rows = chunk_rows(p, chunk, c->w->n);
         g.C = (char *)c->C + (m0 * c->ldc + n0) * 2;
         g.bias = c->bias != NULL ? (const char *)c->bias + n0 * 2 : NULL;
-        W4A16_TRY(w4a16_cublaslt_gemm(c->ctx->cublaslt, c->ctx->cublas_workspace,
-                                      W4A16_CUBLAS_WORKSPACE_BYTES, &g, c->stream));
+        W4A16_TRY(w4a16_cublaslt_gemm(c->ctx->cublaslt, &c->ctx->lt_algos,
+                                      c->ctx->cublas_workspace, W4A16_CUBLAS_WORKSPACE_BYTES, &g,
+                                      c->stream));
         if (overlap) CUDA_TRY(cudaEventRecord(c->ctx->chunk_used[b], c->stream));
         (*uses)++;
     }
