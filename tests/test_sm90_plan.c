@@ -45,12 +45,12 @@ static void test_few_tiles_split_k(void **state) {
     assert_true(w4a16_sm90_partial_bytes(&plan, 17, 2560) <= WORKSPACE);
 }
 
-/* o_proj at M = 2048: 160 tiles of 128 x 256 are 1.2 rounds of 132 SMs; stream-K
+/* down at M = 2048: 160 tiles of 128 x 256 are 1.2 rounds of 132 SMs; stream-K
  * shares the k-blocks evenly over all of them, two partial tiles per CTA. At
  * several rounds (M = 8192) or fewer tiles than SMs (M = 64) it does not. */
 static void test_ragged_rounds_use_streamk(void **state) {
     (void)state;
-    const w4a16_sm90_plan plan = w4a16_sm90_plan_choose(2048, 2560, 4096, SMS, WORKSPACE);
+    const w4a16_sm90_plan plan = w4a16_sm90_plan_choose(2048, 2560, 9728, SMS, WORKSPACE);
     assert_int_equal(plan.streamk, 1);
     assert_int_equal(plan.splits, 1);
     assert_int_equal(plan.grid, SMS);
@@ -58,11 +58,21 @@ static void test_ragged_rounds_use_streamk(void **state) {
     assert_int_equal(w4a16_sm90_partial_bytes(&plan, 2048, 2560),
                      (size_t)SMS * 2 * W4A16_SM90_ROWS * plan.block_m * 4);
     /* Without room for the partial tiles it falls back to whole tiles. */
-    const w4a16_sm90_plan none = w4a16_sm90_plan_choose(2048, 2560, 4096, SMS, 0);
+    const w4a16_sm90_plan none = w4a16_sm90_plan_choose(2048, 2560, 9728, SMS, 0);
     assert_int_equal(none.streamk, 0);
     assert_int_equal(none.splits, 1);
     assert_int_equal(w4a16_sm90_plan_choose(8192, 2560, 4096, SMS, WORKSPACE).streamk, 0);
     assert_int_equal(w4a16_sm90_plan_choose(64, 2560, 9728, SMS, WORKSPACE).streamk, 0);
+}
+
+/* o_proj (2560 x 4096) at M = 1024: 256-token tiles are 80 on 132 SMs; a
+ * width between 128 and 256 fits more of them in one round (192: 120). */
+static void test_width_fits_the_round(void **state) {
+    (void)state;
+    const w4a16_sm90_plan plan = w4a16_sm90_plan_choose(1024, 2560, 4096, SMS, WORKSPACE);
+    assert_true(plan.block_m > 128 && plan.block_m < 256 && plan.block_m % 32 == 0);
+    assert_int_equal(plan.splits, 1);
+    assert_true(plan.units > 80 && plan.units <= SMS);
 }
 
 static void test_workspace_limits_splits(void **state) {
@@ -88,6 +98,7 @@ int main(void) {
         cmocka_unit_test(test_tile_covers_small_m),  cmocka_unit_test(test_large_m_does_not_split),
         cmocka_unit_test(test_few_tiles_split_k),    cmocka_unit_test(test_workspace_limits_splits),
         cmocka_unit_test(test_short_k_does_not_split), cmocka_unit_test(test_ragged_rounds_use_streamk),
+        cmocka_unit_test(test_width_fits_the_round),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

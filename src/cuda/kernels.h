@@ -107,7 +107,7 @@ typedef struct {
     int64_t ldc;
     int64_t M;
     const void *bias;  /* [n] or NULL */
-    int block_m;       /* tokens per tile: 32, 64, 128 or 256 */
+    int block_m;       /* tokens per tile: 32, 64, 128, 160, 192, 224 or 256 */
     int splits;        /* K ranges; > 1 writes fp32 partials for w4a16_launch_splitk_reduce */
     float *partials;   /* split K: [splits][M][n_padded]; stream-K: the grid's partial
                           tiles (w4a16_sm90_partial_bytes); 16-byte aligned */

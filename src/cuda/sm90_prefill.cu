@@ -2,7 +2,9 @@
 // 4-bit weights, dequantized in registers, are wgmma's register-sourced A
 // operand (m64, straight from packed layout v1's lane fragments) and the
 // activations, copied by TMA into shared memory, are its B operand: the token
-// count is wgmma's N (32 ... 256), one kernel family for mid-size M and prefill.
+// count is wgmma's N (32, 64, then 128 to 256 in steps of 32), one kernel family
+// for mid-size M and prefill; the in-between widths fit a call's tiles to the
+// SMs (o_proj at M = 1024: 120 tiles of 192 tokens instead of 80 of 256).
 //
 // A CTA is three warpgroups: a producer whose one thread issues the copies of
 // each 64-wide k-block (A's box through a tensor map, the weight tiles,
@@ -67,8 +69,9 @@ template <int kBM> struct Stages {
     static constexpr int kABytes = kBM * kBlockK * 2;
     static constexpr int kStageBytes =
         kABytes + kWeightBytes + kGroupSlots * (kScaleSlotBytes + kZeroSlotBytes);
-    // A consumer stores its 64 rows x kBM tokens in passes of at most 128 tokens.
-    static constexpr int kOutTokens = kBM < 128 ? kBM : 128;
+    // A consumer stores its 64 rows x kBM tokens in one pass, or two above
+    // 128 (a multiple of 16 tokens each: stmatrix goes 16 tokens at a time).
+    static constexpr int kOutTokens = kBM <= 128 ? kBM : kBM / 2;
     static constexpr int kOutBytes = 64 * kOutTokens * 2;
     static constexpr int kFree = kSmemLimit - 1024 - kConsumers * kOutBytes - 512;
     static constexpr int kCount = kFree / kStageBytes < 8 ? kFree / kStageBytes : 8;
@@ -83,6 +86,7 @@ template <int kBM> struct Stages {
     static_assert(kABytes % 1024 == 0, "A boxes stay 1024-byte aligned");
     static_assert(kLaunchBytes <= kSmemLimit, "fits in shared memory");
     static_assert(kCount >= 3, "a pipeline");
+    static_assert(kBM % 16 == 0 && kOutTokens % 16 == 0 && kBM <= 256, "token tile");
 };
 
 struct Sm90Params {
@@ -553,7 +557,11 @@ cudaError_t launch_width(const Sm90Params &p, const CUtensorMap &a_map, const CU
     case 32: return launch_as<T, 32, kScale16>(p, a_map, c_map, grid, stream);
     case 64: return launch_as<T, 64, kScale16>(p, a_map, c_map, grid, stream);
     case 128: return launch_as<T, 128, kScale16>(p, a_map, c_map, grid, stream);
-    default: return launch_as<T, 256, kScale16>(p, a_map, c_map, grid, stream);
+    case 160: return launch_as<T, 160, kScale16>(p, a_map, c_map, grid, stream);
+    case 192: return launch_as<T, 192, kScale16>(p, a_map, c_map, grid, stream);
+    case 224: return launch_as<T, 224, kScale16>(p, a_map, c_map, grid, stream);
+    case 256: return launch_as<T, 256, kScale16>(p, a_map, c_map, grid, stream);
+    default: return cudaErrorInvalidValue; // the plan offers only the widths above
     }
 }
 
@@ -571,7 +579,7 @@ extern "C" cudaError_t w4a16_launch_sm90_prefill(const w4a16_sm90_args *a, cudaS
     const int c_tma = !split && (uintptr_t)a->C % 16 == 0 && a->ldc % 8 == 0;
     if (c_tma) {
         e = w4a16_sm90_encode_tile_map(&c_map, a->C, w->act_dtype, w->n, a->M, a->ldc,
-                                       a->block_m < 128 ? a->block_m : 128);
+                                       a->block_m <= 128 ? a->block_m : a->block_m / 2);
         if (e != cudaSuccess) return e;
     } else {
         c_map = a_map; // unused

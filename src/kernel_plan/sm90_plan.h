@@ -19,7 +19,7 @@ enum {
 };
 
 typedef struct {
-    int block_m;       /* tokens per tile: 32, 64, 128 or 256 */
+    int block_m;       /* tokens per tile: 32, 64, 128, 160, 192, 224 or 256 */
     int splits;        /* K ranges; > 1 needs splits * M * n_padded * 4 bytes of workspace */
     int streamk;       /* 1: the tiles' k-blocks are shared out evenly over the grid instead
                           (splits is 1); partial tiles meet in the workspace */

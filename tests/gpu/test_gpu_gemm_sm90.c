@@ -115,7 +115,8 @@ static void test_odd_shapes(void **state) {
         }
 }
 
-/* Large M (several token tiles of 256, a ragged last one) and Qwen3-4B shapes. */
+/* Large M (several token tiles of 256, a ragged last one), Qwen3-4B shapes
+ * and the token tiles between 128 and 256. */
 static void test_large_and_qwen(void **state) {
     fixture *f = *state;
     HOPPER_REQUIRED(f);
@@ -133,6 +134,21 @@ static void test_large_and_qwen(void **state) {
                                      0, 2, 9100 + i};
         gpu_check_gemm(f->sm90, f->cublas, &specs[i], ms, 2, &options);
         printf("sm90_prefill ok: %s\n", gpu_weight_describe(&specs[i]));
+    }
+    /* The widths between 128 and 256 (stored in two passes of half the tile):
+     * o_proj at M = 1000 (192 tokens) and 2048 (160), gate_up at 3968 (224),
+     * C's rows 16-byte aligned (TMA stores) and not. */
+    const struct {
+        gpu_weight_spec spec;
+        int64_t M, ldc_pad;
+    } wide[] = {{{W4A16_FORMAT_AWQ, 2560, 4096, 128, 1, 0, W4A16_F16}, 1000, 0},
+                {{W4A16_FORMAT_GPTQ, 2560, 4096, 64, 0, 0, W4A16_F16}, 2048, 8},
+                {{W4A16_FORMAT_CT, 19456, 2560, 128, 0, 0, W4A16_BF16}, 3968, 0},
+                {{W4A16_FORMAT_AWQ, 2560, 4096, 128, 1, 0, W4A16_F16}, 1000, 3}};
+    for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++) {
+        gpu_check_options options = {i == 2 ? W4A16_BF16 : W4A16_F16, 1, (int)i % 2, 0,
+                                     wide[i].ldc_pad, 3, 9200 + i};
+        gpu_check_gemm(f->sm90, f->cublas, &wide[i].spec, &wide[i].M, 1, &options);
     }
 }
 
