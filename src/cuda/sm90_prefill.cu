@@ -573,10 +573,12 @@ extern "C" cudaError_t w4a16_launch_sm90_prefill(const w4a16_sm90_args *a, cudaS
     cudaError_t e = w4a16_sm90_encode_tile_map(&a_map, a->A, w->act_dtype, w->k, a->M, a->lda,
                                                 a->block_m);
     if (e != cudaSuccess) return e;
-    // C through TMA stores when the kernel writes it and its rows are 16-byte
-    // aligned; else (odd ldc, split K) with plain stores.
+    // C through TMA stores when the kernel writes it, its rows are 16-byte
+    // aligned and N is a multiple of 8: the copy engine clips a store at the
+    // tensor's end in 16-byte steps (measured: N = 13 wrote columns 13-15),
+    // so a row's end must fall on one. Else (split K too) plain stores.
     const bool split = a->splits > 1 && !a->streamk;
-    const int c_tma = !split && (uintptr_t)a->C % 16 == 0 && a->ldc % 8 == 0;
+    const int c_tma = !split && (uintptr_t)a->C % 16 == 0 && a->ldc % 8 == 0 && w->n % 8 == 0;
     if (c_tma) {
         e = w4a16_sm90_encode_tile_map(&c_map, a->C, w->act_dtype, w->n, a->M, a->ldc,
                                        a->block_m <= 128 ? a->block_m : a->block_m / 2);

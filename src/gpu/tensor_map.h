@@ -18,7 +18,8 @@ extern "C" {
 /* The map of a 16-bit matrix [rows][cols] (`dtype`, row pitch `ld`
  * elements) in boxes of 64 columns x box_rows rows with 128-byte swizzle: A,
  * read as the Hopper kernel's B operand (reads past cols or rows come back as
- * zeros), and C, written by its epilogue (writes past them are dropped). The
+ * zeros), and C, written by its epilogue (writes past rows are dropped, past
+ * cols only in 16-byte steps: the caller keeps cols a multiple of 8). The
  * matrix must be 16-byte aligned and ld a multiple of 8 (the caller checked).
  * Returns cudaErrorInvalidValue when the driver refuses the map, and the
  * entry point's error when it cannot be fetched. */

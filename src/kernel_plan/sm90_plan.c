@@ -3,8 +3,8 @@
  * The model (H100 figures; bench/NOTES.md has the measurements to refit it):
  * a CTA owns an SM and works through its units one after another, so the call
  * takes ceil(units / SMs) rounds of one unit's time. A unit is k-blocks of
- * 64, each costing the larger of its tensor work (128 x block_m x 64 MACs at
- * ~5 TFLOP/s per SM) and its bytes (4 KB of weights at the SM's share of DRAM
+ * 64, each costing the larger of its compute (a fixed part plus a part per
+ * token, fitted to measurements) and its bytes (4 KB of weights at the SM's share of DRAM
  * bandwidth, ~23 GB/s, plus block_m x 128 bytes of A from L2 at ~2.5x that),
  * plus a fixed cost to start and store it. Splitting K adds a reduction
  * kernel that reads the partials once; stream-K shares all k-blocks out
@@ -13,7 +13,13 @@
 
 #include <stdint.h>
 
-static const double TENSOR_FLOPS_PER_SM_US = 5.0e6;  /* 5.0 TFLOP/s, in flop per us */
+/* A k-block's tensor work and dequantization on one SM of a busy card, as
+ * a fixed cost plus a cost per token: fitted to v5 on the H100 (bench/NOTES.md,
+ * v6): gate_up at M = 2048 with 256-token tiles (0.955 us a block) and
+ * 160-token tiles (0.684); within 3% of v5's times at M = 8192 on the four
+ * Qwen3-4B shapes. */
+static const double BLOCK_FIXED_US = 0.233;
+static const double BLOCK_US_PER_TOKEN = 0.00282;
 static const double DRAM_BYTES_PER_SM_US = 22.7e3;   /* 3.0 TB/s over 132 SMs */
 static const double L2_BYTES_PER_SM_US = 57.0e3;
 static const double UNIT_OVERHEAD_US = 0.5;
@@ -30,10 +36,10 @@ size_t w4a16_sm90_partial_bytes(const w4a16_sm90_plan *plan, int64_t M, int64_t 
     return (size_t)plan->splits * (size_t)M * (size_t)n_padded * sizeof(float);
 }
 
-/* One k-block of a tile on one SM: the larger of its tensor work and its bytes. */
+/* One k-block of a tile on one SM: the larger of its compute (tensor work and
+ * dequantization) and its bytes. */
 static double block_us(int block_m) {
-    const double tensor = (double)W4A16_SM90_ROWS * block_m * W4A16_SM90_BLOCK_K * 2 /
-                          TENSOR_FLOPS_PER_SM_US;
+    const double tensor = BLOCK_FIXED_US + BLOCK_US_PER_TOKEN * block_m;
     const double bytes = W4A16_SM90_ROWS * W4A16_SM90_BLOCK_K / 2 / DRAM_BYTES_PER_SM_US +
                          (double)block_m * W4A16_SM90_BLOCK_K * 2 / L2_BYTES_PER_SM_US;
     return tensor > bytes ? tensor : bytes;
