@@ -89,6 +89,19 @@ template <int kBM> struct Stages {
     static_assert(kBM % 16 == 0 && kOutTokens % 16 == 0 && kBM <= 256, "token tile");
 };
 
+// What the kernel knows at compile time about the weight's scales, groups and
+// zeros, so that the common cases carry no run-time selects: scales in the
+// activations' dtype (multiplied in 16 bits) or not (fp32); a 64-wide k-block
+// inside one group (G a multiple of 64, or per-channel: one slot of scales
+// and zeros a stage) or up to two (G = 32, 48, ...); zero points none
+// (symmetric: z = 8), present, or as the weight says (kZeros < 0).
+template <bool kScale16_, bool kOneGroup_, int kZeros_> struct Variant {
+    static constexpr bool kScale16 = kScale16_;
+    static constexpr bool kOneGroup = kOneGroup_;
+    static constexpr int kZeros = kZeros_;
+    static constexpr int kSlots = kOneGroup ? 1 : kGroupSlots;
+};
+
 struct Sm90Params {
     const uint8_t *qweight;
     const uint8_t *scales;   // [groups_padded][n_padded] of scale_bytes
@@ -207,24 +220,43 @@ template <int kBM> struct Smem {
     }
 };
 
+// Whether the weight has zero points, as the variant knows or the call says.
+template <class V> __device__ __forceinline__ bool has_zeros(const Sm90Params &p) {
+    return V::kZeros > 0 || (V::kZeros < 0 && p.zeros != nullptr);
+}
+
+// The ring's position: stage s and the parity of its current use, packed in
+// one register (bits 0-3 and bit 4; the consumers have none to spare at 256
+// tokens), advanced without a division.
+template <int kStages> struct Ring {
+    static_assert(kStages <= 15, "four bits of stage");
+    uint32_t packed = 0;
+    __device__ __forceinline__ int s() const { return (int)(packed & 15u); }
+    __device__ __forceinline__ uint32_t phase() const { return packed >> 4; }
+    __device__ __forceinline__ void advance() {
+        packed++;
+        if ((packed & 15u) == (uint32_t)kStages) packed = (packed & 16u) ^ 16u;
+    }
+};
+
 // The producer's one thread: every k-block of every unit of this CTA, in order.
-template <int kBM>
+template <int kBM, class V>
 __device__ void produce(const Sm90Params &p, const CUtensorMap *a_map, const Smem<kBM> &sm) {
     constexpr int kStages = Stages<kBM>::kCount;
     prefetch_tensor_map(a_map);
-    int it = 0;
+    Ring<kStages> ring;
     Walk walk = walk_begin(p);
     Unit w;
     while (walk_next(p, kBM, walk, w)) {
         const int rows = min(kRows, p.n_padded - w.n0); // the last tile may hold 64 rows
         const uint32_t weight_bytes = (uint32_t)(rows / W4A16_TILE_ROWS) * W4A16_TILE_BYTES;
         const uint32_t scale_bytes = (uint32_t)(rows * p.scale_bytes);
-        const uint32_t zero_bytes = p.zeros != nullptr ? (uint32_t)rows : 0u;
+        const uint32_t zero_bytes = has_zeros<V>(p) ? (uint32_t)rows : 0u;
         const uint32_t stage_bytes = Stages<kBM>::kABytes + weight_bytes +
-                                     kGroupSlots * (scale_bytes + zero_bytes);
-        for (int kb = w.kb_begin; kb < w.kb_end; kb++, it++) {
-            const int s = it % kStages;
-            mbarrier_wait(sm.empty(s), ((it / kStages) & 1) ^ 1);
+                                     V::kSlots * (scale_bytes + zero_bytes);
+        for (int kb = w.kb_begin; kb < w.kb_end; kb++, ring.advance()) {
+            const int s = ring.s();
+            mbarrier_wait(sm.empty(s), ring.phase() ^ 1);
             uint64_t *bar = sm.full(s);
             mbarrier_arrive_expect_tx(bar, stage_bytes);
             copy_tensor_2d(sm.a(s), a_map, kb * kBlockK, w.m0, bar);
@@ -234,11 +266,11 @@ __device__ void produce(const Sm90Params &p, const CUtensorMap *a_map, const Sme
                       weight_bytes, bar);
             // Slot 0: the group of the block's first column; slot 1: of its last.
 #pragma unroll
-            for (int slot = 0; slot < kGroupSlots; slot++) {
+            for (int slot = 0; slot < V::kSlots; slot++) {
                 const int64_t group = group_of(p, kb * kBlockK + slot * (kBlockK - 1));
                 const int64_t at = group * p.n_padded + w.n0;
                 copy_bulk(sm.scales(s, slot), p.scales + at * p.scale_bytes, scale_bytes, bar);
-                if (p.zeros != nullptr) copy_bulk(sm.zeros(s, slot), p.zeros + at, zero_bytes, bar);
+                if (has_zeros<V>(p)) copy_bulk(sm.zeros(s, slot), p.zeros + at, zero_bytes, bar);
             }
         }
     }
@@ -252,23 +284,24 @@ struct Lane {
 };
 
 // Dequantizes block `kb` from stage s into the four k16 steps' A fragments.
-template <typename T, int kBM, bool kScale16>
+template <typename T, int kBM, class V>
 __device__ __forceinline__ void load_fragments(const Sm90Params &p, const Smem<kBM> &sm, int s,
                                                int kb, const Lane &l, uint32_t (&frag)[4][4]) {
+    constexpr bool kScale16 = V::kScale16;
     const uint4 packed =
         *reinterpret_cast<const uint4 *>(sm.weights(s) + l.tile * W4A16_TILE_BYTES + l.lane * 16);
     const uint32_t words[4] = {packed.x, packed.y, packed.z, packed.w};
-    const int first_group = group_of(p, kb * kBlockK);
+    const int first_group = V::kOneGroup ? 0 : group_of(p, kb * kBlockK);
     FragmentZeros<T> zeros[kGroupSlots];
     uint32_t scale16[kGroupSlots][2];
     float scale32[kGroupSlots][2];
 #pragma unroll
-    for (int slot = 0; slot < kGroupSlots; slot++) {
+    for (int slot = 0; slot < V::kSlots; slot++) {
         uint32_t z[2] = {W4A16_PAD_VALUE, W4A16_PAD_VALUE};
 #pragma unroll
         for (int h = 0; h < 2; h++) {
             const int r = l.row + 8 * h;
-            if (p.zeros != nullptr) z[h] = sm.zeros(s, slot)[r];
+            if (has_zeros<V>(p)) z[h] = sm.zeros(s, slot)[r];
             if (kScale16) {
                 scale16[slot][h] = Pair16<T>::splat(reinterpret_cast<const uint16_t *>(sm.scales(s, slot))[r]);
             } else {
@@ -277,10 +310,20 @@ __device__ __forceinline__ void load_fragments(const Sm90Params &p, const Smem<k
         }
         zeros[slot] = fragment_zeros<T>(z[0], z[1]);
     }
+    if (V::kSlots == 1) { // slot 1 is never selected; keep it defined
+        zeros[1] = zeros[0];
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            if (kScale16)
+                scale16[1][h] = scale16[0][h];
+            else
+                scale32[1][h] = scale32[0][h];
+        }
+    }
 #pragma unroll
     for (int j = 0; j < 4; j++) {
         // Each k16 step lies inside one group (G is a multiple of 16).
-        const bool second = group_of(p, kb * kBlockK + 16 * j) != first_group;
+        const bool second = !V::kOneGroup && group_of(p, kb * kBlockK + 16 * j) != first_group;
         FragmentZeros<T> z = zeros[0]; // a select, not a run-time index (local memory)
         if (second) z = zeros[1];
         if (kScale16) {
@@ -445,7 +488,7 @@ __device__ __forceinline__ bool finish_share(const Sm90Params &p, const Smem<kBM
     return true;
 }
 
-template <typename T, int kBM, bool kScale16>
+template <typename T, int kBM, class V>
 __device__ void consume(const Sm90Params &p, const Smem<kBM> &sm, int consumer,
                         const CUtensorMap *c_map) {
     constexpr int kStages = Stages<kBM>::kCount;
@@ -456,7 +499,7 @@ __device__ void consume(const Sm90Params &p, const Smem<kBM> &sm, int consumer,
     l.t = l.lane % 4;
     l.tile = 4 * consumer + warp;
     l.row = W4A16_TILE_ROWS * l.tile + l.g;
-    int it = 0;
+    Ring<kStages> ring; // the next block to consume
     Walk walk = walk_begin(p);
     Unit w;
     while (walk_next(p, kBM, walk, w)) {
@@ -465,29 +508,28 @@ __device__ void consume(const Sm90Params &p, const Smem<kBM> &sm, int consumer,
 #pragma unroll
         for (int i = 0; i < kBM / 2; i++) acc[i] = 0.0f;
         uint32_t frag_a[4][4], frag_b[4][4];
-        const int it0 = it;
-        auto stage = [&](int i) { return (it0 + i) % kStages; };
-        auto wait_full = [&](int i) { mbarrier_wait(sm.full(stage(i)), ((it0 + i) / kStages) & 1); };
-        auto release = [&](int i) {
-            if (l.lane == 0) mbarrier_arrive(sm.empty(stage(i)));
+        // Frees the stage of the block before the ring's current one.
+        auto release_previous = [&]() {
+            if (l.lane == 0) mbarrier_arrive(sm.empty(ring.s() == 0 ? kStages - 1 : ring.s() - 1));
         };
-        // Block i is in `cur`: issue its wgmmas, wait for block i - 1's, free
-        // that stage, and dequantize block i + 1 into `next` meanwhile.
+        // Block i is in `cur` (stage ring.s()): issue its wgmmas, wait for block
+        // i - 1's, free that stage, and dequantize block i + 1 into `next`.
         auto step = [&](uint32_t (&cur)[4][4], uint32_t (&next)[4][4], int i) {
             wgmma_fence();
-            mma_block<T, kBM>(acc, cur, wgmma_desc_k_major_sw128(sm.a(stage(i))));
+            mma_block<T, kBM>(acc, cur, wgmma_desc_k_major_sw128(sm.a(ring.s())));
             wgmma_commit();
             wgmma_wait<1>();
             hold_all(next); // block i - 1 read these until the wait above
-            if (i > 0) release(i - 1);
+            if (i > 0) release_previous();
+            ring.advance();
             if (i + 1 < blocks) {
-                wait_full(i + 1);
-                load_fragments<T, kBM, kScale16>(p, sm, stage(i + 1), w.kb_begin + i + 1, l, next);
+                mbarrier_wait(sm.full(ring.s()), ring.phase());
+                load_fragments<T, kBM, V>(p, sm, ring.s(), w.kb_begin + i + 1, l, next);
             }
         };
         if (blocks > 0) {
-            wait_full(0);
-            load_fragments<T, kBM, kScale16>(p, sm, stage(0), w.kb_begin, l, frag_a);
+            mbarrier_wait(sm.full(ring.s()), ring.phase());
+            load_fragments<T, kBM, V>(p, sm, ring.s(), w.kb_begin, l, frag_a);
             for (int i = 0; i < blocks; i += 2) {
                 step(frag_a, frag_b, i);
                 if (i + 1 < blocks) step(frag_b, frag_a, i + 1);
@@ -495,9 +537,8 @@ __device__ void consume(const Sm90Params &p, const Smem<kBM> &sm, int consumer,
             wgmma_wait<0>();
             hold_all(frag_a);
             hold_all(frag_b);
-            release(blocks - 1);
+            release_previous();
         }
-        it += blocks;
         if (w.slot >= 0 && !finish_share<kBM>(p, sm, w, consumer, acc)) continue;
         if (p.c_tma && p.partials == nullptr)
             store_unit_tma<T, kBM>(p, sm, w, l, consumer, acc, c_map);
@@ -508,7 +549,7 @@ __device__ void consume(const Sm90Params &p, const Smem<kBM> &sm, int consumer,
     if (threadIdx.x % 128 == 0) bulk_wait_group_all();
 }
 
-template <typename T, int kBM, bool kScale16>
+template <typename T, int kBM, class V>
 __global__ void __launch_bounds__(kThreads, 1)
     sm90_prefill_kernel(const Sm90Params p, const __grid_constant__ CUtensorMap a_map,
                         const __grid_constant__ CUtensorMap c_map) {
@@ -527,17 +568,17 @@ __global__ void __launch_bounds__(kThreads, 1)
     const int warpgroup = threadIdx.x / 128;
     if (warpgroup == 0) {
         warpgroup_registers_lower<40>();
-        if (threadIdx.x == 0) produce<kBM>(p, &a_map, sm);
+        if (threadIdx.x == 0) produce<kBM, V>(p, &a_map, sm);
     } else {
         warpgroup_registers_raise<232>();
-        consume<T, kBM, kScale16>(p, sm, warpgroup - 1, &c_map);
+        consume<T, kBM, V>(p, sm, warpgroup - 1, &c_map);
     }
 }
 
-template <typename T, int kBM, bool kScale16>
+template <typename T, int kBM, class V>
 cudaError_t launch_as(const Sm90Params &p, const CUtensorMap &a_map, const CUtensorMap &c_map,
                       int grid, cudaStream_t stream) {
-    auto kernel = sm90_prefill_kernel<T, kBM, kScale16>;
+    auto kernel = sm90_prefill_kernel<T, kBM, V>;
     // Once per instantiation (and harmless if two threads race to it).
     static bool attribute_set = false;
     if (!attribute_set) {
@@ -550,19 +591,34 @@ cudaError_t launch_as(const Sm90Params &p, const CUtensorMap &a_map, const CUten
     return cudaGetLastError();
 }
 
-template <typename T, bool kScale16>
+template <typename T, class V>
 cudaError_t launch_width(const Sm90Params &p, const CUtensorMap &a_map, const CUtensorMap &c_map,
                          int bm, int grid, cudaStream_t stream) {
     switch (bm) {
-    case 32: return launch_as<T, 32, kScale16>(p, a_map, c_map, grid, stream);
-    case 64: return launch_as<T, 64, kScale16>(p, a_map, c_map, grid, stream);
-    case 128: return launch_as<T, 128, kScale16>(p, a_map, c_map, grid, stream);
-    case 160: return launch_as<T, 160, kScale16>(p, a_map, c_map, grid, stream);
-    case 192: return launch_as<T, 192, kScale16>(p, a_map, c_map, grid, stream);
-    case 224: return launch_as<T, 224, kScale16>(p, a_map, c_map, grid, stream);
-    case 256: return launch_as<T, 256, kScale16>(p, a_map, c_map, grid, stream);
+    case 32: return launch_as<T, 32, V>(p, a_map, c_map, grid, stream);
+    case 64: return launch_as<T, 64, V>(p, a_map, c_map, grid, stream);
+    case 128: return launch_as<T, 128, V>(p, a_map, c_map, grid, stream);
+    case 160: return launch_as<T, 160, V>(p, a_map, c_map, grid, stream);
+    case 192: return launch_as<T, 192, V>(p, a_map, c_map, grid, stream);
+    case 224: return launch_as<T, 224, V>(p, a_map, c_map, grid, stream);
+    case 256: return launch_as<T, 256, V>(p, a_map, c_map, grid, stream);
     default: return cudaErrorInvalidValue; // the plan offers only the widths above
     }
+}
+
+// The variant for the weight: the common cases (16-bit scales, groups a
+// multiple of 64 or per-channel, with or without zeros) compiled on their
+// own; the rest decided in the kernel.
+template <typename T>
+cudaError_t launch_variant(const Sm90Params &p, const w4a16_weight *w, const CUtensorMap &a_map,
+                           const CUtensorMap &c_map, int bm, int grid, cudaStream_t stream) {
+    const bool scale16 = w->scales_dtype == w->act_dtype;
+    const bool one_group = w->group_size < 0 || w->group_size % kBlockK == 0;
+    if (!scale16) return launch_width<T, Variant<false, false, -1>>(p, a_map, c_map, bm, grid, stream);
+    if (!one_group) return launch_width<T, Variant<true, false, -1>>(p, a_map, c_map, bm, grid, stream);
+    if (w->zeros != nullptr)
+        return launch_width<T, Variant<true, true, 1>>(p, a_map, c_map, bm, grid, stream);
+    return launch_width<T, Variant<true, true, 0>>(p, a_map, c_map, bm, grid, stream);
 }
 
 } // namespace
@@ -613,10 +669,6 @@ extern "C" cudaError_t w4a16_launch_sm90_prefill(const w4a16_sm90_args *a, cudaS
     p.units = p.n_tiles * p.m_tiles * p.splits;
     p.total_blocks = (int64_t)p.n_tiles * p.m_tiles * p.k_blocks;
     const int grid = a->streamk ? a->grid : p.units < a->sm_count ? p.units : a->sm_count;
-    const bool scale16 = w->scales_dtype == w->act_dtype;
-    if (w->act_dtype == W4A16_BF16)
-        return scale16 ? launch_width<__nv_bfloat16, true>(p, a_map, c_map, a->block_m, grid, stream)
-                       : launch_width<__nv_bfloat16, false>(p, a_map, c_map, a->block_m, grid, stream);
-    return scale16 ? launch_width<__half, true>(p, a_map, c_map, a->block_m, grid, stream)
-                   : launch_width<__half, false>(p, a_map, c_map, a->block_m, grid, stream);
+    if (w->act_dtype == W4A16_BF16) return launch_variant<__nv_bfloat16>(p, w, a_map, c_map, a->block_m, grid, stream);
+    return launch_variant<__half>(p, w, a_map, c_map, a->block_m, grid, stream);
 }

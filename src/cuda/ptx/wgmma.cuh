@@ -44,9 +44,12 @@ __device__ __forceinline__ uint64_t wgmma_desc_k_major_sw128(const void *tile) {
     return desc;
 }
 
-// The descriptor advanced by `bytes` along K (a multiple of 16).
+// The descriptor advanced by `bytes` (a multiple of 16) within shared memory:
+// only the low word changes (the start address field, bits 0-13, cannot carry
+// out while the address stays inside the 256 KB window), so one 32-bit add.
 __device__ __forceinline__ uint64_t wgmma_desc_advance(uint64_t desc, uint32_t bytes) {
-    return desc + (bytes >> 4);
+    const uint32_t low = (uint32_t)desc + (bytes >> 4);
+    return (desc & 0xFFFFFFFF00000000ull) | low;
 }
 
 // Registers a thread of this warpgroup may hold from here on: the producer
