@@ -1,0 +1,150 @@
+// sm90_prefill's epilogue: a unit's accumulators to C (through shared memory
+// and a TMA store, or plain stores), to split-K's fp32 partials, or summed
+// with the other parts of a stream-K tile. Private to sm90_prefill.cu.
+#ifndef W4A16_CUDA_SM90_EPILOGUE_CUH
+#define W4A16_CUDA_SM90_EPILOGUE_CUH
+
+#include <cuda.h>
+#include <stdint.h>
+
+#include "cuda/fragment_dequant.cuh"
+#include "cuda/ptx/bulk_copy.cuh"
+#include "cuda/ptx/named_barrier.cuh"
+#include "cuda/ptx/stmatrix.cuh"
+#include "cuda/sm90_layout.cuh"
+#include "cuda/sm90_schedule.cuh"
+
+namespace {
+
+// The unit's tile out through shared memory and a TMA store (C 16-byte
+// aligned): each 8 x 8 block of accumulators (rows of W x tokens) goes
+// transposed by stmatrix into the consumer's 128-byte-swizzled buffer of
+// [tokens][64 rows], which one thread then stores as a box of C; the store
+// runs while the consumers go on to the next unit. Rows past n and tokens
+// past M fall outside the tensor map and are not written.
+template <typename T, int kBM>
+__device__ __forceinline__ void store_unit_tma(const Sm90Params &p, const Smem<kBM> &sm,
+                                               const Unit &w, const Lane &l, int consumer,
+                                               const float (&acc)[kBM / 2],
+                                               const CUtensorMap *c_map) {
+    constexpr int kPass = Stages<kBM>::kOutTokens;
+    const int thread = threadIdx.x % 128, warp = thread / 32;
+    const int n = w.n0 + l.row;
+    float bias[2] = {0.0f, 0.0f};
+#pragma unroll
+    for (int h = 0; h < 2; h++)
+        if (p.bias != nullptr && n + 8 * h < p.n) bias[h] = Pair16<T>::value_of(p.bias[n + 8 * h]);
+    uint8_t *buffer = sm.out(consumer);
+    // This lane addresses row j of matrix i of each stmatrix: token 8 (c + i / 2) + j
+    // of the pass, rows 16 warp + 8 (i % 2) .. + 7, the 16-byte chunk 2 warp + i % 2
+    // of the token's 128-byte row, swizzled by the token's row in its 8-row atom.
+    const int i = l.lane / 8, j = l.lane % 8;
+    const uint32_t lane_address =
+        smem_address(buffer) + (8 * (i / 2) + j) * 128 + (((2 * warp + i % 2) ^ j) << 4);
+#pragma unroll
+    for (int pass = 0; pass < kBM / kPass; pass++) {
+        if (thread == 0) bulk_wait_group_read_all(); // the last store has read the buffer
+        named_barrier_sync(1 + consumer, 128);
+#pragma unroll
+        for (int c = 0; c < kPass / 8; c += 2) {
+            const int a = 4 * (pass * kPass / 8 + c);
+            const uint32_t v[4] = {
+                Pair16<T>::from_float2(acc[a] + bias[0], acc[a + 1] + bias[0]),
+                Pair16<T>::from_float2(acc[a + 2] + bias[1], acc[a + 3] + bias[1]),
+                Pair16<T>::from_float2(acc[a + 4] + bias[0], acc[a + 5] + bias[0]),
+                Pair16<T>::from_float2(acc[a + 6] + bias[1], acc[a + 7] + bias[1])};
+            stmatrix_x4_trans(lane_address + c * 8 * 128, v);
+        }
+        fence_async_shared();
+        named_barrier_sync(1 + consumer, 128);
+        if (thread == 0) {
+            store_tensor_2d(c_map, w.n0 + 64 * consumer, w.m0 + pass * kPass, buffer);
+            bulk_commit_group();
+        }
+    }
+}
+
+// The unit's accumulators out: rows g, g + 8 of the warp; tokens 8c + 2t (+1).
+// Split K: fp32 partials [split][M][n_padded] for the reduction kernel.
+template <typename T, int kBM>
+__device__ __forceinline__ void store_unit(const Sm90Params &p, const Unit &w, const Lane &l,
+                                           const float (&acc)[kBM / 2]) {
+    const int n = w.n0 + l.row, m = w.m0 + 2 * l.t;
+    const bool row_ok[2] = {n < p.n, n + 8 < p.n};
+    if (p.partials != nullptr) {
+        float *out = p.partials + ((int64_t)w.split * p.M + m) * p.n_padded + n;
+#pragma unroll
+        for (int c = 0; c < kBM / 8; c++, out += 8 * (int64_t)p.n_padded)
+#pragma unroll
+            for (int r = 0; r < 4; r++)
+                if (row_ok[r >> 1] && m + 8 * c + (r & 1) < p.M)
+                    out[(r & 1) * (int64_t)p.n_padded + 8 * (r >> 1)] = acc[4 * c + r];
+        return;
+    }
+    float bias[2] = {0.0f, 0.0f};
+#pragma unroll
+    for (int h = 0; h < 2; h++)
+        if (p.bias != nullptr && row_ok[h]) bias[h] = Pair16<T>::value_of(p.bias[n + 8 * h]);
+    uint16_t *out = p.C + (int64_t)m * p.ldc + n;
+#pragma unroll
+    for (int c = 0; c < kBM / 8; c++, out += 8 * p.ldc)
+#pragma unroll
+        for (int r = 0; r < 4; r++)
+            if (row_ok[r >> 1] && m + 8 * c + (r & 1) < p.M)
+                out[(r & 1) * p.ldc + 8 * (r >> 1)] = Pair16<T>::bits_of(acc[4 * c + r] + bias[r >> 1]);
+}
+
+// Stream-K: this share's part of the tile goes to its slot; the consumer
+// warpgroup that brings a tile's last part sums every part in share order
+// (the same bits whoever is last) into acc, resets the tile's counter for the
+// next launch and returns true: it then stores the tile. Slots are in
+// register order, so each thread moves float4s: [kBM / 8][128 threads][4].
+template <int kBM>
+__device__ __forceinline__ bool finish_share(const Sm90Params &p, const Smem<kBM> &sm,
+                                             const Unit &w, int consumer,
+                                             float (&acc)[kBM / 2]) {
+    constexpr int kSlotFloats = 64 * kBM; // one consumer's 64 rows x kBM tokens
+    const int thread = threadIdx.x % 128;
+    float4 *mine = reinterpret_cast<float4 *>(
+        p.shares + ((int64_t)w.slot * kConsumers + consumer) * kSlotFloats);
+#pragma unroll
+    for (int q = 0; q < kBM / 8; q++)
+        __stcg(mine + q * 128 + thread,
+               make_float4(acc[4 * q], acc[4 * q + 1], acc[4 * q + 2], acc[4 * q + 3]));
+    __threadfence();
+    named_barrier_sync(1 + consumer, 128);
+    const int64_t first_block = (int64_t)w.tile * p.k_blocks;
+    const int first_cta = share_owner(p, first_block);
+    const int last_cta = share_owner(p, first_block + p.k_blocks - 1);
+    if (thread == 0) {
+        int32_t *counter = p.counters + 2 * w.tile + consumer;
+        const int arrived = atomicAdd(counter, 1);
+        const int last = arrived == last_cta - first_cta;
+        if (last) *counter = 0; // every part has arrived: nothing else touches it this launch
+        *sm.last_flag(consumer) = last;
+    }
+    named_barrier_sync(1 + consumer, 128);
+    if (!*sm.last_flag(consumer)) return false;
+    __threadfence();
+#pragma unroll
+    for (int i = 0; i < kBM / 2; i++) acc[i] = 0.0f;
+    for (int c = first_cta; c <= last_cta; c++) {
+        const int first_tile_of_c = (int)(share_start(p, c) / p.k_blocks);
+        const int slot = 2 * c + (w.tile == first_tile_of_c ? 0 : 1);
+        const float4 *part = reinterpret_cast<const float4 *>(
+            p.shares + ((int64_t)slot * kConsumers + consumer) * kSlotFloats);
+#pragma unroll
+        for (int q = 0; q < kBM / 8; q++) {
+            const float4 v = __ldcg(part + q * 128 + thread);
+            acc[4 * q] += v.x;
+            acc[4 * q + 1] += v.y;
+            acc[4 * q + 2] += v.z;
+            acc[4 * q + 3] += v.w;
+        }
+    }
+    return true;
+}
+
+} // namespace
+
+#endif

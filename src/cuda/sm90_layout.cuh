@@ -1,0 +1,145 @@
+// sm90_prefill's compile-time shape (tiles, stages, shared-memory layout,
+// weight variants), its launch parameters, and the lanes' roles. Private to
+// sm90_prefill.cu (internal linkage, like the kernel).
+#ifndef W4A16_CUDA_SM90_LAYOUT_CUH
+#define W4A16_CUDA_SM90_LAYOUT_CUH
+
+#include <stdint.h>
+
+#include "packed/packed_layout.h"
+
+namespace {
+
+constexpr int kRows = 128;             // weight rows per CTA: two consumer warpgroups of m64
+constexpr int kBlockK = 64;            // k per stage: one packed tile column, one 128-byte row of A
+constexpr int kConsumers = 2;
+constexpr int kThreads = 128 * (1 + kConsumers);
+constexpr int kWeightBytes = kRows * kBlockK / 2;   // 16 packed tiles of 512 bytes
+constexpr int kGroupSlots = 2;         // a 64-wide k-block touches at most two groups (G >= 32)
+constexpr int kScaleSlotBytes = kRows * 4;          // f32 scales at most
+constexpr int kZeroSlotBytes = kRows;
+constexpr int kRasterGroupM = 8;       // m-tiles walked together, so A and W stay in L2
+constexpr int kSmemLimit = 227 * 1024;
+
+static_assert(kWeightBytes == (kRows / W4A16_TILE_ROWS) * W4A16_TILE_BYTES, "whole tiles");
+
+// Shared memory of one configuration: the stages' A boxes first (each
+// 1024-byte aligned, as the 128-byte swizzle needs), then each consumer's
+// output tile for the TMA store (same swizzle), weights, scales, zeros and
+// the barriers.
+template <int kBM> struct Stages {
+    static constexpr int kABytes = kBM * kBlockK * 2;
+    static constexpr int kStageBytes =
+        kABytes + kWeightBytes + kGroupSlots * (kScaleSlotBytes + kZeroSlotBytes);
+    // A consumer stores its 64 rows x kBM tokens in one pass, or two above
+    // 128 (a multiple of 16 tokens each: stmatrix goes 16 tokens at a time).
+    static constexpr int kOutTokens = kBM <= 128 ? kBM : kBM / 2;
+    static constexpr int kOutBytes = 64 * kOutTokens * 2;
+    static constexpr int kFree = kSmemLimit - 1024 - kConsumers * kOutBytes - 512;
+    static constexpr int kCount = kFree / kStageBytes < 8 ? kFree / kStageBytes : 8;
+    static constexpr int kOutOffset = kCount * kABytes;
+    static constexpr int kWeightOffset = kOutOffset + kConsumers * kOutBytes;
+    static constexpr int kScaleOffset = kWeightOffset + kCount * kWeightBytes;
+    static constexpr int kZeroOffset = kScaleOffset + kCount * kGroupSlots * kScaleSlotBytes;
+    static constexpr int kBarrierOffset = kZeroOffset + kCount * kGroupSlots * kZeroSlotBytes;
+    static constexpr int kFlagOffset = kBarrierOffset + 2 * kCount * 8;
+    static constexpr int kBytes = kFlagOffset + 16;
+    static constexpr int kLaunchBytes = kBytes + 1024; // room to align the base to 1024
+    static_assert(kABytes % 1024 == 0, "A boxes stay 1024-byte aligned");
+    static_assert(kLaunchBytes <= kSmemLimit, "fits in shared memory");
+    static_assert(kCount >= 3, "a pipeline");
+    static_assert(kBM % 16 == 0 && kOutTokens % 16 == 0 && kBM <= 256, "token tile");
+};
+
+// What the kernel knows at compile time about the weight's scales, groups and
+// zeros, so that the common cases carry no run-time selects: scales in the
+// activations' dtype (multiplied in 16 bits) or not (fp32); a 64-wide k-block
+// inside one group (G a multiple of 64, or per-channel: one slot of scales
+// and zeros a stage) or up to two (G = 32, 48, ...); zero points none
+// (symmetric: z = 8), present, or as the weight says (kZeros < 0).
+template <bool kScale16_, bool kOneGroup_, int kZeros_> struct Variant {
+    static constexpr bool kScale16 = kScale16_;
+    static constexpr bool kOneGroup = kOneGroup_;
+    static constexpr int kZeros = kZeros_;
+    static constexpr int kSlots = kOneGroup ? 1 : kGroupSlots;
+};
+
+struct Sm90Params {
+    const uint8_t *qweight;
+    const uint8_t *scales;   // [groups_padded][n_padded] of scale_bytes
+    const uint8_t *zeros;    // same, u8; nullptr: z = 8
+    int scale_bytes;         // 2 or 4
+    int scale_kind;          // ScaleKind of packed_scales.cuh, for the fp32 path
+    const uint16_t *bias;    // [n] or nullptr
+    uint16_t *C;
+    int64_t ldc;
+    float *partials;         // split K: [splits][M][n_padded]; nullptr when splits == 1
+    int c_tma;               // 1: C is written by TMA stores (16-byte aligned rows)
+    int streamk;             // 1: CTA c takes k-blocks [c T / grid, (c + 1) T / grid) of all T
+    int64_t total_blocks;    // stream-K: tiles x k_blocks
+    float *shares;           // stream-K: [grid][2 ends][2 consumers][64 x BM] partial tiles
+    int32_t *counters;       // stream-K: [tiles][2 consumers] arrivals, 0 between launches
+    int M, n, n_padded, tiles_n_all, k_blocks;
+    int group_cols;          // G; per-channel: 2^30 (every column in group 0)
+    uint32_t group_magic;    // column / G == umulhi(column, group_magic)
+    int n_tiles, m_tiles, splits, units;
+};
+
+__device__ __forceinline__ int group_of(const Sm90Params &p, int column) {
+    return (int)__umulhi((uint32_t)column, p.group_magic);
+}
+
+template <int kBM> struct Smem {
+    uint8_t *base;
+    __device__ uint8_t *a(int s) const { return base + s * Stages<kBM>::kABytes; }
+    __device__ const uint8_t *weights(int s) const {
+        return base + Stages<kBM>::kWeightOffset + s * kWeightBytes;
+    }
+    __device__ uint8_t *scales(int s, int slot) const {
+        return base + Stages<kBM>::kScaleOffset + (s * kGroupSlots + slot) * kScaleSlotBytes;
+    }
+    __device__ uint8_t *zeros(int s, int slot) const {
+        return base + Stages<kBM>::kZeroOffset + (s * kGroupSlots + slot) * kZeroSlotBytes;
+    }
+    __device__ uint8_t *out(int consumer) const {
+        return base + Stages<kBM>::kOutOffset + consumer * Stages<kBM>::kOutBytes;
+    }
+    __device__ uint64_t *full(int s) const {
+        return reinterpret_cast<uint64_t *>(base + Stages<kBM>::kBarrierOffset) + s;
+    }
+    __device__ uint64_t *empty(int s) const { return full(Stages<kBM>::kCount + s); }
+    // Stream-K: whether this consumer warpgroup finishes the tile (one int each).
+    __device__ int *last_flag(int consumer) const {
+        return reinterpret_cast<int *>(base + Stages<kBM>::kFlagOffset) + consumer;
+    }
+};
+
+// Whether the weight has zero points, as the variant knows or the call says.
+template <class V> __device__ __forceinline__ bool has_zeros(const Sm90Params &p) {
+    return V::kZeros > 0 || (V::kZeros < 0 && p.zeros != nullptr);
+}
+
+// The ring's position: stage s and the parity of its current use, packed in
+// one register (bits 0-3 and bit 4; the consumers have none to spare at 256
+// tokens), advanced without a division.
+template <int kStages> struct Ring {
+    static_assert(kStages <= 15, "four bits of stage");
+    uint32_t packed = 0;
+    __device__ __forceinline__ int s() const { return (int)(packed & 15u); }
+    __device__ __forceinline__ uint32_t phase() const { return packed >> 4; }
+    __device__ __forceinline__ void advance() {
+        packed++;
+        if ((packed & 15u) == (uint32_t)kStages) packed = (packed & 16u) ^ 16u;
+    }
+};
+
+// A consumer thread's rows in the CTA tile: g and g + 8 of its warp's 16.
+struct Lane {
+    int row;     // row g within the CTA's 128
+    int tile;    // the warp's packed tile within the stage (16 rows each)
+    int lane, g, t;
+};
+
+} // namespace
+
+#endif
