@@ -50,6 +50,7 @@
 #include "packed/packed_layout.h"
 
 namespace {
+
 // The producer's one thread: every k-block of every unit of this CTA, in order.
 template <int kBM, class V>
 __device__ void produce(const Sm90Params &p, const CUtensorMap *a_map, const Smem<kBM> &sm) {
