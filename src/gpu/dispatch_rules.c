@@ -10,29 +10,28 @@
 #define FALLBACK W4A16_KERNEL_FALLBACK
 
 static const w4a16_dispatch_rule RULES[] = {
-    /* Hopper. Measured on the H100 80GB HBM3 with `w4a16 bench` (bench/RESULTS.md,
-     * 2026-12-07, commits 7d17e21 and 0e378cd; f16 g128 sym unless said; Qwen3-4B
-     * and llama3-70b shapes). The H200 shares the class until measured. */
+    /* Hopper. Measured on the H100 80GB HBM3 with `w4a16 tune` (f16 g128 sym,
+     * Qwen3-4B shapes, M = 8..8192; bench/results/tune-2026-12-07-h100.json,
+     * commit 0289e07, sm90_prefill v7) and `w4a16 bench` (bench/RESULTS.md).
+     * The H200 shares the class until measured. */
     {"sm_90",
      9,
      {
-         /* M <= 16, the decode kernels' own limit (two n8 token blocks). decode v3
-          * is 1.23-2.26x cuBLAS on the Qwen3-4B shapes and 1.5-3.5x on llama3-70b's,
-          * ahead of sm90_prefill at every M <= 8 and within 10% of it at M = 16
-          * (o_proj 9.3 against 8.5 us, down 14.6 against 13.8). decode_v2 where
+         /* M <= 16, the decode kernels' own limit (two n8 token blocks). At
+          * M = 8 decode is the fastest on all four shapes; at 12 and 16 it and
+          * sm90_prefill v7 each win two shapes by 5-13% (decode qkv, gate_up;
+          * sm90_prefill o_proj, down), so the band stays where it was
+          * measured before (decode v3 1.23-2.26x cuBLAS). decode_v2 where
           * decode declines (a K too long for A in shared memory). */
          {16, {DECODE, DECODE_V2}},
-         /* 17 <= M <= 1024: sm90_prefill beats the fallback on every measured
-          * shape but o_proj at 512; at M = 1024 it wins on four of the eight
-          * Qwen3-4B and llama3-70b shapes (gate_up, up, down and o_proj of 70B)
-          * by 5-15% and loses on the other four by 5-13%. */
-         {1024, {SM90_PREFILL}},
-         /* M > 1024: the fallback (dequantize + cuBLAS) measured 3-40% faster
-          * than sm90_prefill v1/v2 at M >= 2048 on every shape but Qwen's
-          * gate_up at 2048 (2% slower). */
-         {INT64_MAX, {FALLBACK}},
+         /* M >= 17: sm90_prefill v7 beats the fallback at every M of the sweep
+          * on every shape (and cuBLAS itself at M = 8192: 1.03-1.08x) but
+          * o_proj and down at M = 2048, 7-14% slower there (stream-K), and
+          * o_proj at 4096 (2%). The fallback stays for what sm90_prefill
+          * declines (A not 16-byte aligned, lda not a multiple of 8, G < 32). */
+         {INT64_MAX, {SM90_PREFILL}},
      },
-     3},
+     2},
     /* Every other device (sm_80 and later; not measured): the kernels that run
      * there. decode_v2 at M <= 8 measured 0.90-1.22x cuBLAS and 2-3x the
      * fallback on the H100 (bench/NOTES.md, v2), so it keeps its own limit. */

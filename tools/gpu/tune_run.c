@@ -21,7 +21,7 @@ static const w4a16_dispatch_rule *device_rule(const bench_bed *b) {
     return w4a16_dispatch_rule_for(b->device.sm_major);
 }
 
-/* "M <= 16: decode, decode_v2; M <= 1024: sm90_prefill; above: fallback". */
+/* E.g. "M <= 16: decode, decode_v2; above: sm90_prefill". */
 static void print_rule(FILE *out, const w4a16_dispatch_rule *rule) {
     fprintf(out, "auto's rule on this device (%s, src/gpu/dispatch_rules.c):", rule->device_class);
     for (int b = 0; b < rule->n_bands; b++) {
