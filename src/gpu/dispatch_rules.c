@@ -12,7 +12,7 @@
 static const w4a16_dispatch_rule RULES[] = {
     /* Hopper. Measured on the H100 80GB HBM3 with `w4a16 tune` (f16 g128 sym,
      * Qwen3-4B shapes, M = 8..8192; bench/results/tune-2026-12-07-h100.json,
-     * commit 0289e07, sm90_prefill v7) and `w4a16 bench` (bench/RESULTS.md).
+     * commit b6e5582, sm90_prefill v7) and `w4a16 bench` (bench/RESULTS.md).
      * The H200 shares the class until measured. */
     {"sm_90",
      9,
