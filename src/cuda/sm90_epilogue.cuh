@@ -14,7 +14,7 @@
 #include "cuda/sm90_layout.cuh"
 #include "cuda/sm90_schedule.cuh"
 
-namespace {
+namespace w4a16_sm90 {
 
 // The unit's tile out through shared memory and a TMA store (C 16-byte
 // aligned): each 8 x 8 block of accumulators (rows of W x tokens) goes
@@ -145,6 +145,6 @@ __device__ __forceinline__ bool finish_share(const Sm90Params &p, const Smem<kBM
     return true;
 }
 
-} // namespace
+} // namespace w4a16_sm90
 
 #endif

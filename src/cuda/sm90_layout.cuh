@@ -1,6 +1,6 @@
 // sm90_prefill's compile-time shape (tiles, stages, shared-memory layout,
 // weight variants), its launch parameters, and the lanes' roles. Private to
-// sm90_prefill.cu (internal linkage, like the kernel).
+// sm90_prefill.cu (namespace w4a16_sm90).
 #ifndef W4A16_CUDA_SM90_LAYOUT_CUH
 #define W4A16_CUDA_SM90_LAYOUT_CUH
 
@@ -8,7 +8,7 @@
 
 #include "packed/packed_layout.h"
 
-namespace {
+namespace w4a16_sm90 {
 
 constexpr int kRows = 128;             // weight rows per CTA: two consumer warpgroups of m64
 constexpr int kBlockK = 64;            // k per stage: one packed tile column, one 128-byte row of A
@@ -140,6 +140,6 @@ struct Lane {
     int lane, g, t;
 };
 
-} // namespace
+} // namespace w4a16_sm90
 
 #endif

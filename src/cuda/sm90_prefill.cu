@@ -27,260 +27,28 @@
 // Napkin math (128 x 256 tile, one k-block): 4 wgmma m64n256k16 per consumer,
 // ~1,000 cycles of tensor work for the CTA, against ~60 instructions a
 // consumer thread to dequantize its 32 weights.
+//
+// This file is the host entry (the tensor maps, the parameters, the weight's
+// variant); the device code is in sm90_kernel.cuh, compiled per variant in
+// sm90_variant_*.cu, its parts in sm90_layout.cuh, sm90_schedule.cuh and
+// sm90_epilogue.cuh.
 #include <cuda.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
-#include <type_traits>
-
-#include "cuda/fragment_dequant.cuh"
 #include "cuda/kernels.h"
 #include "cuda/packed_scales.cuh"
-#include "cuda/ptx/bulk_copy.cuh"
-#include "cuda/ptx/mbarrier.cuh"
-#include "cuda/ptx/named_barrier.cuh"
-#include "cuda/ptx/stmatrix.cuh"
-#include "cuda/ptx/wgmma.cuh"
-#include "cuda/ptx/wgmma_rs.cuh"
-#include "cuda/sm90_epilogue.cuh"
 #include "cuda/sm90_layout.cuh"
-#include "cuda/sm90_schedule.cuh"
 #include "gpu/tensor_map.h"
 #include "packed/packed_layout.h"
 
-namespace {
+namespace w4a16_sm90 {
 
-// The producer's one thread: every k-block of every unit of this CTA, in order.
-template <int kBM, class V>
-__device__ void produce(const Sm90Params &p, const CUtensorMap *a_map, const Smem<kBM> &sm) {
-    constexpr int kStages = Stages<kBM>::kCount;
-    prefetch_tensor_map(a_map);
-    Ring<kStages> ring;
-    Walk walk = walk_begin(p);
-    Unit w;
-    while (walk_next(p, kBM, walk, w)) {
-        const int rows = min(kRows, p.n_padded - w.n0); // the last tile may hold 64 rows
-        const uint32_t weight_bytes = (uint32_t)(rows / W4A16_TILE_ROWS) * W4A16_TILE_BYTES;
-        const uint32_t scale_bytes = (uint32_t)(rows * p.scale_bytes);
-        const uint32_t zero_bytes = has_zeros<V>(p) ? (uint32_t)rows : 0u;
-        const uint32_t stage_bytes = Stages<kBM>::kABytes + weight_bytes +
-                                     V::kSlots * (scale_bytes + zero_bytes);
-        for (int kb = w.kb_begin; kb < w.kb_end; kb++, ring.advance()) {
-            const int s = ring.s();
-            mbarrier_wait(sm.empty(s), ring.phase() ^ 1);
-            uint64_t *bar = sm.full(s);
-            mbarrier_arrive_expect_tx(bar, stage_bytes);
-            copy_tensor_2d(sm.a(s), a_map, kb * kBlockK, w.m0, bar);
-            copy_bulk((void *)sm.weights(s),
-                      p.qweight + ((int64_t)kb * p.tiles_n_all + w.n0 / W4A16_TILE_ROWS) *
-                                      W4A16_TILE_BYTES,
-                      weight_bytes, bar);
-            // Slot 0: the group of the block's first column; slot 1: of its last.
-#pragma unroll
-            for (int slot = 0; slot < V::kSlots; slot++) {
-                const int64_t group = group_of(p, kb * kBlockK + slot * (kBlockK - 1));
-                const int64_t at = group * p.n_padded + w.n0;
-                copy_bulk(sm.scales(s, slot), p.scales + at * p.scale_bytes, scale_bytes, bar);
-                if (has_zeros<V>(p)) copy_bulk(sm.zeros(s, slot), p.zeros + at, zero_bytes, bar);
-            }
-        }
-    }
-}
-
-// Dequantizes block `kb` from stage s into the four k16 steps' A fragments.
-template <typename T, int kBM, class V>
-__device__ __forceinline__ void load_fragments(const Sm90Params &p, const Smem<kBM> &sm, int s,
-                                               int kb, const Lane &l, uint32_t (&frag)[4][4]) {
-    constexpr bool kScale16 = V::kScale16;
-    const uint4 packed =
-        *reinterpret_cast<const uint4 *>(sm.weights(s) + l.tile * W4A16_TILE_BYTES + l.lane * 16);
-    const uint32_t words[4] = {packed.x, packed.y, packed.z, packed.w};
-    const int first_group = V::kOneGroup ? 0 : group_of(p, kb * kBlockK);
-    FragmentZeros<T> zeros[kGroupSlots];
-    uint32_t scale16[kGroupSlots][2];
-    float scale32[kGroupSlots][2];
-#pragma unroll
-    for (int slot = 0; slot < V::kSlots; slot++) {
-        uint32_t z[2] = {W4A16_PAD_VALUE, W4A16_PAD_VALUE};
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-            const int r = l.row + 8 * h;
-            if (has_zeros<V>(p)) z[h] = sm.zeros(s, slot)[r];
-            if (kScale16) {
-                scale16[slot][h] = Pair16<T>::splat(reinterpret_cast<const uint16_t *>(sm.scales(s, slot))[r]);
-            } else {
-                scale32[slot][h] = load_packed_scale(sm.scales(s, slot), p.scale_kind, r);
-            }
-        }
-        zeros[slot] = fragment_zeros<T>(z[0], z[1]);
-    }
-    if (V::kSlots == 1) { // slot 1 is never selected; keep it defined
-        zeros[1] = zeros[0];
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-            if (kScale16)
-                scale16[1][h] = scale16[0][h];
-            else
-                scale32[1][h] = scale32[0][h];
-        }
-    }
-#pragma unroll
-    for (int j = 0; j < 4; j++) {
-        // Each k16 step lies inside one group (G is a multiple of 16).
-        const bool second = !V::kOneGroup && group_of(p, kb * kBlockK + 16 * j) != first_group;
-        FragmentZeros<T> z = zeros[0]; // a select, not a run-time index (local memory)
-        if (second) z = zeros[1];
-        if (kScale16) {
-            const uint32_t sc[2] = {second ? scale16[1][0] : scale16[0][0],
-                                    second ? scale16[1][1] : scale16[0][1]};
-            fragment_dequant16<T>(words[j], z, sc, frag[j]);
-        } else {
-            const float sc[2] = {second ? scale32[1][0] : scale32[0][0],
-                                 second ? scale32[1][1] : scale32[0][1]};
-            fragment_dequant32<T>(words[j], z, sc, frag[j]);
-        }
-    }
-}
-
-template <typename T, int kBM>
-__device__ __forceinline__ void mma_block(float (&acc)[kBM / 2], const uint32_t (&frag)[4][4],
-                                          uint64_t desc) {
-#pragma unroll
-    for (int j = 0; j < 4; j++) {
-        // One k16 step is 32 bytes along the 128-byte swizzled row.
-        const uint64_t d = wgmma_desc_advance(desc, 32 * j);
-        if constexpr (std::is_same<T, __half>::value)
-            WgmmaRS<kBM>::mma_f16(acc, frag[j], d);
-        else
-            WgmmaRS<kBM>::mma_bf16(acc, frag[j], d);
-    }
-}
-
-template <int N> __device__ __forceinline__ void hold_all(uint32_t (&frag)[4][N]) {
-#pragma unroll
-    for (int j = 0; j < 4; j++)
-#pragma unroll
-        for (int i = 0; i < N; i++) wgmma_hold(frag[j][i]);
-}
-
-template <typename T, int kBM, class V>
-__device__ void consume(const Sm90Params &p, const Smem<kBM> &sm, int consumer,
-                        const CUtensorMap *c_map) {
-    constexpr int kStages = Stages<kBM>::kCount;
-    Lane l;
-    const int warp = (threadIdx.x / 32) % 4;
-    l.lane = threadIdx.x % 32;
-    l.g = l.lane / 4;
-    l.t = l.lane % 4;
-    l.tile = 4 * consumer + warp;
-    l.row = W4A16_TILE_ROWS * l.tile + l.g;
-    Ring<kStages> ring; // the next block to consume
-    Walk walk = walk_begin(p);
-    Unit w;
-    while (walk_next(p, kBM, walk, w)) {
-        const int blocks = w.kb_end - w.kb_begin;
-        float acc[kBM / 2];
-#pragma unroll
-        for (int i = 0; i < kBM / 2; i++) acc[i] = 0.0f;
-        uint32_t frag_a[4][4], frag_b[4][4];
-        // Frees the stage of the block before the ring's current one.
-        auto release_previous = [&]() {
-            if (l.lane == 0) mbarrier_arrive(sm.empty(ring.s() == 0 ? kStages - 1 : ring.s() - 1));
-        };
-        // Block i is in `cur` (stage ring.s()): issue its wgmmas, wait for block
-        // i - 1's, free that stage, and dequantize block i + 1 into `next`.
-        auto step = [&](uint32_t (&cur)[4][4], uint32_t (&next)[4][4], int i) {
-            wgmma_fence();
-            mma_block<T, kBM>(acc, cur, wgmma_desc_k_major_sw128(sm.a(ring.s())));
-            wgmma_commit();
-            wgmma_wait<1>();
-            hold_all(next); // block i - 1 read these until the wait above
-            if (i > 0) release_previous();
-            ring.advance();
-            if (i + 1 < blocks) {
-                mbarrier_wait(sm.full(ring.s()), ring.phase());
-                load_fragments<T, kBM, V>(p, sm, ring.s(), w.kb_begin + i + 1, l, next);
-            }
-        };
-        if (blocks > 0) {
-            mbarrier_wait(sm.full(ring.s()), ring.phase());
-            load_fragments<T, kBM, V>(p, sm, ring.s(), w.kb_begin, l, frag_a);
-            for (int i = 0; i < blocks; i += 2) {
-                step(frag_a, frag_b, i);
-                if (i + 1 < blocks) step(frag_b, frag_a, i + 1);
-            }
-            wgmma_wait<0>();
-            hold_all(frag_a);
-            hold_all(frag_b);
-            release_previous();
-        }
-        if (w.slot >= 0 && !finish_share<kBM>(p, sm, w, consumer, acc)) continue;
-        if (p.c_tma && p.partials == nullptr)
-            store_unit_tma<T, kBM>(p, sm, w, l, consumer, acc, c_map);
-        else
-            store_unit<T, kBM>(p, w, l, acc);
-    }
-    // The shared memory must outlive the last store's reads.
-    if (threadIdx.x % 128 == 0) bulk_wait_group_all();
-}
-
-template <typename T, int kBM, class V>
-__global__ void __launch_bounds__(kThreads, 1)
-    sm90_prefill_kernel(const Sm90Params p, const __grid_constant__ CUtensorMap a_map,
-                        const __grid_constant__ CUtensorMap c_map) {
-    extern __shared__ uint8_t smem_raw[];
-    Smem<kBM> sm;
-    sm.base = smem_raw + ((1024 - (smem_address(smem_raw) & 1023)) & 1023);
-    constexpr int kStages = Stages<kBM>::kCount;
-    if (threadIdx.x == 0) {
-        for (int s = 0; s < kStages; s++) {
-            mbarrier_init(sm.full(s), 1);                  // the producer's expect_tx arrival
-            mbarrier_init(sm.empty(s), kConsumers * 4);    // one arrival per consumer warp
-        }
-        fence_barrier_init();
-    }
-    __syncthreads();
-    const int warpgroup = threadIdx.x / 128;
-    if (warpgroup == 0) {
-        warpgroup_registers_lower<40>();
-        if (threadIdx.x == 0) produce<kBM, V>(p, &a_map, sm);
-    } else {
-        warpgroup_registers_raise<232>();
-        consume<T, kBM, V>(p, sm, warpgroup - 1, &c_map);
-    }
-}
-
-template <typename T, int kBM, class V>
-cudaError_t launch_as(const Sm90Params &p, const CUtensorMap &a_map, const CUtensorMap &c_map,
-                      int grid, cudaStream_t stream) {
-    auto kernel = sm90_prefill_kernel<T, kBM, V>;
-    // Once per instantiation (and harmless if two threads race to it).
-    static bool attribute_set = false;
-    if (!attribute_set) {
-        cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                             Stages<kBM>::kLaunchBytes);
-        if (e != cudaSuccess) return e;
-        attribute_set = true;
-    }
-    kernel<<<grid, kThreads, Stages<kBM>::kLaunchBytes, stream>>>(p, a_map, c_map);
-    return cudaGetLastError();
-}
-
+// Defined in sm90_kernel.cuh, instantiated in sm90_variant_*.cu.
 template <typename T, class V>
 cudaError_t launch_width(const Sm90Params &p, const CUtensorMap &a_map, const CUtensorMap &c_map,
-                         int bm, int grid, cudaStream_t stream) {
-    switch (bm) {
-    case 32: return launch_as<T, 32, V>(p, a_map, c_map, grid, stream);
-    case 64: return launch_as<T, 64, V>(p, a_map, c_map, grid, stream);
-    case 128: return launch_as<T, 128, V>(p, a_map, c_map, grid, stream);
-    case 160: return launch_as<T, 160, V>(p, a_map, c_map, grid, stream);
-    case 192: return launch_as<T, 192, V>(p, a_map, c_map, grid, stream);
-    case 224: return launch_as<T, 224, V>(p, a_map, c_map, grid, stream);
-    case 256: return launch_as<T, 256, V>(p, a_map, c_map, grid, stream);
-    default: return cudaErrorInvalidValue; // the plan offers only the widths above
-    }
-}
+                         int bm, int grid, cudaStream_t stream);
 
 // The variant for the weight: the common cases (16-bit scales, groups a
 // multiple of 64 or per-channel, with or without zeros) compiled on their
@@ -297,7 +65,9 @@ cudaError_t launch_variant(const Sm90Params &p, const w4a16_weight *w, const CUt
     return launch_width<T, Variant<true, true, 0>>(p, a_map, c_map, bm, grid, stream);
 }
 
-} // namespace
+} // namespace w4a16_sm90
+
+using namespace w4a16_sm90;
 
 extern "C" cudaError_t w4a16_launch_sm90_prefill(const w4a16_sm90_args *a, cudaStream_t stream) {
     const w4a16_weight *w = a->w;

@@ -8,7 +8,7 @@
 
 #include "cuda/sm90_layout.cuh"
 
-namespace {
+namespace w4a16_sm90 {
 
 // Which tile and K-range a unit of work is. slot >= 0: a stream-K share's
 // part of a tile, written there for the warpgroup that finishes the tile.
@@ -78,6 +78,6 @@ __device__ __forceinline__ bool walk_next(const Sm90Params &p, int kBM, Walk &k,
     return true;
 }
 
-} // namespace
+} // namespace w4a16_sm90
 
 #endif
