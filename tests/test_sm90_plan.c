@@ -73,6 +73,19 @@ static void test_width_fits_the_round(void **state) {
     assert_true(plan.block_m > 128 && plan.block_m < 256 && plan.block_m % 32 == 0);
     assert_int_equal(plan.splits, 1);
     assert_true(plan.units > 80 && plan.units <= SMS);
+    /* The picks the GPU tests rely on to cover each width (test_gpu_gemm_sm90.c). */
+    const struct {
+        int64_t M, n, k;
+        int block_m;
+    } picks[] = {{1000, 2560, 4096, 192}, {2100, 1024, 1024, 160}, {3300, 1024, 1024, 224},
+                 {2700, 1024, 1024, 192}};
+    for (size_t i = 0; i < sizeof picks / sizeof picks[0]; i++) {
+        const w4a16_sm90_plan pick =
+            w4a16_sm90_plan_choose(picks[i].M, picks[i].n, picks[i].k, SMS, WORKSPACE);
+        assert_int_equal(pick.block_m, picks[i].block_m);
+        assert_int_equal(pick.splits, 1);
+        assert_int_equal(pick.streamk, 0);
+    }
 }
 
 static void test_workspace_limits_splits(void **state) {

@@ -1,5 +1,5 @@
 // sm90_prefill's device code: the producer, the consumers' mainloop, the
-// kernel and its launch for one token width. Included by the sm90_variant_*.cu
+// kernel and its launch at every token width. Included by the sm90_variant_*.cu
 // files, each of which instantiates launch_width for one weight variant (in
 // parallel: one translation unit of all 56 instances took 80 s to build), and
 // declared for the host entry in sm90_prefill.cu.

@@ -135,16 +135,17 @@ static void test_large_and_qwen(void **state) {
         gpu_check_gemm(f->sm90, f->cublas, &specs[i], ms, 2, &options);
         printf("sm90_prefill ok: %s\n", gpu_weight_describe(&specs[i]));
     }
-    /* The widths between 128 and 256 (stored in two passes of half the tile):
-     * o_proj at M = 1000 (192 tokens) and 2048 (160), gate_up at 3968 (224),
-     * C's rows 16-byte aligned (TMA stores) and not. */
+    /* The widths between 128 and 256 (stored in two passes of half the tile),
+     * as the plan picks them (tests/test_sm90_plan.c pins these picks): o_proj
+     * at M = 1000 (192 tokens), 1024 x 1024 at M = 2100 (160), 3300 (224) and
+     * 2700 (192); C's rows 16-byte aligned (TMA stores) and not. */
     const struct {
         gpu_weight_spec spec;
         int64_t M, ldc_pad;
     } wide[] = {{{W4A16_FORMAT_AWQ, 2560, 4096, 128, 1, 0, W4A16_F16}, 1000, 0},
-                {{W4A16_FORMAT_GPTQ, 2560, 4096, 64, 0, 0, W4A16_F16}, 2048, 8},
-                {{W4A16_FORMAT_CT, 19456, 2560, 128, 0, 0, W4A16_BF16}, 3968, 0},
-                {{W4A16_FORMAT_AWQ, 2560, 4096, 128, 1, 0, W4A16_F16}, 1000, 3}};
+                {{W4A16_FORMAT_GPTQ, 1024, 1024, 64, 0, 0, W4A16_F16}, 2100, 8},
+                {{W4A16_FORMAT_CT, 1024, 1024, 128, 0, 0, W4A16_BF16}, 3300, 0},
+                {{W4A16_FORMAT_AWQ, 1024, 1024, 128, 1, 0, W4A16_F16}, 2700, 3}};
     for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++) {
         gpu_check_options options = {i == 2 ? W4A16_BF16 : W4A16_F16, 1, (int)i % 2, 0,
                                      wide[i].ldc_pad, 3, 9200 + i};
