@@ -73,9 +73,10 @@ __device__ __forceinline__ void load_fragments(const Sm90Params &p, const Smem<k
         *reinterpret_cast<const uint4 *>(sm.weights(s) + l.tile * W4A16_TILE_BYTES + l.lane * 16);
     const uint32_t words[4] = {packed.x, packed.y, packed.z, packed.w};
     const int first_group = V::kOneGroup ? 0 : group_of(p, kb * kBlockK);
-    FragmentZeros<T> zeros[kGroupSlots];
-    uint32_t scale16[kGroupSlots][2];
-    float scale32[kGroupSlots][2];
+    constexpr int kLast = V::kSlots - 1; // the slot of a k16 step in the second group
+    FragmentZeros<T> zeros[V::kSlots];
+    uint32_t scale16[V::kSlots][2];
+    float scale32[V::kSlots][2];
 #pragma unroll
     for (int slot = 0; slot < V::kSlots; slot++) {
         uint32_t z[2] = {W4A16_PAD_VALUE, W4A16_PAD_VALUE};
@@ -91,29 +92,19 @@ __device__ __forceinline__ void load_fragments(const Sm90Params &p, const Smem<k
         }
         zeros[slot] = fragment_zeros<T>(z[0], z[1]);
     }
-    if (V::kSlots == 1) { // slot 1 is never selected; keep it defined
-        zeros[1] = zeros[0];
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-            if (kScale16)
-                scale16[1][h] = scale16[0][h];
-            else
-                scale32[1][h] = scale32[0][h];
-        }
-    }
 #pragma unroll
     for (int j = 0; j < 4; j++) {
         // Each k16 step lies inside one group (G is a multiple of 16).
         const bool second = !V::kOneGroup && group_of(p, kb * kBlockK + 16 * j) != first_group;
         FragmentZeros<T> z = zeros[0]; // a select, not a run-time index (local memory)
-        if (second) z = zeros[1];
+        if (second) z = zeros[kLast];
         if (kScale16) {
-            const uint32_t sc[2] = {second ? scale16[1][0] : scale16[0][0],
-                                    second ? scale16[1][1] : scale16[0][1]};
+            const uint32_t sc[2] = {second ? scale16[kLast][0] : scale16[0][0],
+                                    second ? scale16[kLast][1] : scale16[0][1]};
             fragment_dequant16<T>(words[j], z, sc, frag[j]);
         } else {
-            const float sc[2] = {second ? scale32[1][0] : scale32[0][0],
-                                 second ? scale32[1][1] : scale32[0][1]};
+            const float sc[2] = {second ? scale32[kLast][0] : scale32[0][0],
+                                 second ? scale32[kLast][1] : scale32[0][1]};
             fragment_dequant32<T>(words[j], z, sc, frag[j]);
         }
     }
