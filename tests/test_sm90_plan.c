@@ -106,12 +106,56 @@ static void test_short_k_does_not_split(void **state) {
     assert_int_equal(plan.splits, 1);
 }
 
+/* The 32- and 64-token tiles run two CTAs an SM: their grid may reach twice
+ * the SMs (qkv at M = 64 has 96 tiles of 32, split 2 ways: 192 units), and
+ * only small M chooses them; wider tiles keep one CTA an SM. */
+static void test_narrow_tiles_pair_on_an_sm(void **state) {
+    (void)state;
+    assert_int_equal(w4a16_sm90_ctas_per_sm(32), 2);
+    assert_int_equal(w4a16_sm90_ctas_per_sm(64), 2);
+    assert_int_equal(w4a16_sm90_ctas_per_sm(128), 1);
+    assert_int_equal(w4a16_sm90_grid(1000, 64, SMS), 2 * SMS);
+    assert_int_equal(w4a16_sm90_grid(1000, 128, SMS), SMS);
+    assert_int_equal(w4a16_sm90_grid(100, 32, SMS), 100);
+    const w4a16_sm90_plan small = w4a16_sm90_plan_choose(64, 6144, 2560, SMS, WORKSPACE);
+    assert_true(small.block_m <= 64);
+    assert_true(small.grid > SMS && small.grid <= 2 * SMS);
+    for (int64_t m = 257; m <= 8192; m *= 2) {
+        const w4a16_sm90_plan wide = w4a16_sm90_plan_choose(m, 6144, 2560, SMS, WORKSPACE);
+        assert_true(wide.block_m >= 128);
+        assert_true(wide.grid <= SMS);
+    }
+}
+
+/* A given plan (W4A16_SM90_PLAN's): the grid and units follow from it; an
+ * unknown width, splits out of range or stream-K with splits is no plan. */
+static void test_plan_make(void **state) {
+    (void)state;
+    const w4a16_sm90_plan split = w4a16_sm90_plan_make(64, 2560, 4096, SMS, 64, 3, 0);
+    assert_int_equal(split.block_m, 64);
+    assert_int_equal(split.splits, 3);
+    assert_int_equal(split.units, 20 * 3);
+    assert_int_equal(split.grid, 60);
+    assert_int_equal(w4a16_sm90_partial_bytes(&split, 64, 2560), (size_t)3 * 64 * 2560 * 4);
+    const w4a16_sm90_plan sk = w4a16_sm90_plan_make(2048, 2560, 9728, SMS, 256, 1, 1);
+    assert_int_equal(sk.streamk, 1);
+    assert_int_equal(sk.units, 160);
+    assert_int_equal(sk.grid, SMS);
+    assert_int_equal(w4a16_sm90_plan_make(64, 2560, 4096, SMS, 48, 1, 0).block_m, 0);
+    assert_int_equal(w4a16_sm90_plan_make(64, 2560, 4096, SMS, 64, 0, 0).block_m, 0);
+    assert_int_equal(w4a16_sm90_plan_make(64, 2560, 4096, SMS, 64, W4A16_SM90_MAX_SPLITS + 1, 0).block_m, 0);
+    assert_int_equal(w4a16_sm90_plan_make(64, 2560, 4096, SMS, 64, 2, 1).block_m, 0);
+    /* One k-block in all: nothing for two CTAs to share. */
+    assert_int_equal(w4a16_sm90_plan_make(17, 128, 64, SMS, 32, 1, 1).block_m, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tile_covers_small_m),  cmocka_unit_test(test_large_m_does_not_split),
         cmocka_unit_test(test_few_tiles_split_k),    cmocka_unit_test(test_workspace_limits_splits),
         cmocka_unit_test(test_short_k_does_not_split), cmocka_unit_test(test_ragged_rounds_use_streamk),
-        cmocka_unit_test(test_width_fits_the_round),
+        cmocka_unit_test(test_width_fits_the_round), cmocka_unit_test(test_narrow_tiles_pair_on_an_sm),
+        cmocka_unit_test(test_plan_make),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -112,9 +112,8 @@ typedef struct {
     float *partials;   /* split K: [splits][M][n_padded]; stream-K: the grid's partial
                           tiles (w4a16_sm90_partial_bytes); 16-byte aligned */
     int streamk;       /* 1: k-blocks shared evenly over `grid` CTAs (splits ignored) */
-    int grid;          /* stream-K's CTAs */
+    int grid;          /* the persistent grid's CTAs (the plan's) */
     int32_t *counters; /* stream-K: [tiles][2] zeros, left zero by the kernel */
-    int sm_count;      /* persistent grid: at most one CTA per SM */
 } w4a16_sm90_args;
 
 cudaError_t w4a16_launch_sm90_prefill(const w4a16_sm90_args *args, cudaStream_t stream);

@@ -128,18 +128,25 @@ __device__ __forceinline__ bool finish_share(const Sm90Params &p, const Smem<kBM
     __threadfence();
 #pragma unroll
     for (int i = 0; i < kBM / 2; i++) acc[i] = 0.0f;
-    for (int c = first_cta; c <= last_cta; c++) {
-        const int first_tile_of_c = (int)(share_start(p, c) / p.k_blocks);
-        const int slot = 2 * c + (w.tile == first_tile_of_c ? 0 : 1);
-        const float4 *part = reinterpret_cast<const float4 *>(
-            p.shares + ((int64_t)slot * kConsumers + consumer) * kSlotFloats);
+    // In passes over the parts where two CTAs share the registers: fewer
+    // loads in flight at once, no spills.
+    constexpr int kPasses = Residency<kBM>::kCtas == 2 ? 2 : 1;
+    constexpr int kPerPass = kBM / 8 / kPasses;
 #pragma unroll
-        for (int q = 0; q < kBM / 8; q++) {
-            const float4 v = __ldcg(part + q * 128 + thread);
-            acc[4 * q] += v.x;
-            acc[4 * q + 1] += v.y;
-            acc[4 * q + 2] += v.z;
-            acc[4 * q + 3] += v.w;
+    for (int pass = 0; pass < kPasses; pass++) {
+        for (int c = first_cta; c <= last_cta; c++) {
+            const int first_tile_of_c = (int)(share_start(p, c) / p.k_blocks);
+            const int slot = 2 * c + (w.tile == first_tile_of_c ? 0 : 1);
+            const float4 *part = reinterpret_cast<const float4 *>(
+                p.shares + ((int64_t)slot * kConsumers + consumer) * kSlotFloats);
+#pragma unroll
+            for (int q = pass * kPerPass; q < (pass + 1) * kPerPass; q++) {
+                const float4 v = __ldcg(part + q * 128 + thread);
+                acc[4 * q] += v.x;
+                acc[4 * q + 1] += v.y;
+                acc[4 * q + 2] += v.z;
+                acc[4 * q + 3] += v.w;
+            }
         }
     }
     return true;

@@ -18,6 +18,7 @@
 #include "cuda/ptx/bulk_copy.cuh"
 #include "cuda/ptx/mbarrier.cuh"
 #include "cuda/ptx/named_barrier.cuh"
+#include "cuda/ptx/shared_load.cuh"
 #include "cuda/ptx/wgmma.cuh"
 #include "cuda/ptx/wgmma_rs.cuh"
 #include "cuda/sm90_epilogue.cuh"
@@ -69,8 +70,7 @@ template <typename T, int kBM, class V>
 __device__ __forceinline__ void load_fragments(const Sm90Params &p, const Smem<kBM> &sm, int s,
                                                int kb, const Lane &l, uint32_t (&frag)[4][4]) {
     constexpr bool kScale16 = V::kScale16;
-    const uint4 packed =
-        *reinterpret_cast<const uint4 *>(sm.weights(s) + l.tile * W4A16_TILE_BYTES + l.lane * 16);
+    const uint4 packed = ld_shared_u128(sm.weights_at(s) + l.tile * W4A16_TILE_BYTES + l.lane * 16);
     const uint32_t words[4] = {packed.x, packed.y, packed.z, packed.w};
     const int first_group = V::kOneGroup ? 0 : group_of(p, kb * kBlockK);
     constexpr int kLast = V::kSlots - 1; // the slot of a k16 step in the second group
@@ -83,9 +83,9 @@ __device__ __forceinline__ void load_fragments(const Sm90Params &p, const Smem<k
 #pragma unroll
         for (int h = 0; h < 2; h++) {
             const int r = l.row + 8 * h;
-            if (has_zeros<V>(p)) z[h] = sm.zeros(s, slot)[r];
+            if (has_zeros<V>(p)) z[h] = ld_shared_u8(sm.zeros_at(s, slot) + r);
             if (kScale16) {
-                scale16[slot][h] = Pair16<T>::splat(reinterpret_cast<const uint16_t *>(sm.scales(s, slot))[r]);
+                scale16[slot][h] = Pair16<T>::splat((uint16_t)ld_shared_u16(sm.scales_at(s, slot) + 2 * r));
             } else {
                 scale32[slot][h] = load_packed_scale(sm.scales(s, slot), p.scale_kind, r);
             }
@@ -153,25 +153,25 @@ __device__ void consume(const Sm90Params &p, const Smem<kBM> &sm, int consumer,
         uint32_t frag_a[4][4], frag_b[4][4];
         // Frees the stage of the block before the ring's current one.
         auto release_previous = [&]() {
-            if (l.lane == 0) mbarrier_arrive(sm.empty(ring.s() == 0 ? kStages - 1 : ring.s() - 1));
+            if (l.lane == 0) mbarrier_arrive_at(sm.empty_at(ring.s() == 0 ? kStages - 1 : ring.s() - 1));
         };
         // Block i is in `cur` (stage ring.s()): issue its wgmmas, wait for block
         // i - 1's, free that stage, and dequantize block i + 1 into `next`.
         auto step = [&](uint32_t (&cur)[4][4], uint32_t (&next)[4][4], int i) {
             wgmma_fence();
-            mma_block<T, kBM>(acc, cur, wgmma_desc_k_major_sw128(sm.a(ring.s())));
+            mma_block<T, kBM>(acc, cur, wgmma_desc_k_major_sw128_at(sm.a_at(ring.s())));
             wgmma_commit();
             wgmma_wait<1>();
             hold_all(next); // block i - 1 read these until the wait above
             if (i > 0) release_previous();
             ring.advance();
             if (i + 1 < blocks) {
-                mbarrier_wait(sm.full(ring.s()), ring.phase());
+                mbarrier_wait_at(sm.full_at(ring.s()), ring.phase());
                 load_fragments<T, kBM, V>(p, sm, ring.s(), w.kb_begin + i + 1, l, next);
             }
         };
         if (blocks > 0) {
-            mbarrier_wait(sm.full(ring.s()), ring.phase());
+            mbarrier_wait_at(sm.full_at(ring.s()), ring.phase());
             load_fragments<T, kBM, V>(p, sm, ring.s(), w.kb_begin, l, frag_a);
             for (int i = 0; i < blocks; i += 2) {
                 step(frag_a, frag_b, i);
@@ -193,12 +193,13 @@ __device__ void consume(const Sm90Params &p, const Smem<kBM> &sm, int consumer,
 }
 
 template <typename T, int kBM, class V>
-__global__ void __launch_bounds__(kThreads, 1)
+__global__ void __launch_bounds__(kThreads, Residency<kBM>::kCtas)
     sm90_prefill_kernel(const Sm90Params p, const __grid_constant__ CUtensorMap a_map,
                         const __grid_constant__ CUtensorMap c_map) {
     extern __shared__ uint8_t smem_raw[];
     Smem<kBM> sm;
     sm.base = smem_raw + ((1024 - (smem_address(smem_raw) & 1023)) & 1023);
+    sm.base32 = smem_address(sm.base);
     constexpr int kStages = Stages<kBM>::kCount;
     if (threadIdx.x == 0) {
         for (int s = 0; s < kStages; s++) {
@@ -208,12 +209,15 @@ __global__ void __launch_bounds__(kThreads, 1)
         fence_barrier_init();
     }
     __syncthreads();
-    const int warpgroup = threadIdx.x / 128;
+    // Broadcast from lane 0 so that the compiler knows it is the same across
+    // the warp: the consumers' branch is then uniform, and their loop keeps
+    // its stage arithmetic and wgmma descriptors in uniform registers.
+    const int warpgroup = __shfl_sync(0xffffffffu, threadIdx.x / 128, 0);
     if (warpgroup == 0) {
-        warpgroup_registers_lower<40>();
+        warpgroup_registers_lower<Residency<kBM>::kProducerRegisters>();
         if (threadIdx.x == 0) produce<kBM, V>(p, &a_map, sm);
     } else {
-        warpgroup_registers_raise<232>();
+        warpgroup_registers_raise<Residency<kBM>::kConsumerRegisters>();
         consume<T, kBM, V>(p, sm, warpgroup - 1, &c_map);
     }
 }
@@ -227,6 +231,10 @@ cudaError_t launch_as(const Sm90Params &p, const CUtensorMap &a_map, const CUten
     if (!attribute_set) {
         cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                              Stages<kBM>::kLaunchBytes);
+        // All of the SM's on-chip memory as shared memory, so that two CTAs fit.
+        if (e == cudaSuccess)
+            e = cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                     cudaSharedmemCarveoutMaxShared);
         if (e != cudaSuccess) return e;
         attribute_set = true;
     }

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "kernel_plan/sm90_plan.h"
 #include "packed/packed_layout.h"
 
 namespace w4a16_sm90 {
@@ -19,7 +20,23 @@ constexpr int kGroupSlots = 2;         // a 64-wide k-block touches at most two 
 constexpr int kScaleSlotBytes = kRows * 4;          // f32 scales at most
 constexpr int kZeroSlotBytes = kRows;
 constexpr int kRasterGroupM = 8;       // m-tiles walked together, so A and W stay in L2
-constexpr int kSmemLimit = 227 * 1024;
+
+// How the narrow tiles share an SM (w4a16_sm90_ctas_per_sm): two CTAs, each
+// with half the SM's 228 KB of shared memory less the 1 KB the hardware keeps
+// per CTA, and half its registers (the producer's 32 a thread leave the
+// consumers 104; one CTA alone: 40 and 232).
+template <int kBM> struct Residency {
+    static constexpr int kCtas = kBM <= W4A16_SM90_PAIRED_MAX_BM ? 2 : 1;
+    static constexpr int kSmemLimit = kCtas == 2 ? 113 * 1024 : 227 * 1024;
+    static constexpr int kProducerRegisters = kCtas == 2 ? 32 : 40;
+    static constexpr int kConsumerRegisters = kCtas == 2 ? 104 : 232;
+    // The registers a thread gets at launch are 64K / (kCtas x 384), rounded
+    // down to 8; what the producer gives back is what the consumers take.
+    static constexpr int kLaunchRegisters = 65536 / (kCtas * 128 * (1 + kConsumers)) / 8 * 8;
+    static_assert((kLaunchRegisters - kProducerRegisters) * 128 >=
+                      (kConsumerRegisters - kLaunchRegisters) * 128 * kConsumers,
+                  "the consumers take no more registers than the producer gives back");
+};
 
 static_assert(kWeightBytes == (kRows / W4A16_TILE_ROWS) * W4A16_TILE_BYTES, "whole tiles");
 
@@ -35,7 +52,7 @@ template <int kBM> struct Stages {
     // 128 (a multiple of 16 tokens each: stmatrix goes 16 tokens at a time).
     static constexpr int kOutTokens = kBM <= 128 ? kBM : kBM / 2;
     static constexpr int kOutBytes = 64 * kOutTokens * 2;
-    static constexpr int kFree = kSmemLimit - 1024 - kConsumers * kOutBytes - 512;
+    static constexpr int kFree = Residency<kBM>::kSmemLimit - 1024 - kConsumers * kOutBytes - 512;
     static constexpr int kCount = kFree / kStageBytes < 8 ? kFree / kStageBytes : 8;
     static constexpr int kOutOffset = kCount * kABytes;
     static constexpr int kWeightOffset = kOutOffset + kConsumers * kOutBytes;
@@ -46,7 +63,7 @@ template <int kBM> struct Stages {
     static constexpr int kBytes = kFlagOffset + 16;
     static constexpr int kLaunchBytes = kBytes + 1024; // room to align the base to 1024
     static_assert(kABytes % 1024 == 0, "A boxes stay 1024-byte aligned");
-    static_assert(kLaunchBytes <= kSmemLimit, "fits in shared memory");
+    static_assert(kLaunchBytes <= Residency<kBM>::kSmemLimit, "fits in shared memory");
     static_assert(kCount >= 3, "a pipeline");
     static_assert(kBM % 16 == 0 && kOutTokens % 16 == 0 && kBM <= 256, "token tile");
 };
@@ -91,6 +108,22 @@ __device__ __forceinline__ int group_of(const Sm90Params &p, int column) {
 
 template <int kBM> struct Smem {
     uint8_t *base;
+    uint32_t base32; // base's shared-window address: the consumers' loop addresses by it
+
+    // Shared-window addresses of stage s: one multiply-add each.
+    __device__ uint32_t a_at(int s) const { return base32 + s * Stages<kBM>::kABytes; }
+    __device__ uint32_t weights_at(int s) const {
+        return base32 + Stages<kBM>::kWeightOffset + s * kWeightBytes;
+    }
+    __device__ uint32_t scales_at(int s, int slot) const {
+        return base32 + Stages<kBM>::kScaleOffset + (s * kGroupSlots + slot) * kScaleSlotBytes;
+    }
+    __device__ uint32_t zeros_at(int s, int slot) const {
+        return base32 + Stages<kBM>::kZeroOffset + (s * kGroupSlots + slot) * kZeroSlotBytes;
+    }
+    __device__ uint32_t full_at(int s) const { return base32 + Stages<kBM>::kBarrierOffset + 8 * s; }
+    __device__ uint32_t empty_at(int s) const { return full_at(Stages<kBM>::kCount + s); }
+
     __device__ uint8_t *a(int s) const { return base + s * Stages<kBM>::kABytes; }
     __device__ const uint8_t *weights(int s) const {
         return base + Stages<kBM>::kWeightOffset + s * kWeightBytes;

@@ -48,6 +48,38 @@ static w4a16_status read_device(w4a16_ctx *ctx, int device) {
     return W4A16_OK;
 }
 
+/* W4A16_SM90_PLAN=BM,SPLITS or BM,sk (stream-K): sm90_prefill's plan for
+ * every call, for A/B runs of plans. Checked against each call's shape when
+ * it runs (w4a16_sm90_plan_make). */
+static w4a16_status read_sm90_plan(w4a16_ctx *ctx) {
+    const char *plan = getenv("W4A16_SM90_PLAN");
+    ctx->sm90_block_m = 0;
+    ctx->sm90_splits = 1;
+    ctx->sm90_streamk = 0;
+    if (plan == NULL || plan[0] == '\0') return W4A16_OK;
+    char *end = NULL;
+    const long block_m = strtol(plan, &end, 10);
+    long splits = 1;
+    int streamk = 0;
+    int ok = end != plan && *end == ',';
+    if (ok && strcmp(end + 1, "sk") == 0) {
+        streamk = 1;
+    } else if (ok) {
+        const char *rest = end + 1;
+        splits = strtol(rest, &end, 10);
+        ok = end != rest && *end == '\0';
+    }
+    if (!ok || block_m < 1 || block_m > 256 || splits < 1 || splits > W4A16_SM90_MAX_SPLITS)
+        return w4a16_fail(W4A16_ERR_ARG,
+                          "W4A16_SM90_PLAN='%s' is not BM,SPLITS or BM,sk (BM a token tile, "
+                          "SPLITS 1 to %d)",
+                          plan, W4A16_SM90_MAX_SPLITS);
+    ctx->sm90_block_m = (int)block_m;
+    ctx->sm90_splits = (int)splits;
+    ctx->sm90_streamk = streamk;
+    return W4A16_OK;
+}
+
 static w4a16_status read_environment(w4a16_ctx *ctx) {
     const char *kernel = getenv("W4A16_KERNEL");
     ctx->forced = W4A16_KERNEL_AUTO;
@@ -77,7 +109,7 @@ static w4a16_status read_environment(w4a16_ctx *ctx) {
                               splits, W4A16_DECODE_MAX_SPLITS);
         ctx->decode_splits = (int)value;
     }
-    return W4A16_OK;
+    return read_sm90_plan(ctx);
 }
 
 static w4a16_status allocate(w4a16_ctx *ctx, size_t workspace_bytes) {

@@ -38,13 +38,16 @@ typedef struct {
  * the same token tile, no K split, so a row is summed the same way. */
 static w4a16_sm90_plan plan_for(const w4a16_ctx *ctx, int64_t rows, const w4a16_weight *w,
                                 size_t workspace_bytes) {
+    if (ctx->sm90_block_m > 0) /* W4A16_SM90_PLAN; block_m 0 when the shape cannot take it */
+        return w4a16_sm90_plan_make(rows, w->n_padded, w->k_padded, ctx->sm_count,
+                                    ctx->sm90_block_m, ctx->sm90_splits, ctx->sm90_streamk);
     if (!ctx->batch_invariant)
         return w4a16_sm90_plan_choose(rows, w->n_padded, w->k_padded, ctx->sm_count,
                                       workspace_bytes);
     w4a16_sm90_plan plan = {W4A16_SM90_INVARIANT_BLOCK_M, 1, 0, 0, 0, 0.0};
     plan.units = (w->n_padded + W4A16_SM90_ROWS - 1) / W4A16_SM90_ROWS *
                  ((rows + plan.block_m - 1) / plan.block_m);
-    plan.grid = (int)(plan.units < ctx->sm_count ? plan.units : ctx->sm_count);
+    plan.grid = w4a16_sm90_grid(plan.units, plan.block_m, ctx->sm_count);
     return plan;
 }
 
@@ -118,10 +121,19 @@ w4a16_status w4a16_sm90_run(const w4a16_gemm_call *call) {
     for (int64_t m0 = 0; m0 < call->M; m0 += layout.m_chunk) {
         const int64_t rows = call->M - m0 < layout.m_chunk ? call->M - m0 : layout.m_chunk;
         /* A last, shorter chunk gets its own plan (fewer tokens may split differently). */
+        const size_t partials_room = ctx->workspace_bytes - layout.perm_bytes;
         const w4a16_sm90_plan plan =
-            rows == layout.m_chunk
-                ? layout.plan
-                : plan_for(ctx, rows, w, ctx->workspace_bytes - layout.perm_bytes);
+            rows == layout.m_chunk ? layout.plan : plan_for(ctx, rows, w, partials_room);
+        W4A16_FAIL_IF(plan.block_m == 0, W4A16_ERR_ARG,
+                      "sm90_prefill: W4A16_SM90_PLAN=%d,%d%s cannot run M=%lld (token tiles "
+                      "32, 64, 128, 160, 192, 224, 256; stream-K needs 2 k-blocks a CTA)",
+                      ctx->sm90_block_m, ctx->sm90_splits, ctx->sm90_streamk ? " (stream-K)" : "",
+                      (long long)rows);
+        W4A16_FAIL_IF(w4a16_sm90_partial_bytes(&plan, rows, w->n_padded) > partials_room,
+                      W4A16_ERR_NOMEM,
+                      "sm90_prefill: the plan's partial sums need %zu bytes of workspace; %zu "
+                      "are left",
+                      w4a16_sm90_partial_bytes(&plan, rows, w->n_padded), partials_room);
         w4a16_sm90_args args;
         args.w = w;
         args.A = (const char *)call->A + m0 * call->lda * 2;
@@ -144,7 +156,6 @@ w4a16_status w4a16_sm90_run(const w4a16_gemm_call *call) {
         args.streamk = plan.streamk;
         args.grid = plan.grid;
         args.counters = ctx->tile_counters;
-        args.sm_count = ctx->sm_count;
         /* C is written by the last launch of each M-chunk: the kernel when it
          * does not split K, else the reduction of its fp32 partials. */
         CUDA_TRY(W4A16_FAULT_OR(W4A16_FAULT_SM90_LAUNCH, cudaErrorLaunchOutOfResources,

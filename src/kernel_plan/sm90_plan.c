@@ -26,6 +26,11 @@ static const double UNIT_OVERHEAD_US = 0.5;
 static const double LAUNCH_US = 2.0;
 static const double REDUCE_BYTES_PER_US = 2.0e6;     /* partials mostly from L2 */
 static const int MIN_BLOCKS_PER_SPLIT = 2;
+/* A CTA's k-block when a second CTA shares its SM (the narrow tiles): each
+ * runs a little slower than alone, both together about 1.7x as many blocks.
+ * A prediction (bench/NOTES.md, v8) until measured. */
+static const double PAIRED_SLOWDOWN = 1.15;
+static const int64_t PAIRED_MAX_M = 256;
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -39,7 +44,8 @@ size_t w4a16_sm90_partial_bytes(const w4a16_sm90_plan *plan, int64_t M, int64_t 
 /* One k-block of a tile on one SM: the larger of its compute (tensor work and
  * dequantization) and its bytes. */
 static double block_us(int block_m) {
-    const double tensor = BLOCK_FIXED_US + BLOCK_US_PER_TOKEN * block_m;
+    const double tensor = (BLOCK_FIXED_US + BLOCK_US_PER_TOKEN * block_m) *
+                          (w4a16_sm90_ctas_per_sm(block_m) > 1 ? PAIRED_SLOWDOWN : 1.0);
     const double bytes = W4A16_SM90_ROWS * W4A16_SM90_BLOCK_K / 2 / DRAM_BYTES_PER_SM_US +
                          (double)block_m * W4A16_SM90_BLOCK_K * 2 / L2_BYTES_PER_SM_US;
     return tensor > bytes ? tensor : bytes;
@@ -51,8 +57,9 @@ static double predict(int64_t M, int64_t n_padded, int64_t k_padded, int sm_coun
     const int64_t m_tiles = ceil_div(M, block_m);
     const int64_t k_blocks = k_padded / W4A16_SM90_BLOCK_K;
     const int64_t units = n_tiles * m_tiles * splits;
+    const int64_t slots = (int64_t)sm_count * w4a16_sm90_ctas_per_sm(block_m);
     const double unit = (double)ceil_div(k_blocks, splits) * block_us(block_m) + UNIT_OVERHEAD_US;
-    double total = LAUNCH_US + (double)ceil_div(units, sm_count) * unit;
+    double total = LAUNCH_US + (double)ceil_div(units, slots) * unit;
     if (splits > 1)
         total += LAUNCH_US + (double)splits * M * n_padded * 4 * 2 / REDUCE_BYTES_PER_US;
     *units_out = units;
@@ -67,7 +74,8 @@ static double predict_streamk(int64_t M, int64_t n_padded, int64_t k_padded, int
     const int64_t tiles = ceil_div(n_padded, W4A16_SM90_ROWS) * ceil_div(M, block_m);
     const int64_t k_blocks = k_padded / W4A16_SM90_BLOCK_K;
     const int64_t total = tiles * k_blocks;
-    int64_t grid = sm_count < total / MIN_BLOCKS_PER_SPLIT ? sm_count : total / MIN_BLOCKS_PER_SPLIT;
+    const int64_t slots = (int64_t)sm_count * w4a16_sm90_ctas_per_sm(block_m);
+    int64_t grid = slots < total / MIN_BLOCKS_PER_SPLIT ? slots : total / MIN_BLOCKS_PER_SPLIT;
     if (grid < 1) grid = 1;
     const int64_t share = ceil_div(total, grid);
     const double tile_bytes = (double)W4A16_SM90_ROWS * block_m * 4;
@@ -80,11 +88,44 @@ static double predict_streamk(int64_t M, int64_t n_padded, int64_t k_padded, int
            (double)(parts + 1) * tile_bytes / L2_BYTES_PER_SM_US;
 }
 
+int w4a16_sm90_grid(int64_t units, int block_m, int sm_count) {
+    const int64_t slots = (int64_t)(sm_count > 0 ? sm_count : 1) * w4a16_sm90_ctas_per_sm(block_m);
+    return (int)(units < slots ? units : slots);
+}
+
 static void consider(w4a16_sm90_plan *best, int *have, w4a16_sm90_plan plan) {
     if (!*have || plan.predicted_us < best->predicted_us) {
         *best = plan;
         *have = 1;
     }
+}
+
+static const int WIDTHS[] = {32, 64, 128, 160, 192, 224, 256};
+
+w4a16_sm90_plan w4a16_sm90_plan_make(int64_t M, int64_t n_padded, int64_t k_padded, int sm_count,
+                                     int block_m, int splits, int streamk) {
+    w4a16_sm90_plan plan = {0, 1, 0, 0, 0, 0.0};
+    int known = 0;
+    for (size_t w = 0; w < sizeof WIDTHS / sizeof WIDTHS[0]; w++) known |= WIDTHS[w] == block_m;
+    if (!known || splits < 1 || splits > W4A16_SM90_MAX_SPLITS || (streamk && splits != 1))
+        return plan;
+    if (sm_count < 1) sm_count = 1;
+    plan.block_m = block_m;
+    plan.splits = splits;
+    if (streamk) {
+        if (k_padded / W4A16_SM90_BLOCK_K * ceil_div(n_padded, W4A16_SM90_ROWS) *
+                ceil_div(M, block_m) < MIN_BLOCKS_PER_SPLIT) {
+            plan.block_m = 0;
+            return plan;
+        }
+        plan.streamk = 1;
+        plan.units = ceil_div(n_padded, W4A16_SM90_ROWS) * ceil_div(M, block_m);
+        plan.predicted_us = predict_streamk(M, n_padded, k_padded, sm_count, block_m, &plan.grid);
+        return plan;
+    }
+    plan.predicted_us = predict(M, n_padded, k_padded, sm_count, block_m, splits, &plan.units);
+    plan.grid = w4a16_sm90_grid(plan.units, block_m, sm_count);
+    return plan;
 }
 
 w4a16_sm90_plan w4a16_sm90_plan_choose(int64_t M, int64_t n_padded, int64_t k_padded,
@@ -94,21 +135,22 @@ w4a16_sm90_plan w4a16_sm90_plan_choose(int64_t M, int64_t n_padded, int64_t k_pa
      * tokens a k-block costs the weights' dequantization and the pipeline's
      * round trip more than its tensor work (v2b: ~0.45 us a block at 32 and
      * 64 tokens), which this model does not see. */
-    static const int widths[] = {32, 64, 128, 160, 192, 224, 256};
     const int64_t k_blocks = k_padded / W4A16_SM90_BLOCK_K;
     w4a16_sm90_plan best = {256, 1, 0, 0, 1, 0.0};
     int have = 0;
     if (sm_count < 1) sm_count = 1;
-    for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
-        const int block_m = widths[w];
+    for (size_t w = 0; w < sizeof WIDTHS / sizeof WIDTHS[0]; w++) {
+        const int block_m = WIDTHS[w];
         /* A narrower tile already covers M in one: wider ones only waste work. */
-        if (w > 0 && M <= widths[w - 1]) break;
+        if (w > 0 && M <= WIDTHS[w - 1]) break;
+        /* Two CTAs an SM only where one CTA's tiles leave SMs idle or its
+         * latency shows (small M): above, the model has not been measured. */
+        if (w4a16_sm90_ctas_per_sm(block_m) > 1 && M > PAIRED_MAX_M) continue;
         for (int splits = 1; splits <= W4A16_SM90_MAX_SPLITS; splits++) {
             if (splits > 1 && k_blocks / splits < MIN_BLOCKS_PER_SPLIT) break;
-            w4a16_sm90_plan plan = {block_m, splits, 0, 0, 0, 0.0};
+            w4a16_sm90_plan plan = w4a16_sm90_plan_make(M, n_padded, k_padded, sm_count, block_m,
+                                                        splits, 0);
             if (w4a16_sm90_partial_bytes(&plan, M, n_padded) > workspace_bytes) break;
-            plan.predicted_us = predict(M, n_padded, k_padded, sm_count, block_m, splits, &plan.units);
-            plan.grid = (int)(plan.units < sm_count ? plan.units : sm_count);
             consider(&best, &have, plan);
         }
         /* Stream-K only where it measured faster in two runs (bench/NOTES.md,
@@ -123,8 +165,7 @@ w4a16_sm90_plan w4a16_sm90_plan_choose(int64_t M, int64_t n_padded, int64_t k_pa
         const int64_t tiles = ceil_div(n_padded, W4A16_SM90_ROWS) * m_tiles;
         if (tiles > sm_count && 4 * tiles <= 5 * (int64_t)sm_count &&
             (m_tiles == 1 || block_m == 256) && k_blocks >= 2 * MIN_BLOCKS_PER_SPLIT) {
-            w4a16_sm90_plan plan = {block_m, 1, 1, tiles, 1, 0.0};
-            plan.predicted_us = predict_streamk(M, n_padded, k_padded, sm_count, block_m, &plan.grid);
+            w4a16_sm90_plan plan = w4a16_sm90_plan_make(M, n_padded, k_padded, sm_count, block_m, 1, 1);
             if (w4a16_sm90_partial_bytes(&plan, M, n_padded) <= workspace_bytes)
                 consider(&best, &have, plan);
         }

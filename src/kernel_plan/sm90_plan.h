@@ -16,7 +16,19 @@ enum {
     W4A16_SM90_STREAMK_MAX_TILES = 8192,
     /* Batch-invariant mode's one token tile for every M. */
     W4A16_SM90_INVARIANT_BLOCK_M = 64,
+    /* Token tiles up to this width run two CTAs an SM: their registers and
+     * shared memory fit twice, and the second CTA's warps hide the latency of
+     * the first's dequantization (ncu, qkv at M = 64: one CTA an SM left the
+     * tensor pipe 81% idle, its consumer warps stalled on their own
+     * instruction dependencies). */
+    W4A16_SM90_PAIRED_MAX_BM = 64,
 };
+
+/* CTAs that share an SM at a token tile of `block_m`: the persistent grid's
+ * size is this times the SMs. */
+static inline int w4a16_sm90_ctas_per_sm(int block_m) {
+    return block_m <= W4A16_SM90_PAIRED_MAX_BM ? 2 : 1;
+}
 
 typedef struct {
     int block_m;       /* tokens per tile: 32, 64, 128, 160, 192, 224 or 256 */
@@ -24,13 +36,25 @@ typedef struct {
     int streamk;       /* 1: the tiles' k-blocks are shared out evenly over the grid instead
                           (splits is 1); partial tiles meet in the workspace */
     int64_t units;     /* tiles x splits: the persistent grid's work items */
-    int grid;          /* CTAs, at most one per SM */
+    int grid;          /* CTAs: at most w4a16_sm90_ctas_per_sm(block_m) per SM */
     double predicted_us; /* the model's time for the call */
 } w4a16_sm90_plan;
 
 /* Bytes of fp32 partials a plan needs (0 when it does not split K): split-K's
  * [splits][M][n_padded], or stream-K's two partial tiles per CTA. */
 size_t w4a16_sm90_partial_bytes(const w4a16_sm90_plan *plan, int64_t M, int64_t n_padded);
+
+/* The persistent grid of a plan without stream-K: a CTA per unit, at most
+ * w4a16_sm90_ctas_per_sm(block_m) per SM. */
+int w4a16_sm90_grid(int64_t units, int block_m, int sm_count);
+
+/* The plan of `block_m` tokens a tile and `splits` K ranges (streamk: 1 for
+ * stream-K instead, splits 1), with its grid and the model's time, or
+ * block_m 0 when no such plan exists: block_m not one of the widths, splits
+ * outside 1..W4A16_SM90_MAX_SPLITS, or stream-K with fewer than two k-blocks
+ * a CTA. For A/B runs of plans (W4A16_SM90_PLAN) and for the choice below. */
+w4a16_sm90_plan w4a16_sm90_plan_make(int64_t M, int64_t n_padded, int64_t k_padded, int sm_count,
+                                     int block_m, int splits, int streamk);
 
 /* The fastest plan by the model for M tokens against an n_padded x k_padded
  * packed weight on `sm_count` SMs, splitting K only while the partials fit in

@@ -32,15 +32,16 @@ __device__ __forceinline__ void mbarrier_arrive_expect_tx(uint64_t *bar, uint32_
                  : "memory");
 }
 
-// One plain arrival (a consumer warp is done reading a stage).
-__device__ __forceinline__ void mbarrier_arrive(uint64_t *bar) {
-    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_address(bar))
-                 : "memory");
+// One plain arrival (a consumer warp is done reading a stage); by pointer or
+// by shared-window address.
+__device__ __forceinline__ void mbarrier_arrive_at(uint32_t bar) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
 }
+__device__ __forceinline__ void mbarrier_arrive(uint64_t *bar) { mbarrier_arrive_at(smem_address(bar)); }
 
 // Whether the phase with this parity has completed (waits a bounded time in
 // hardware before answering no).
-__device__ __forceinline__ bool mbarrier_try_wait(uint64_t *bar, uint32_t parity) {
+__device__ __forceinline__ bool mbarrier_try_wait_at(uint32_t bar, uint32_t parity) {
     uint32_t done;
     asm volatile(
         "{\n"
@@ -49,16 +50,19 @@ __device__ __forceinline__ bool mbarrier_try_wait(uint64_t *bar, uint32_t parity
         "selp.u32 %0, 1, 0, p;\n"
         "}\n"
         : "=r"(done)
-        : "r"(smem_address(bar)), "r"(parity)
+        : "r"(bar), "r"(parity)
         : "memory");
     return done != 0;
 }
 
 // Until the phase with this parity has completed. A fresh barrier is in phase
 // 0, so waiting on parity 1 returns at once (the "previous" phase).
-__device__ __forceinline__ void mbarrier_wait(uint64_t *bar, uint32_t parity) {
-    while (!mbarrier_try_wait(bar, parity)) {
+__device__ __forceinline__ void mbarrier_wait_at(uint32_t bar, uint32_t parity) {
+    while (!mbarrier_try_wait_at(bar, parity)) {
     }
+}
+__device__ __forceinline__ void mbarrier_wait(uint64_t *bar, uint32_t parity) {
+    mbarrier_wait_at(smem_address(bar), parity);
 }
 
 #endif

@@ -44,6 +44,13 @@ __device__ __forceinline__ uint64_t wgmma_desc_k_major_sw128(const void *tile) {
     return desc;
 }
 
+// The same from the tile's shared-window address (below 256 KB: the start
+// field is the address / 16): the high word is a constant.
+__device__ __forceinline__ uint64_t wgmma_desc_k_major_sw128_at(uint32_t address) {
+    const uint64_t high = (uint64_t)(1024 >> 4) | (uint64_t)1 << 30; // stride offset, 128B swizzle
+    return high << 32 | (uint64_t)((16 >> 4) << 16) | (address >> 4);
+}
+
 // The descriptor advanced by `bytes` (a multiple of 16) within shared memory:
 // only the low word changes (the start address field, bits 0-13, cannot carry
 // out while the address stays inside the 256 KB window), so one 32-bit add.
