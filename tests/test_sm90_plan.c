@@ -131,22 +131,33 @@ static void test_narrow_tiles_pair_on_an_sm(void **state) {
  * unknown width, splits out of range or stream-K with splits is no plan. */
 static void test_plan_make(void **state) {
     (void)state;
-    const w4a16_sm90_plan split = w4a16_sm90_plan_make(64, 2560, 4096, SMS, 64, 3, 0);
+    const w4a16_sm90_plan split = w4a16_sm90_plan_make(64, 2560, 4096, SMS, 64, 3, W4A16_SM90_WHOLE);
     assert_int_equal(split.block_m, 64);
     assert_int_equal(split.splits, 3);
     assert_int_equal(split.units, 20 * 3);
     assert_int_equal(split.grid, 60);
     assert_int_equal(w4a16_sm90_partial_bytes(&split, 64, 2560), (size_t)3 * 64 * 2560 * 4);
-    const w4a16_sm90_plan sk = w4a16_sm90_plan_make(2048, 2560, 9728, SMS, 256, 1, 1);
+    const w4a16_sm90_plan sk = w4a16_sm90_plan_make(2048, 2560, 9728, SMS, 256, 1, W4A16_SM90_STREAMK);
     assert_int_equal(sk.streamk, 1);
     assert_int_equal(sk.units, 160);
     assert_int_equal(sk.grid, SMS);
-    assert_int_equal(w4a16_sm90_plan_make(64, 2560, 4096, SMS, 48, 1, 0).block_m, 0);
-    assert_int_equal(w4a16_sm90_plan_make(64, 2560, 4096, SMS, 64, 0, 0).block_m, 0);
-    assert_int_equal(w4a16_sm90_plan_make(64, 2560, 4096, SMS, 64, W4A16_SM90_MAX_SPLITS + 1, 0).block_m, 0);
-    assert_int_equal(w4a16_sm90_plan_make(64, 2560, 4096, SMS, 64, 2, 1).block_m, 0);
+    assert_int_equal(w4a16_sm90_plan_make(64, 2560, 4096, SMS, 48, 1, W4A16_SM90_WHOLE).block_m, 0);
+    assert_int_equal(w4a16_sm90_plan_make(64, 2560, 4096, SMS, 64, 0, W4A16_SM90_WHOLE).block_m, 0);
+    assert_int_equal(w4a16_sm90_plan_make(64, 2560, 4096, SMS, 64, W4A16_SM90_MAX_SPLITS + 1, W4A16_SM90_WHOLE).block_m, 0);
+    assert_int_equal(w4a16_sm90_plan_make(64, 2560, 4096, SMS, 64, 2, W4A16_SM90_STREAMK).block_m, 0);
+    /* The hybrid: down at M = 2048 is 160 tiles of 256 on 132 SMs: one whole
+     * round of 132, then the 28 tiles' k-blocks shared over all 132 CTAs. */
+    const w4a16_sm90_plan hy = w4a16_sm90_plan_make(2048, 2560, 9728, SMS, 256, 1, W4A16_SM90_HYBRID);
+    assert_int_equal(hy.streamk, 1);
+    assert_int_equal(hy.dp_tiles, SMS);
+    assert_int_equal(hy.grid, SMS);
+    assert_int_equal(hy.units, 160);
+    /* No whole round (down at M = 256: 20 tiles), or no tiles left after the
+     * whole rounds (132 x 12 tiles): no hybrid. */
+    assert_int_equal(w4a16_sm90_plan_make(256, 2560, 9728, SMS, 256, 1, W4A16_SM90_HYBRID).block_m, 0);
+    assert_int_equal(w4a16_sm90_plan_make(256 * 12, 128 * 132, 1024, SMS, 256, 1, W4A16_SM90_HYBRID).block_m, 0);
     /* One k-block in all: nothing for two CTAs to share. */
-    assert_int_equal(w4a16_sm90_plan_make(17, 128, 64, SMS, 32, 1, 1).block_m, 0);
+    assert_int_equal(w4a16_sm90_plan_make(17, 128, 64, SMS, 32, 1, W4A16_SM90_STREAMK).block_m, 0);
 }
 
 int main(void) {

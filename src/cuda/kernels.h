@@ -112,6 +112,7 @@ typedef struct {
     float *partials;   /* split K: [splits][M][n_padded]; stream-K: the grid's partial
                           tiles (w4a16_sm90_partial_bytes); 16-byte aligned */
     int streamk;       /* 1: k-blocks shared evenly over `grid` CTAs (splits ignored) */
+    int dp_tiles;      /* stream-K: tiles run whole first, a multiple of grid (0: none) */
     int grid;          /* the persistent grid's CTAs (the plan's) */
     int32_t *counters; /* stream-K: [tiles][2] zeros, left zero by the kernel */
 } w4a16_sm90_args;

@@ -113,7 +113,7 @@ __device__ __forceinline__ bool finish_share(const Sm90Params &p, const Smem<kBM
                make_float4(acc[4 * q], acc[4 * q + 1], acc[4 * q + 2], acc[4 * q + 3]));
     __threadfence();
     named_barrier_sync(1 + consumer, 128);
-    const int64_t first_block = (int64_t)w.tile * p.k_blocks;
+    const int64_t first_block = (int64_t)(w.tile - p.dp_tiles) * p.k_blocks;
     const int first_cta = share_owner(p, first_block);
     const int last_cta = share_owner(p, first_block + p.k_blocks - 1);
     if (thread == 0) {
@@ -135,7 +135,7 @@ __device__ __forceinline__ bool finish_share(const Sm90Params &p, const Smem<kBM
 #pragma unroll
     for (int pass = 0; pass < kPasses; pass++) {
         for (int c = first_cta; c <= last_cta; c++) {
-            const int first_tile_of_c = (int)(share_start(p, c) / p.k_blocks);
+            const int first_tile_of_c = p.dp_tiles + (int)(share_start(p, c) / p.k_blocks);
             const int slot = 2 * c + (w.tile == first_tile_of_c ? 0 : 1);
             const float4 *part = reinterpret_cast<const float4 *>(
                 p.shares + ((int64_t)slot * kConsumers + consumer) * kSlotFloats);

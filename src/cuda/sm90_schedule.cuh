@@ -27,7 +27,9 @@ __device__ __forceinline__ void place_tile(const Sm90Params &p, int kBM, Unit &w
     w.n0 = (local / group_m) * kRows;
 }
 
-// Stream-K: the first k-block of CTA c's share, and the CTA whose share holds block i.
+// Stream-K counts k-blocks tile after tile: the dp_tiles of whole rounds
+// first, then the rest, shared out. The first block of CTA c's share, and the
+// CTA whose share holds block i (both counted after the whole rounds).
 __device__ __forceinline__ int64_t share_start(const Sm90Params &p, int64_t c) {
     return c * p.total_blocks / gridDim.x;
 }
@@ -36,17 +38,21 @@ __device__ __forceinline__ int share_owner(const Sm90Params &p, int64_t i) {
 }
 
 // A CTA's units in order; the producer and the consumers walk the same list.
+// Stream-K: the whole rounds' tiles c, c + grid, ... (all CTAs in step along
+// K, so that A and W stay in L2), then the blocks [next, end) of its share.
 struct Walk {
     int64_t next, end;
-    int first_tile;
+    int first_tile; // of the share: its part goes to slot 0
 };
 
 __device__ __forceinline__ Walk walk_begin(const Sm90Params &p) {
     Walk k;
     if (p.streamk) {
-        k.next = share_start(p, blockIdx.x);
-        k.end = share_start(p, blockIdx.x + 1);
-        k.first_tile = (int)(k.next / p.k_blocks);
+        const int64_t dp_blocks = (int64_t)p.dp_tiles * p.k_blocks;
+        k.end = dp_blocks + share_start(p, blockIdx.x + 1);
+        k.first_tile = (int)((dp_blocks + share_start(p, blockIdx.x)) / p.k_blocks);
+        k.next = blockIdx.x < p.dp_tiles ? (int64_t)blockIdx.x * p.k_blocks
+                                         : dp_blocks + share_start(p, blockIdx.x);
     } else {
         k.next = blockIdx.x;
         k.end = p.units;
@@ -59,12 +65,21 @@ __device__ __forceinline__ bool walk_next(const Sm90Params &p, int kBM, Walk &k,
     if (k.next >= k.end) return false;
     if (p.streamk) {
         w.tile = (int)(k.next / p.k_blocks);
-        w.kb_begin = (int)(k.next - (int64_t)w.tile * p.k_blocks);
-        w.kb_end = (int)min((int64_t)p.k_blocks, w.kb_begin + (k.end - k.next));
         w.split = 0;
-        const bool whole = w.kb_begin == 0 && w.kb_end == p.k_blocks;
-        w.slot = whole ? -1 : 2 * (int)blockIdx.x + (w.tile == k.first_tile ? 0 : 1);
-        k.next += w.kb_end - w.kb_begin;
+        if (w.tile < p.dp_tiles) { // a whole round's tile; then the next round's, or the share
+            w.kb_begin = 0;
+            w.kb_end = p.k_blocks;
+            w.slot = -1;
+            k.next += (int64_t)gridDim.x * p.k_blocks;
+            const int64_t dp_blocks = (int64_t)p.dp_tiles * p.k_blocks;
+            if (k.next >= dp_blocks) k.next = dp_blocks + share_start(p, blockIdx.x);
+        } else {
+            w.kb_begin = (int)(k.next - (int64_t)w.tile * p.k_blocks);
+            w.kb_end = (int)min((int64_t)p.k_blocks, w.kb_begin + (k.end - k.next));
+            const bool whole = w.kb_begin == 0 && w.kb_end == p.k_blocks;
+            w.slot = whole ? -1 : 2 * (int)blockIdx.x + (w.tile == k.first_tile ? 0 : 1);
+            k.next += w.kb_end - w.kb_begin;
+        }
     } else {
         const int u = (int)k.next;
         w.tile = u / p.splits;

@@ -48,22 +48,24 @@ static w4a16_status read_device(w4a16_ctx *ctx, int device) {
     return W4A16_OK;
 }
 
-/* W4A16_SM90_PLAN=BM,SPLITS or BM,sk (stream-K): sm90_prefill's plan for
- * every call, for A/B runs of plans. Checked against each call's shape when
- * it runs (w4a16_sm90_plan_make). */
+/* W4A16_SM90_PLAN=BM,SPLITS, BM,sk (stream-K) or BM,hy (whole rounds, then
+ * stream-K): sm90_prefill's plan for every call, for A/B runs of plans.
+ * Checked against each call's shape when it runs (w4a16_sm90_plan_make). */
 static w4a16_status read_sm90_plan(w4a16_ctx *ctx) {
     const char *plan = getenv("W4A16_SM90_PLAN");
     ctx->sm90_block_m = 0;
     ctx->sm90_splits = 1;
-    ctx->sm90_streamk = 0;
+    ctx->sm90_mode = W4A16_SM90_WHOLE;
     if (plan == NULL || plan[0] == '\0') return W4A16_OK;
     char *end = NULL;
     const long block_m = strtol(plan, &end, 10);
     long splits = 1;
-    int streamk = 0;
+    int mode = W4A16_SM90_WHOLE;
     int ok = end != plan && *end == ',';
     if (ok && strcmp(end + 1, "sk") == 0) {
-        streamk = 1;
+        mode = W4A16_SM90_STREAMK;
+    } else if (ok && strcmp(end + 1, "hy") == 0) {
+        mode = W4A16_SM90_HYBRID;
     } else if (ok) {
         const char *rest = end + 1;
         splits = strtol(rest, &end, 10);
@@ -71,12 +73,12 @@ static w4a16_status read_sm90_plan(w4a16_ctx *ctx) {
     }
     if (!ok || block_m < 1 || block_m > 256 || splits < 1 || splits > W4A16_SM90_MAX_SPLITS)
         return w4a16_fail(W4A16_ERR_ARG,
-                          "W4A16_SM90_PLAN='%s' is not BM,SPLITS or BM,sk (BM a token tile, "
-                          "SPLITS 1 to %d)",
+                          "W4A16_SM90_PLAN='%s' is not BM,SPLITS, BM,sk or BM,hy (BM a token "
+                          "tile, SPLITS 1 to %d)",
                           plan, W4A16_SM90_MAX_SPLITS);
     ctx->sm90_block_m = (int)block_m;
     ctx->sm90_splits = (int)splits;
-    ctx->sm90_streamk = streamk;
+    ctx->sm90_mode = mode;
     return W4A16_OK;
 }
 

@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "common/fault.h"
 #include "cuda/kernels.h"
@@ -40,11 +41,12 @@ static w4a16_sm90_plan plan_for(const w4a16_ctx *ctx, int64_t rows, const w4a16_
                                 size_t workspace_bytes) {
     if (ctx->sm90_block_m > 0) /* W4A16_SM90_PLAN; block_m 0 when the shape cannot take it */
         return w4a16_sm90_plan_make(rows, w->n_padded, w->k_padded, ctx->sm_count,
-                                    ctx->sm90_block_m, ctx->sm90_splits, ctx->sm90_streamk);
+                                    ctx->sm90_block_m, ctx->sm90_splits,
+                                    (w4a16_sm90_mode)ctx->sm90_mode);
     if (!ctx->batch_invariant)
         return w4a16_sm90_plan_choose(rows, w->n_padded, w->k_padded, ctx->sm_count,
                                       workspace_bytes);
-    w4a16_sm90_plan plan = {W4A16_SM90_INVARIANT_BLOCK_M, 1, 0, 0, 0, 0.0};
+    w4a16_sm90_plan plan = {W4A16_SM90_INVARIANT_BLOCK_M, 1, 0, 0, 0, 0.0, 0};
     plan.units = (w->n_padded + W4A16_SM90_ROWS - 1) / W4A16_SM90_ROWS *
                  ((rows + plan.block_m - 1) / plan.block_m);
     plan.grid = w4a16_sm90_grid(plan.units, plan.block_m, ctx->sm_count);
@@ -125,10 +127,10 @@ w4a16_status w4a16_sm90_run(const w4a16_gemm_call *call) {
         const w4a16_sm90_plan plan =
             rows == layout.m_chunk ? layout.plan : plan_for(ctx, rows, w, partials_room);
         W4A16_FAIL_IF(plan.block_m == 0, W4A16_ERR_ARG,
-                      "sm90_prefill: W4A16_SM90_PLAN=%d,%d%s cannot run M=%lld (token tiles "
-                      "32, 64, 128, 160, 192, 224, 256; stream-K needs 2 k-blocks a CTA)",
-                      ctx->sm90_block_m, ctx->sm90_splits, ctx->sm90_streamk ? " (stream-K)" : "",
-                      (long long)rows);
+                      "sm90_prefill: W4A16_SM90_PLAN='%s' cannot run M=%lld (token tiles 32, 64, "
+                      "128, 160, 192, 224, 256; stream-K needs 2 k-blocks a CTA, the hybrid a "
+                      "whole round and tiles left over)",
+                      getenv("W4A16_SM90_PLAN"), (long long)rows);
         W4A16_FAIL_IF(w4a16_sm90_partial_bytes(&plan, rows, w->n_padded) > partials_room,
                       W4A16_ERR_NOMEM,
                       "sm90_prefill: the plan's partial sums need %zu bytes of workspace; %zu "
@@ -154,6 +156,7 @@ w4a16_status w4a16_sm90_run(const w4a16_gemm_call *call) {
         args.splits = plan.splits;
         args.partials = (float *)(workspace + layout.perm_bytes);
         args.streamk = plan.streamk;
+        args.dp_tiles = plan.dp_tiles;
         args.grid = plan.grid;
         args.counters = ctx->tile_counters;
         /* C is written by the last launch of each M-chunk: the kernel when it

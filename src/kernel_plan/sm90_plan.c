@@ -66,25 +66,17 @@ static double predict(int64_t M, int64_t n_padded, int64_t k_padded, int sm_coun
     return total;
 }
 
-/* Stream-K: every CTA takes an equal share of all tiles' k-blocks; the tiles
- * cut at a share's ends meet through the workspace, the last to arrive adding
- * them up (a partial tile written, up to two read). */
-static double predict_streamk(int64_t M, int64_t n_padded, int64_t k_padded, int sm_count,
-                              int block_m, int *grid_out) {
-    const int64_t tiles = ceil_div(n_padded, W4A16_SM90_ROWS) * ceil_div(M, block_m);
-    const int64_t k_blocks = k_padded / W4A16_SM90_BLOCK_K;
-    const int64_t total = tiles * k_blocks;
-    const int64_t slots = (int64_t)sm_count * w4a16_sm90_ctas_per_sm(block_m);
-    int64_t grid = slots < total / MIN_BLOCKS_PER_SPLIT ? slots : total / MIN_BLOCKS_PER_SPLIT;
-    if (grid < 1) grid = 1;
-    const int64_t share = ceil_div(total, grid);
+/* Stream-K over `tiles` tiles on `grid` CTAs: every CTA takes an equal share
+ * of their k-blocks; the tiles cut at a share's ends meet through the
+ * workspace, the last to arrive adding them up (a partial tile written, up to
+ * two read). */
+static double predict_shares(int64_t tiles, int64_t k_blocks, int64_t grid, int block_m) {
+    const int64_t share = ceil_div(tiles * k_blocks, grid);
     const double tile_bytes = (double)W4A16_SM90_ROWS * block_m * 4;
     /* The last CTA to finish a tile reads every share's part of it: more than
      * two when a tile is shared by several CTAs (few tiles, long K). */
     const int64_t parts = tiles >= grid ? 2 : ceil_div(grid, tiles) + 1;
-    *grid_out = (int)grid;
-    return LAUNCH_US + (double)share * block_us(block_m) +
-           (double)(share / k_blocks + 2) * UNIT_OVERHEAD_US +
+    return (double)share * block_us(block_m) + (double)(share / k_blocks + 2) * UNIT_OVERHEAD_US +
            (double)(parts + 1) * tile_bytes / L2_BYTES_PER_SM_US;
 }
 
@@ -103,26 +95,38 @@ static void consider(w4a16_sm90_plan *best, int *have, w4a16_sm90_plan plan) {
 static const int WIDTHS[] = {32, 64, 128, 160, 192, 224, 256};
 
 w4a16_sm90_plan w4a16_sm90_plan_make(int64_t M, int64_t n_padded, int64_t k_padded, int sm_count,
-                                     int block_m, int splits, int streamk) {
-    w4a16_sm90_plan plan = {0, 1, 0, 0, 0, 0.0};
+                                     int block_m, int splits, w4a16_sm90_mode mode) {
+    w4a16_sm90_plan plan = {0, 1, 0, 0, 0, 0.0, 0};
     int known = 0;
     for (size_t w = 0; w < sizeof WIDTHS / sizeof WIDTHS[0]; w++) known |= WIDTHS[w] == block_m;
-    if (!known || splits < 1 || splits > W4A16_SM90_MAX_SPLITS || (streamk && splits != 1))
+    if (!known || splits < 1 || splits > W4A16_SM90_MAX_SPLITS ||
+        (mode != W4A16_SM90_WHOLE && splits != 1))
         return plan;
     if (sm_count < 1) sm_count = 1;
-    plan.block_m = block_m;
-    plan.splits = splits;
-    if (streamk) {
-        if (k_padded / W4A16_SM90_BLOCK_K * ceil_div(n_padded, W4A16_SM90_ROWS) *
-                ceil_div(M, block_m) < MIN_BLOCKS_PER_SPLIT) {
-            plan.block_m = 0;
+    if (mode != W4A16_SM90_WHOLE) {
+        const int64_t tiles = ceil_div(n_padded, W4A16_SM90_ROWS) * ceil_div(M, block_m);
+        const int64_t k_blocks = k_padded / W4A16_SM90_BLOCK_K;
+        const int64_t slots = (int64_t)sm_count * w4a16_sm90_ctas_per_sm(block_m);
+        /* Whole rounds first (the hybrid), then at least two k-blocks a share. */
+        const int64_t rounds = mode == W4A16_SM90_HYBRID ? tiles / slots : 0;
+        const int64_t left = (tiles - rounds * slots) * k_blocks;
+        int64_t grid = rounds > 0 ? slots : left / MIN_BLOCKS_PER_SPLIT;
+        if (grid > slots) grid = slots;
+        if (grid < 1 || left < MIN_BLOCKS_PER_SPLIT * grid ||
+            (mode == W4A16_SM90_HYBRID && rounds == 0))
             return plan;
-        }
+        plan.block_m = block_m;
         plan.streamk = 1;
-        plan.units = ceil_div(n_padded, W4A16_SM90_ROWS) * ceil_div(M, block_m);
-        plan.predicted_us = predict_streamk(M, n_padded, k_padded, sm_count, block_m, &plan.grid);
+        plan.units = tiles;
+        plan.grid = (int)grid;
+        plan.dp_tiles = (int)(rounds * grid);
+        plan.predicted_us = LAUNCH_US +
+                            (double)rounds * ((double)k_blocks * block_us(block_m) + UNIT_OVERHEAD_US) +
+                            predict_shares(tiles - rounds * grid, k_blocks, grid, block_m);
         return plan;
     }
+    plan.block_m = block_m;
+    plan.splits = splits;
     plan.predicted_us = predict(M, n_padded, k_padded, sm_count, block_m, splits, &plan.units);
     plan.grid = w4a16_sm90_grid(plan.units, block_m, sm_count);
     return plan;
@@ -136,7 +140,7 @@ w4a16_sm90_plan w4a16_sm90_plan_choose(int64_t M, int64_t n_padded, int64_t k_pa
      * round trip more than its tensor work (v2b: ~0.45 us a block at 32 and
      * 64 tokens), which this model does not see. */
     const int64_t k_blocks = k_padded / W4A16_SM90_BLOCK_K;
-    w4a16_sm90_plan best = {256, 1, 0, 0, 1, 0.0};
+    w4a16_sm90_plan best = {256, 1, 0, 0, 1, 0.0, 0};
     int have = 0;
     if (sm_count < 1) sm_count = 1;
     for (size_t w = 0; w < sizeof WIDTHS / sizeof WIDTHS[0]; w++) {
@@ -149,7 +153,7 @@ w4a16_sm90_plan w4a16_sm90_plan_choose(int64_t M, int64_t n_padded, int64_t k_pa
         for (int splits = 1; splits <= W4A16_SM90_MAX_SPLITS; splits++) {
             if (splits > 1 && k_blocks / splits < MIN_BLOCKS_PER_SPLIT) break;
             w4a16_sm90_plan plan = w4a16_sm90_plan_make(M, n_padded, k_padded, sm_count, block_m,
-                                                        splits, 0);
+                                                        splits, W4A16_SM90_WHOLE);
             if (w4a16_sm90_partial_bytes(&plan, M, n_padded) > workspace_bytes) break;
             consider(&best, &have, plan);
         }
@@ -165,7 +169,8 @@ w4a16_sm90_plan w4a16_sm90_plan_choose(int64_t M, int64_t n_padded, int64_t k_pa
         const int64_t tiles = ceil_div(n_padded, W4A16_SM90_ROWS) * m_tiles;
         if (tiles > sm_count && 4 * tiles <= 5 * (int64_t)sm_count &&
             (m_tiles == 1 || block_m == 256) && k_blocks >= 2 * MIN_BLOCKS_PER_SPLIT) {
-            w4a16_sm90_plan plan = w4a16_sm90_plan_make(M, n_padded, k_padded, sm_count, block_m, 1, 1);
+            w4a16_sm90_plan plan =
+                w4a16_sm90_plan_make(M, n_padded, k_padded, sm_count, block_m, 1, W4A16_SM90_STREAMK);
             if (w4a16_sm90_partial_bytes(&plan, M, n_padded) <= workspace_bytes)
                 consider(&best, &have, plan);
         }

@@ -38,7 +38,14 @@ typedef struct {
     int64_t units;     /* tiles x splits: the persistent grid's work items */
     int grid;          /* CTAs: at most w4a16_sm90_ctas_per_sm(block_m) per SM */
     double predicted_us; /* the model's time for the call */
+    int dp_tiles;      /* stream-K: tiles run whole first, in rounds of the grid; the
+                          k-blocks of the rest are shared out (0: all shared out) */
 } w4a16_sm90_plan;
+
+/* How a plan covers the tiles: whole tiles (each maybe split in K), stream-K
+ * (every CTA an equal share of all k-blocks), or whole rounds of tiles
+ * followed by stream-K over the tiles left. */
+typedef enum { W4A16_SM90_WHOLE = 0, W4A16_SM90_STREAMK = 1, W4A16_SM90_HYBRID = 2 } w4a16_sm90_mode;
 
 /* Bytes of fp32 partials a plan needs (0 when it does not split K): split-K's
  * [splits][M][n_padded], or stream-K's two partial tiles per CTA. */
@@ -48,13 +55,14 @@ size_t w4a16_sm90_partial_bytes(const w4a16_sm90_plan *plan, int64_t M, int64_t 
  * w4a16_sm90_ctas_per_sm(block_m) per SM. */
 int w4a16_sm90_grid(int64_t units, int block_m, int sm_count);
 
-/* The plan of `block_m` tokens a tile and `splits` K ranges (streamk: 1 for
- * stream-K instead, splits 1), with its grid and the model's time, or
- * block_m 0 when no such plan exists: block_m not one of the widths, splits
- * outside 1..W4A16_SM90_MAX_SPLITS, or stream-K with fewer than two k-blocks
- * a CTA. For A/B runs of plans (W4A16_SM90_PLAN) and for the choice below. */
+/* The plan of `block_m` tokens a tile and `splits` K ranges (splits 1 for the
+ * stream-K modes), with its grid and the model's time, or block_m 0 when no
+ * such plan exists: block_m not one of the widths, splits outside
+ * 1..W4A16_SM90_MAX_SPLITS, stream-K with fewer than two k-blocks a CTA, or
+ * the hybrid without both a whole round and tiles left over. For A/B runs of
+ * plans (W4A16_SM90_PLAN) and for the choice below. */
 w4a16_sm90_plan w4a16_sm90_plan_make(int64_t M, int64_t n_padded, int64_t k_padded, int sm_count,
-                                     int block_m, int splits, int streamk);
+                                     int block_m, int splits, w4a16_sm90_mode mode);
 
 /* The fastest plan by the model for M tokens against an n_padded x k_padded
  * packed weight on `sm_count` SMs, splitting K only while the partials fit in
