@@ -4,8 +4,9 @@
  * of 32 to 256, with and without split K), odd N and K, large M, Qwen3-4B
  * shapes, a workspace too small for its splits or for act-order's whole A;
  * what it declines (misaligned A, lda not a multiple of 8, groups of 8 and
- * 24) with the fallback taking them under auto; and CUDA-graph capture and
- * bitwise repeat. Skips on a GPU that is not Hopper, saying so. */
+ * 24) with the fallback taking them under auto; CUDA-graph capture and
+ * bitwise repeat; and plans forced with W4A16_SM90_PLAN (the hybrid, paired
+ * tiles with stream-K and split K). Skips on a GPU that is not Hopper, saying so. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -343,6 +344,76 @@ static void test_batch_invariant(void **state) {
     w4a16_ctx_destroy(ctx);
 }
 
+/* Plans forced with W4A16_SM90_PLAN (read when the ctx is created), each
+ * against the reference: the hybrid (a whole round of 132 tiles, then
+ * stream-K over the rest) with one CTA an SM and with two (64-token tiles),
+ * stream-K over paired CTAs with each tile in ~13 parts, and split K over
+ * paired CTAs in more than one round. A plan the shape cannot take fails the
+ * call with W4A16_ERR_ARG, writing nothing; a malformed value fails the ctx. */
+static void test_forced_plans(void **state) {
+    fixture *f = *state;
+    HOPPER_REQUIRED(f);
+    int sms = 0;
+    CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+    const struct {
+        const char *plan;
+        gpu_weight_spec spec;
+        int64_t M;
+        int needs_132_sms; /* the hybrid's round is 132 tiles */
+    } cases[] = {{"256,hy", {W4A16_FORMAT_AWQ, 2560, 1024, 128, 1, 0, W4A16_F16}, 2048, 1},
+                 {"64,hy", {W4A16_FORMAT_GPTQ, 9728, 1024, 128, 0, 0, W4A16_F16}, 256, 1},
+                 {"64,sk", {W4A16_FORMAT_CT, 2560, 4096, 128, 0, 0, W4A16_BF16}, 64, 0},
+                 {"32,5", {W4A16_FORMAT_AWQ, 2560, 4096, 64, 1, 0, W4A16_F16}, 100, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (cases[i].needs_132_sms && sms != 132) {
+            printf("W4A16_SM90_PLAN=%s: skipped, the device has %d SMs, not 132\n", cases[i].plan,
+                   sms);
+            continue;
+        }
+        setenv("W4A16_SM90_PLAN", cases[i].plan, 1);
+        w4a16_ctx *ctx = forced_ctx(0);
+        unsetenv("W4A16_SM90_PLAN");
+        assert_non_null(ctx);
+        const w4a16_dtype dtype = cases[i].spec.scales_dtype;
+        gpu_check_options options = {dtype, 1, (int)i % 2, 0, 0, 3, 9300 + i};
+        gpu_check_gemm(ctx, f->cublas, &cases[i].spec, &cases[i].M, 1, &options);
+        printf("W4A16_SM90_PLAN=%s ok: %s at M = %lld\n", cases[i].plan,
+               gpu_weight_describe(&cases[i].spec), (long long)cases[i].M);
+        w4a16_ctx_destroy(ctx);
+    }
+    /* 48 tokens is no tile width: the call fails and C stays poisoned. */
+    setenv("W4A16_SM90_PLAN", "48,1", 1);
+    w4a16_ctx *ctx = forced_ctx(0);
+    unsetenv("W4A16_SM90_PLAN");
+    assert_non_null(ctx);
+    const gpu_weight_spec spec = {W4A16_FORMAT_AWQ, 256, 256, 128, 1, 0, W4A16_F16};
+    gpu_packed p;
+    gpu_packed_make(ctx, &spec, W4A16_F16, 9400, &p);
+    const int64_t m = 40, n = spec.n;
+    uint16_t *A_host = gpu_random_halves(m * spec.k, W4A16_F16, -1, 1, 9401);
+    void *A = gpu_upload(A_host, (size_t)(m * spec.k) * 2);
+    void *C = gpu_alloc((size_t)(m * n) * 2);
+    gpu_poison(C, (size_t)(m * n) * 2);
+    assert_int_equal(w4a16_gemm(ctx, &p.packed, A, spec.k, C, n, m, NULL, NULL), W4A16_ERR_ARG);
+    assert_non_null(strstr(w4a16_last_error(), "W4A16_SM90_PLAN='48,1'"));
+    CUDA_CHECK(cudaDeviceSynchronize());
+    assert_int_equal(gpu_count_written(C, m * n), 0);
+    CUDA_CHECK(cudaFree(A));
+    CUDA_CHECK(cudaFree(C));
+    free(A_host);
+    gpu_packed_free(&p);
+    w4a16_ctx_destroy(ctx);
+    const char *malformed[] = {"64", "64,", "64,x", "64,0", "300,1", "64,2,3", "sk"};
+    for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
+        setenv("W4A16_SM90_PLAN", malformed[i], 1);
+        w4a16_ctx *bad = NULL;
+        assert_int_equal(w4a16_ctx_create(0, 0, &bad), W4A16_ERR_ARG);
+        unsetenv("W4A16_SM90_PLAN");
+        assert_null(bad);
+        assert_non_null(strstr(w4a16_last_error(), "W4A16_SM90_PLAN"));
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch_invariant),
@@ -351,6 +422,7 @@ int main(void) {
         cmocka_unit_test(test_odd_shapes),      cmocka_unit_test(test_large_and_qwen),
         cmocka_unit_test(test_small_workspace), cmocka_unit_test(test_declines),
         cmocka_unit_test(test_auto_choice),     cmocka_unit_test(test_capture_and_repeat),
+        cmocka_unit_test(test_forced_plans),
     };
     return gpu_tests_exit_code(cmocka_run_group_tests(tests, setup, teardown));
 }
