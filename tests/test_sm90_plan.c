@@ -107,8 +107,8 @@ static void test_short_k_does_not_split(void **state) {
 }
 
 /* The 32- and 64-token tiles run two CTAs an SM: their grid may reach twice
- * the SMs (qkv at M = 64 has 96 tiles of 32, split 2 ways: 192 units), and
- * only small M chooses them; wider tiles keep one CTA an SM. */
+ * the SMs (gate_up at M = 64: stream-K over 264 CTAs), and only small M
+ * chooses them; wider tiles keep one CTA an SM. */
 static void test_narrow_tiles_pair_on_an_sm(void **state) {
     (void)state;
     assert_int_equal(w4a16_sm90_ctas_per_sm(32), 2);
@@ -117,7 +117,7 @@ static void test_narrow_tiles_pair_on_an_sm(void **state) {
     assert_int_equal(w4a16_sm90_grid(1000, 64, SMS), 2 * SMS);
     assert_int_equal(w4a16_sm90_grid(1000, 128, SMS), SMS);
     assert_int_equal(w4a16_sm90_grid(100, 32, SMS), 100);
-    const w4a16_sm90_plan small = w4a16_sm90_plan_choose(64, 6144, 2560, SMS, WORKSPACE);
+    const w4a16_sm90_plan small = w4a16_sm90_plan_choose(64, 19456, 2560, SMS, WORKSPACE);
     assert_true(small.block_m <= 64);
     assert_true(small.grid > SMS && small.grid <= 2 * SMS);
     for (int64_t m = 257; m <= 8192; m *= 2) {

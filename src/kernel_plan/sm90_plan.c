@@ -1,35 +1,35 @@
 /* The Hopper kernel's tile and split choice (see sm90_plan.h).
  *
  * The model (H100 figures; bench/NOTES.md has the measurements to refit it):
- * a CTA owns an SM and works through its units one after another, so the call
- * takes ceil(units / SMs) rounds of one unit's time. A unit is k-blocks of
- * 64, each costing the larger of its compute (a fixed part plus a part per
- * token, fitted to measurements) and its bytes (4 KB of weights at the SM's share of DRAM
- * bandwidth, ~23 GB/s, plus block_m x 128 bytes of A from L2 at ~2.5x that),
- * plus a fixed cost to start and store it. Splitting K adds a reduction
- * kernel that reads the partials once; stream-K shares all k-blocks out
- * evenly instead, at the cost of a partial tile or two per CTA. */
+ * a CTA works through its units one after another, so the call takes
+ * ceil(units / slots) rounds of one unit's time, slots being the SMs, or twice
+ * them for the narrow tiles that pair two CTAs on an SM. A unit is k-blocks of
+ * 64, each costing a fixed part plus a part per token, plus a fixed cost to
+ * start and store it. Splitting K adds a reduction kernel that reads the
+ * partials once; stream-K shares all k-blocks out evenly instead, at the cost
+ * of a partial tile or two per CTA. */
 #include "kernel_plan/sm90_plan.h"
 
 #include <stdint.h>
 
-/* A k-block's tensor work and dequantization on one SM of a busy card, as
- * a fixed cost plus a cost per token: fitted to v5 on the H100 (bench/NOTES.md,
- * v6): gate_up at M = 2048 with 256-token tiles (0.955 us a block) and
- * 160-token tiles (0.684); within 3% of v5's times at M = 8192 on the four
- * Qwen3-4B shapes. */
-static const double BLOCK_FIXED_US = 0.233;
-static const double BLOCK_US_PER_TOKEN = 0.00282;
-static const double DRAM_BYTES_PER_SM_US = 22.7e3;   /* 3.0 TB/s over 132 SMs */
-static const double L2_BYTES_PER_SM_US = 57.0e3;
-static const double UNIT_OVERHEAD_US = 0.5;
-static const double LAUNCH_US = 2.0;
+/* The constants are fitted (bench/NOTES.md, v8) to 117 times of v8 on the
+ * H100: the four Qwen3-4B shapes at M = 64 and 256 under 11 forced plans
+ * (W4A16_SM90_PLAN) and the default plans at M = 17 to 8192; the model's
+ * times are within 16% of them (rms of the log ratio). REDUCE_BYTES_PER_US is
+ * v1's measurement, kept out of the fit: the sweep had no large partials.
+ * A k-block's tensor work and dequantization on one SM, a fixed cost plus a
+ * cost per token. */
+static const double BLOCK_FIXED_US = 0.124;
+static const double BLOCK_US_PER_TOKEN = 0.00222;
+static const double FIXUP_BYTES_PER_SM_US = 48.7e3;  /* stream-K's partial tiles */
+/* A unit's start (its first blocks' latency) and its epilogue. */
+static const double UNIT_OVERHEAD_US = 3.2;
+static const double LAUNCH_US = 0.13;
 static const double REDUCE_BYTES_PER_US = 2.0e6;     /* partials mostly from L2 */
 static const int MIN_BLOCKS_PER_SPLIT = 2;
-/* A CTA's k-block when a second CTA shares its SM (the narrow tiles): each
- * runs a little slower than alone, both together about 1.7x as many blocks.
- * A prediction (bench/NOTES.md, v8) until measured. */
-static const double PAIRED_SLOWDOWN = 1.15;
+/* A CTA's k-block when a second CTA shares its SM (the narrow tiles with more
+ * CTAs than SMs): the pair gets only ~1.2x the blocks of one CTA alone. */
+static const double PAIRED_SLOWDOWN = 1.67;
 static const int64_t PAIRED_MAX_M = 256;
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -41,14 +41,13 @@ size_t w4a16_sm90_partial_bytes(const w4a16_sm90_plan *plan, int64_t M, int64_t 
     return (size_t)plan->splits * (size_t)M * (size_t)n_padded * sizeof(float);
 }
 
-/* One k-block of a tile on one SM: the larger of its compute (tensor work and
- * dequantization) and its bytes. */
-static double block_us(int block_m) {
-    const double tensor = (BLOCK_FIXED_US + BLOCK_US_PER_TOKEN * block_m) *
-                          (w4a16_sm90_ctas_per_sm(block_m) > 1 ? PAIRED_SLOWDOWN : 1.0);
-    const double bytes = W4A16_SM90_ROWS * W4A16_SM90_BLOCK_K / 2 / DRAM_BYTES_PER_SM_US +
-                         (double)block_m * W4A16_SM90_BLOCK_K * 2 / L2_BYTES_PER_SM_US;
-    return tensor > bytes ? tensor : bytes;
+/* One k-block of a tile on one SM (its tensor work and dequantization, which
+ * also covers its bytes: 4 KB of weights a block keeps 132 SMs within the
+ * DRAM's rate down to 32 tokens), slower when `ctas` CTAs exceed the SMs and
+ * the tile width pairs them on an SM. */
+static double block_us(int block_m, int64_t ctas, int sm_count) {
+    const int shared = w4a16_sm90_ctas_per_sm(block_m) > 1 && ctas > sm_count;
+    return (BLOCK_FIXED_US + BLOCK_US_PER_TOKEN * block_m) * (shared ? PAIRED_SLOWDOWN : 1.0);
 }
 
 static double predict(int64_t M, int64_t n_padded, int64_t k_padded, int sm_count, int block_m,
@@ -58,7 +57,8 @@ static double predict(int64_t M, int64_t n_padded, int64_t k_padded, int sm_coun
     const int64_t k_blocks = k_padded / W4A16_SM90_BLOCK_K;
     const int64_t units = n_tiles * m_tiles * splits;
     const int64_t slots = (int64_t)sm_count * w4a16_sm90_ctas_per_sm(block_m);
-    const double unit = (double)ceil_div(k_blocks, splits) * block_us(block_m) + UNIT_OVERHEAD_US;
+    const double unit =
+        (double)ceil_div(k_blocks, splits) * block_us(block_m, units, sm_count) + UNIT_OVERHEAD_US;
     double total = LAUNCH_US + (double)ceil_div(units, slots) * unit;
     if (splits > 1)
         total += LAUNCH_US + (double)splits * M * n_padded * 4 * 2 / REDUCE_BYTES_PER_US;
@@ -70,14 +70,16 @@ static double predict(int64_t M, int64_t n_padded, int64_t k_padded, int sm_coun
  * of their k-blocks; the tiles cut at a share's ends meet through the
  * workspace, the last to arrive adding them up (a partial tile written, up to
  * two read). */
-static double predict_shares(int64_t tiles, int64_t k_blocks, int64_t grid, int block_m) {
+static double predict_shares(int64_t tiles, int64_t k_blocks, int64_t grid, int block_m,
+                             int sm_count) {
     const int64_t share = ceil_div(tiles * k_blocks, grid);
     const double tile_bytes = (double)W4A16_SM90_ROWS * block_m * 4;
     /* The last CTA to finish a tile reads every share's part of it: more than
      * two when a tile is shared by several CTAs (few tiles, long K). */
     const int64_t parts = tiles >= grid ? 2 : ceil_div(grid, tiles) + 1;
-    return (double)share * block_us(block_m) + (double)(share / k_blocks + 2) * UNIT_OVERHEAD_US +
-           (double)(parts + 1) * tile_bytes / L2_BYTES_PER_SM_US;
+    return (double)share * block_us(block_m, grid, sm_count) +
+           (double)(share / k_blocks + 2) * UNIT_OVERHEAD_US +
+           (double)(parts + 1) * tile_bytes / FIXUP_BYTES_PER_SM_US;
 }
 
 int w4a16_sm90_grid(int64_t units, int block_m, int sm_count) {
@@ -121,8 +123,9 @@ w4a16_sm90_plan w4a16_sm90_plan_make(int64_t M, int64_t n_padded, int64_t k_padd
         plan.grid = (int)grid;
         plan.dp_tiles = (int)(rounds * grid);
         plan.predicted_us = LAUNCH_US +
-                            (double)rounds * ((double)k_blocks * block_us(block_m) + UNIT_OVERHEAD_US) +
-                            predict_shares(tiles - rounds * grid, k_blocks, grid, block_m);
+                            (double)rounds * ((double)k_blocks * block_us(block_m, grid, sm_count) +
+                                              UNIT_OVERHEAD_US) +
+                            predict_shares(tiles - rounds * grid, k_blocks, grid, block_m, sm_count);
         return plan;
     }
     plan.block_m = block_m;
