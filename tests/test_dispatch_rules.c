@@ -1,5 +1,5 @@
 /* auto's rule (src/gpu/dispatch_rules.c): Hopper's bands are today's
- * measured crossovers (decode to M = 16, sm90_prefill above), other devices
+ * measured crossovers (decode to M = 8, sm90_prefill above), other devices
  * get the kernels that run there, and every rule is
  * well formed: bands ascending, the last open-ended, each naming a kernel. */
 #include <setjmp.h>
@@ -20,12 +20,12 @@ static void test_hopper_bands(void **state) {
     (void)state;
     const w4a16_dispatch_rule *rule = w4a16_dispatch_rule_for(9);
     assert_string_equal(rule->device_class, "sm_90");
-    for (int64_t m = 0; m <= 16; m++) {
+    for (int64_t m = 0; m <= 8; m++) {
         const w4a16_dispatch_band *band = w4a16_dispatch_rule_band(rule, m);
         assert_int_equal(band->kernels[0], W4A16_KERNEL_DECODE);
         assert_int_equal(band->kernels[1], W4A16_KERNEL_DECODE_V2); /* where decode declines */
     }
-    const int64_t prefill[] = {17, 64, 1000, 1024, 1025, 2048, 8192, INT64_MAX};
+    const int64_t prefill[] = {9, 16, 17, 64, 1000, 1024, 1025, 2048, 8192, INT64_MAX};
     for (size_t i = 0; i < sizeof prefill / sizeof prefill[0]; i++)
         assert_int_equal(first_choice(9, prefill[i]), W4A16_KERNEL_SM90_PREFILL);
 }

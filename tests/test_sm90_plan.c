@@ -45,22 +45,27 @@ static void test_few_tiles_split_k(void **state) {
     assert_true(w4a16_sm90_partial_bytes(&plan, 17, 2560) <= WORKSPACE);
 }
 
-/* down at M = 2048: 160 tiles of 128 x 256 are 1.2 rounds of 132 SMs; stream-K
- * shares the k-blocks evenly over all of them, two partial tiles per CTA. At
- * several rounds (M = 8192) or fewer tiles than SMs (M = 64) it does not. */
+/* gate_up (19456 x 2560) at M = 100: 152 tiles of 128 tokens are 1.15 rounds
+ * of 132 SMs; stream-K shares the k-blocks evenly over all of them, two
+ * partial tiles per CTA. Over several m-tiles (down at M = 2048) or several
+ * rounds (M = 8192) it does not: down at 2048 runs 260 whole tiles of 160. */
 static void test_ragged_rounds_use_streamk(void **state) {
     (void)state;
-    const w4a16_sm90_plan plan = w4a16_sm90_plan_choose(2048, 2560, 9728, SMS, WORKSPACE);
+    const w4a16_sm90_plan plan = w4a16_sm90_plan_choose(100, 19456, 2560, SMS, WORKSPACE);
     assert_int_equal(plan.streamk, 1);
     assert_int_equal(plan.splits, 1);
+    assert_int_equal(plan.block_m, 128);
     assert_int_equal(plan.grid, SMS);
     assert_true(plan.units <= W4A16_SM90_STREAMK_MAX_TILES);
-    assert_int_equal(w4a16_sm90_partial_bytes(&plan, 2048, 2560),
+    assert_int_equal(w4a16_sm90_partial_bytes(&plan, 100, 19456),
                      (size_t)SMS * 2 * W4A16_SM90_ROWS * plan.block_m * 4);
     /* Without room for the partial tiles it falls back to whole tiles. */
-    const w4a16_sm90_plan none = w4a16_sm90_plan_choose(2048, 2560, 9728, SMS, 0);
+    const w4a16_sm90_plan none = w4a16_sm90_plan_choose(100, 19456, 2560, SMS, 0);
     assert_int_equal(none.streamk, 0);
     assert_int_equal(none.splits, 1);
+    const w4a16_sm90_plan down = w4a16_sm90_plan_choose(2048, 2560, 9728, SMS, WORKSPACE);
+    assert_int_equal(down.streamk, 0);
+    assert_int_equal(down.block_m, 160);
     assert_int_equal(w4a16_sm90_plan_choose(8192, 2560, 4096, SMS, WORKSPACE).streamk, 0);
     assert_int_equal(w4a16_sm90_plan_choose(64, 2560, 9728, SMS, WORKSPACE).streamk, 0);
 }

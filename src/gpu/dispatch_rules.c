@@ -10,25 +10,27 @@
 #define FALLBACK W4A16_KERNEL_FALLBACK
 
 static const w4a16_dispatch_rule RULES[] = {
-    /* Hopper. Measured on the H100 80GB HBM3 with `w4a16 tune` (f16 g128 sym,
-     * Qwen3-4B shapes, M = 8..8192; bench/results/tune-2026-12-07-h100.json,
-     * commit b6e5582, sm90_prefill v7) and `w4a16 bench` (bench/RESULTS.md).
+    /* Hopper. Measured on the H100 80GB HBM3 with `w4a16 tune` (f16 g128 sym):
+     * the Qwen3-4B shapes at M = 8..8192 (bench/results/tune-2026-12-07-h100.json,
+     * commit b6e5582, sm90_prefill v7), then the unmerged Qwen3-4B projections
+     * the rule was not fitted on (bench/results/tune-unmerged-2026-12-07-h100.json,
+     * commit 8a56269, sm90_prefill v8), and `w4a16 bench` (bench/RESULTS.md).
      * The H200 shares the class until measured. */
     {"sm_90",
      9,
      {
-         /* M <= 16, the decode kernels' own limit (two n8 token blocks). At
-          * M = 8 decode is the fastest on all four shapes; at 12 and 16 it and
-          * sm90_prefill v7 each win two shapes by 5-13% (decode qkv, gate_up;
-          * sm90_prefill o_proj, down), so the band stays where it was
-          * measured before (decode v3 1.23-2.26x cuBLAS). decode_v2 where
-          * decode declines (a K too long for A in shared memory). */
-         {16, {DECODE, DECODE_V2}},
-         /* M >= 17: sm90_prefill v7 beats the fallback at every M of the sweep
-          * on every shape (and cuBLAS itself at M = 8192: 1.03-1.08x) but
-          * o_proj and down at M = 2048, 7-14% slower there (stream-K), and
-          * o_proj at 4096 (2%). The fallback stays for what sm90_prefill
-          * declines (A not 16-byte aligned, lda not a multiple of 8, G < 32). */
+         /* M <= 8: decode is the fastest at M = 1..8 on every shape of both
+          * tunes. At 12 and 16 sm90_prefill v8 (its narrow plans) beats it on
+          * all three unmerged shapes by 7-19% (v7 had won only two of four
+          * merged ones), and at 16 on three of the four merged shapes in
+          * v8's bench (gate_up: decode by 6%). decode_v2 where decode
+          * declines (a K too long for A in shared memory). */
+         {8, {DECODE, DECODE_V2}},
+         /* M >= 9: sm90_prefill beats the fallback at every M of both sweeps
+          * but k/v (1024 x 2560) at M = 1024 (by 4%), and cuBLAS itself at
+          * M = 8192 on three of four shapes. The fallback stays for what
+          * sm90_prefill declines (A not 16-byte aligned, lda not a multiple
+          * of 8, G < 32). */
          {INT64_MAX, {SM90_PREFILL}},
      },
      2},

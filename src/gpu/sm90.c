@@ -10,7 +10,6 @@
 
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "common/fault.h"
 #include "cuda/kernels.h"
@@ -51,6 +50,15 @@ static w4a16_sm90_plan plan_for(const w4a16_ctx *ctx, int64_t rows, const w4a16_
                  ((rows + plan.block_m - 1) / plan.block_m);
     plan.grid = w4a16_sm90_grid(plan.units, plan.block_m, ctx->sm_count);
     return plan;
+}
+
+/* The split or mode of a W4A16_SM90_PLAN, as it was written: "3", "sk", "hy". */
+static const char *forced_plan_mode(const w4a16_ctx *ctx) {
+    static _Thread_local char splits[16];
+    if (ctx->sm90_mode == W4A16_SM90_STREAMK) return "sk";
+    if (ctx->sm90_mode == W4A16_SM90_HYBRID) return "hy";
+    snprintf(splits, sizeof splits, "%d", ctx->sm90_splits);
+    return splits;
 }
 
 /* Fills the layout for `workspace_bytes` of workspace; returns 0 when not even
@@ -127,10 +135,10 @@ w4a16_status w4a16_sm90_run(const w4a16_gemm_call *call) {
         const w4a16_sm90_plan plan =
             rows == layout.m_chunk ? layout.plan : plan_for(ctx, rows, w, partials_room);
         W4A16_FAIL_IF(plan.block_m == 0, W4A16_ERR_ARG,
-                      "sm90_prefill: W4A16_SM90_PLAN='%s' cannot run M=%lld (token tiles 32, 64, "
-                      "128, 160, 192, 224, 256; stream-K needs 2 k-blocks a CTA, the hybrid a "
+                      "sm90_prefill: W4A16_SM90_PLAN='%d,%s' cannot run M=%lld (token tiles 32, "
+                      "64, 128, 160, 192, 224, 256; stream-K needs 2 k-blocks a CTA, the hybrid a "
                       "whole round and tiles left over)",
-                      getenv("W4A16_SM90_PLAN"), (long long)rows);
+                      ctx->sm90_block_m, forced_plan_mode(ctx), (long long)rows);
         W4A16_FAIL_IF(w4a16_sm90_partial_bytes(&plan, rows, w->n_padded) > partials_room,
                       W4A16_ERR_NOMEM,
                       "sm90_prefill: the plan's partial sums need %zu bytes of workspace; %zu "

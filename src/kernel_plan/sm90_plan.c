@@ -160,18 +160,17 @@ w4a16_sm90_plan w4a16_sm90_plan_choose(int64_t M, int64_t n_padded, int64_t k_pa
             if (w4a16_sm90_partial_bytes(&plan, M, n_padded) > workspace_bytes) break;
             consider(&best, &have, plan);
         }
-        /* Stream-K only where it measured faster in two runs (bench/NOTES.md,
-         * v2 and v2b): a little more than one round of tiles (152 or 160 on 132
-         * SMs) of one token tile (gate_up at M = 17..256) or of 256-token tiles
-         * (o_proj, down at M = 2048). With fewer tiles than SMs each tile has
-         * many parts to add up (split-K's second kernel was faster); with
-         * several rounds the shares scatter the CTAs over all tiles at once and
-         * A no longer stays in L2; 64- and 128-token tiles over several m-tiles
-         * measured slower than v1's whole tiles (o_proj 512, down 1024). */
+        /* Stream-K only where it measured faster: a little more than one round
+         * of tiles (152 on 132 SMs) of one token tile (gate_up at M = 17..256,
+         * bench/NOTES.md v2, v2b, v8). With fewer tiles than SMs each tile has
+         * many parts to add up (split-K's second kernel was faster); over
+         * several m-tiles the shares scatter the CTAs over A at once: down at
+         * M = 2048 took 209-214 µs by stream-K over 160 tiles of 256 tokens
+         * against 149 µs in 260 whole tiles of 160 (v8). */
         const int64_t m_tiles = ceil_div(M, block_m);
         const int64_t tiles = ceil_div(n_padded, W4A16_SM90_ROWS) * m_tiles;
         if (tiles > sm_count && 4 * tiles <= 5 * (int64_t)sm_count &&
-            (m_tiles == 1 || block_m == 256) && k_blocks >= 2 * MIN_BLOCKS_PER_SPLIT) {
+            m_tiles == 1 && k_blocks >= 2 * MIN_BLOCKS_PER_SPLIT) {
             w4a16_sm90_plan plan =
                 w4a16_sm90_plan_make(M, n_padded, k_padded, sm_count, block_m, 1, W4A16_SM90_STREAMK);
             if (w4a16_sm90_partial_bytes(&plan, M, n_padded) <= workspace_bytes)
