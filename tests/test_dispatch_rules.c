@@ -25,6 +25,11 @@ static void test_hopper_bands(void **state) {
         assert_int_equal(band->kernels[0], W4A16_KERNEL_DECODE);
         assert_int_equal(band->kernels[1], W4A16_KERNEL_DECODE_V2); /* where decode declines */
     }
+    for (int64_t m = 9; m <= 16; m++) { /* decode where sm90_prefill's workspace does not fit */
+        const w4a16_dispatch_band *band = w4a16_dispatch_rule_band(rule, m);
+        assert_int_equal(band->kernels[0], W4A16_KERNEL_SM90_PREFILL);
+        assert_int_equal(band->kernels[1], W4A16_KERNEL_DECODE);
+    }
     const int64_t prefill[] = {9, 16, 17, 64, 1000, 1024, 1025, 2048, 8192, INT64_MAX};
     for (size_t i = 0; i < sizeof prefill / sizeof prefill[0]; i++)
         assert_int_equal(first_choice(9, prefill[i]), W4A16_KERNEL_SM90_PREFILL);

@@ -20,6 +20,9 @@ typedef struct {
     /* Bytes of ctx workspace to run the call in one piece (host only). */
     size_t (*workspace_bytes)(const w4a16_gemm_call *call);
     w4a16_status (*run)(const w4a16_gemm_call *call);
+    /* Whether the ctx's workspace lets it run, in pieces if need be (NULL:
+     * always): auto prefers, within a band, a kernel that does. */
+    int (*fits_workspace)(const w4a16_gemm_call *call);
 } kernel_entry;
 
 static size_t no_workspace(const w4a16_gemm_call *call) {
@@ -28,28 +31,40 @@ static size_t no_workspace(const w4a16_gemm_call *call) {
 }
 
 static const kernel_entry KERNELS[W4A16_KERNEL_COUNT] = {
-    [W4A16_KERNEL_AUTO] = {"auto", NULL, NULL, NULL},
+    [W4A16_KERNEL_AUTO] = {"auto", NULL, NULL, NULL, NULL},
     [W4A16_KERNEL_FALLBACK] = {"fallback", w4a16_fallback_cannot_run,
-                               w4a16_fallback_workspace_bytes, w4a16_fallback_run},
+                               w4a16_fallback_workspace_bytes, w4a16_fallback_run, NULL},
     [W4A16_KERNEL_SM90_PREFILL] = {"sm90_prefill", w4a16_sm90_cannot_run,
-                                   w4a16_sm90_workspace_bytes, w4a16_sm90_run},
-    [W4A16_KERNEL_DECODE] = {"decode", w4a16_decode_cannot_run, no_workspace, w4a16_decode_run},
+                                   w4a16_sm90_workspace_bytes, w4a16_sm90_run,
+                                   w4a16_sm90_fits_workspace},
+    [W4A16_KERNEL_DECODE] = {"decode", w4a16_decode_cannot_run, no_workspace, w4a16_decode_run,
+                             NULL},
     [W4A16_KERNEL_DECODE_V2] = {"decode_v2", w4a16_decode_v2_cannot_run, no_workspace,
-                                w4a16_decode_v2_run},
+                                w4a16_decode_v2_run, NULL},
 };
 
 static int can_run(w4a16_kernel kernel, const w4a16_gemm_call *call) {
     return KERNELS[kernel].cannot_run(call) == NULL;
 }
 
+static int fits_workspace(w4a16_kernel kernel, const w4a16_gemm_call *call) {
+    return KERNELS[kernel].fits_workspace == NULL || KERNELS[kernel].fits_workspace(call);
+}
+
 /* The device's rule (gpu/dispatch_rules.c, with the measurements): the first
- * kernel of M's band that can take the call. Where none can, the fallback,
- * or sm90_prefill where the fallback cannot run either. */
+ * kernel of M's band that can take the call and run in the ctx's workspace
+ * (sm90_prefill with act-order needs room for a row of permuted A; decode
+ * none), else the first that can take it (it fails with W4A16_ERR_NOMEM,
+ * naming the bytes it needs). Where none can, the fallback, or sm90_prefill
+ * where the fallback cannot run either. */
 static w4a16_kernel auto_choice(const w4a16_gemm_call *call) {
     const w4a16_dispatch_rule *rule = w4a16_dispatch_rule_for(call->ctx->sm_major);
     const w4a16_dispatch_band *band = w4a16_dispatch_rule_band(rule, call->M);
-    for (int i = 0; i < W4A16_RULE_KERNELS && band->kernels[i] != W4A16_KERNEL_AUTO; i++)
-        if (can_run(band->kernels[i], call)) return band->kernels[i];
+    for (int need_fit = 1; need_fit >= 0; need_fit--)
+        for (int i = 0; i < W4A16_RULE_KERNELS && band->kernels[i] != W4A16_KERNEL_AUTO; i++)
+            if (can_run(band->kernels[i], call) &&
+                (!need_fit || fits_workspace(band->kernels[i], call)))
+                return band->kernels[i];
     if (can_run(W4A16_KERNEL_FALLBACK, call) || !can_run(W4A16_KERNEL_SM90_PREFILL, call))
         return W4A16_KERNEL_FALLBACK;
     return W4A16_KERNEL_SM90_PREFILL;

@@ -26,6 +26,9 @@ static const w4a16_dispatch_rule RULES[] = {
           * v8's bench (gate_up: decode by 6%). decode_v2 where decode
           * declines (a K too long for A in shared memory). */
          {8, {DECODE, DECODE_V2}},
+         /* M = 9..16: sm90_prefill, or decode when the ctx's workspace cannot
+          * hold a row of act-order's permuted A (decode needs none). */
+         {16, {SM90_PREFILL, DECODE, DECODE_V2}},
          /* M >= 9: sm90_prefill beats the fallback at every M of both sweeps
           * but k/v (1024 x 2560) at M = 1024 (by 4%), and cuBLAS itself at
           * M = 8192 on three of four shapes. The fallback stays for what
@@ -33,7 +36,7 @@ static const w4a16_dispatch_rule RULES[] = {
           * of 8, G < 32). */
          {INT64_MAX, {SM90_PREFILL}},
      },
-     2},
+     3},
     /* Every other device (sm_80 and later; not measured): the kernels that run
      * there. decode_v2 at M <= 8 measured 0.90-1.22x cuBLAS and 2-3x the
      * fallback on the H100 (bench/NOTES.md, v2), so it keeps its own limit. */

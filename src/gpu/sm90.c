@@ -111,6 +111,11 @@ const char *w4a16_sm90_cannot_run(const w4a16_gemm_call *call) {
     return NULL;
 }
 
+int w4a16_sm90_fits_workspace(const w4a16_gemm_call *call) {
+    /* Without act-order the plan splits K only as far as the workspace allows. */
+    return perm_row_bytes(call->w) <= call->ctx->workspace_bytes;
+}
+
 size_t w4a16_sm90_workspace_bytes(const w4a16_gemm_call *call) {
     sm90_layout layout;
     if (!make_layout(call, SIZE_MAX / 4, &layout)) return 0;

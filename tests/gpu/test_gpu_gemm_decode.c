@@ -7,8 +7,9 @@
  * W4A16_DECODE_SPLITS) over G = 48, per-channel and act-order, a K too long
  * for one CTA's shared memory, a 256-byte workspace (the kernel needs none),
  * CUDA-graph capture and bitwise repeat with and without the cluster's
- * reduction; what it declines, and auto choosing it at M <= 16 only. decode_v2 (kept for A/B and pre-Hopper GPUs): a smaller
- * cross-product, so the A/B kernel stays correct. */
+ * reduction; what it declines, and auto choosing it at M <= 8 (to 16 where
+ * sm90_prefill lacks workspace). decode_v2 (kept for A/B and pre-Hopper
+ * GPUs): a smaller cross-product, so the A/B kernel stays correct. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -285,7 +286,7 @@ static void test_declines(void **state) {
 }
 
 /* Qwen3-4B shapes at M = 1 and 16 forced (gate_up g64, down act-order g128,
- * o_proj per-channel bf16, qkv AWQ), and auto: decode at M <= 16 only. */
+ * o_proj per-channel bf16, qkv AWQ), and auto: decode at M <= 8. */
 static void test_qwen_shapes(void **state) {
     fixture *f = *state;
     HOPPER_REQUIRED(f);
