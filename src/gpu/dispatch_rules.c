@@ -22,14 +22,15 @@ static const w4a16_dispatch_rule RULES[] = {
          /* M <= 8: decode is the fastest at M = 1..8 on every shape of both
           * tunes. At 12 and 16 sm90_prefill v8 (its narrow plans) beats it on
           * all three unmerged shapes by 7-19% (v7 had won only two of four
-          * merged ones), and at 16 on three of the four merged shapes in
-          * v8's bench (gate_up: decode by 6%). decode_v2 where decode
-          * declines (a K too long for A in shared memory). */
+          * merged ones) and, in v8's bench (2026-12-07-h100-v8-band-f16.json),
+          * on qkv, o_proj and down; decode stays 12-14% faster on gate_up.
+          * decode_v2 where decode declines (a K too long for A in shared
+          * memory). */
          {8, {DECODE, DECODE_V2}},
          /* M = 9..16: sm90_prefill, or decode when the ctx's workspace cannot
           * hold a row of act-order's permuted A (decode needs none). */
          {16, {SM90_PREFILL, DECODE, DECODE_V2}},
-         /* M >= 9: sm90_prefill beats the fallback at every M of both sweeps
+         /* M >= 17: sm90_prefill beats the fallback at every M of both sweeps
           * but k/v (1024 x 2560) at M = 1024 (by 4%), and cuBLAS itself at
           * M = 8192 on three of four shapes. The fallback stays for what
           * sm90_prefill declines (A not 16-byte aligned, lda not a multiple
