@@ -17,6 +17,8 @@
  * (W4A16_SM90_PLAN) and the default plans at M = 17 to 8192; the model's
  * times are within 16% of them (rms of the log ratio). REDUCE_BYTES_PER_US is
  * v1's measurement, kept out of the fit: the sweep had no large partials.
+ * bench/fit_sm90_plan.py holds the same model in Python and refits it to a
+ * plans sweep (scripts/gpu-check with W4A16_BENCH_SETS=plans).
  * A k-block's tensor work and dequantization on one SM, a fixed cost plus a
  * cost per token. */
 static const double BLOCK_FIXED_US = 0.124;
