@@ -18,13 +18,13 @@ namespace w4a16_sm90 {
 
 // The unit's tile out through shared memory and a TMA store (C 16-byte
 // aligned): each 8 x 8 block of accumulators (rows of W x tokens) goes
-// transposed by stmatrix into the consumer's 128-byte-swizzled buffer of
+// transposed by stmatrix into the row half's 128-byte-swizzled buffer of
 // [tokens][64 rows], which one thread then stores as a box of C; the store
 // runs while the consumers go on to the next unit. Rows past n and tokens
 // past M fall outside the tensor map and are not written.
 template <typename T, int kBM>
 __device__ __forceinline__ void store_unit_tma(const Sm90Params &p, const Smem<kBM> &sm,
-                                               const Unit &w, const Lane &l, int consumer,
+                                               const Unit &w, const Lane &l, int half,
                                                const float (&acc)[kBM / 2],
                                                const CUtensorMap *c_map) {
     constexpr int kPass = Stages<kBM>::kOutTokens;
@@ -34,7 +34,7 @@ __device__ __forceinline__ void store_unit_tma(const Sm90Params &p, const Smem<k
 #pragma unroll
     for (int h = 0; h < 2; h++)
         if (p.bias != nullptr && n + 8 * h < p.n) bias[h] = Pair16<T>::value_of(p.bias[n + 8 * h]);
-    uint8_t *buffer = sm.out(consumer);
+    uint8_t *buffer = sm.out(half);
     // This lane addresses row j of matrix i of each stmatrix: token 8 (c + i / 2) + j
     // of the pass, rows 16 warp + 8 (i % 2) .. + 7, the 16-byte chunk 2 warp + i % 2
     // of the token's 128-byte row, swizzled by the token's row in its 8-row atom.
@@ -44,7 +44,7 @@ __device__ __forceinline__ void store_unit_tma(const Sm90Params &p, const Smem<k
 #pragma unroll
     for (int pass = 0; pass < kBM / kPass; pass++) {
         if (thread == 0) bulk_wait_group_read_all(); // the last store has read the buffer
-        named_barrier_sync(1 + consumer, 128);
+        named_barrier_sync(1 + half, 128);
 #pragma unroll
         for (int c = 0; c < kPass / 8; c += 2) {
             const int a = 4 * (pass * kPass / 8 + c);
@@ -56,9 +56,9 @@ __device__ __forceinline__ void store_unit_tma(const Sm90Params &p, const Smem<k
             stmatrix_x4_trans(lane_address + c * 8 * 128, v);
         }
         fence_async_shared();
-        named_barrier_sync(1 + consumer, 128);
+        named_barrier_sync(1 + half, 128);
         if (thread == 0) {
-            store_tensor_2d(c_map, w.n0 + 64 * consumer, w.m0 + pass * kPass, buffer);
+            store_tensor_2d(c_map, w.n0 + 64 * half, w.m0 + pass * kPass, buffer);
             bulk_commit_group();
         }
     }
@@ -101,30 +101,30 @@ __device__ __forceinline__ void store_unit(const Sm90Params &p, const Unit &w, c
 // register order, so each thread moves float4s: [kBM / 8][128 threads][4].
 template <int kBM>
 __device__ __forceinline__ bool finish_share(const Sm90Params &p, const Smem<kBM> &sm,
-                                             const Unit &w, int consumer,
+                                             const Unit &w, int half,
                                              float (&acc)[kBM / 2]) {
-    constexpr int kSlotFloats = 64 * kBM; // one consumer's 64 rows x kBM tokens
+    constexpr int kSlotFloats = 64 * kBM; // one row half's 64 rows x kBM tokens
     const int thread = threadIdx.x % 128;
     float4 *mine = reinterpret_cast<float4 *>(
-        p.shares + ((int64_t)w.slot * kConsumers + consumer) * kSlotFloats);
+        p.shares + ((int64_t)w.slot * kHalves + half) * kSlotFloats);
 #pragma unroll
     for (int q = 0; q < kBM / 8; q++)
         __stcg(mine + q * 128 + thread,
                make_float4(acc[4 * q], acc[4 * q + 1], acc[4 * q + 2], acc[4 * q + 3]));
     __threadfence();
-    named_barrier_sync(1 + consumer, 128);
+    named_barrier_sync(1 + half, 128);
     const int64_t first_block = (int64_t)(w.tile - p.dp_tiles) * p.k_blocks;
     const int first_cta = share_owner(p, first_block);
     const int last_cta = share_owner(p, first_block + p.k_blocks - 1);
     if (thread == 0) {
-        int32_t *counter = p.counters + 2 * w.tile + consumer;
+        int32_t *counter = p.counters + 2 * w.tile + half;
         const int arrived = atomicAdd(counter, 1);
         const int last = arrived == last_cta - first_cta;
         if (last) *counter = 0; // every part has arrived: nothing else touches it this launch
-        *sm.last_flag(consumer) = last;
+        *sm.last_flag(half) = last;
     }
-    named_barrier_sync(1 + consumer, 128);
-    if (!*sm.last_flag(consumer)) return false;
+    named_barrier_sync(1 + half, 128);
+    if (!*sm.last_flag(half)) return false;
     __threadfence();
 #pragma unroll
     for (int i = 0; i < kBM / 2; i++) acc[i] = 0.0f;
@@ -138,7 +138,7 @@ __device__ __forceinline__ bool finish_share(const Sm90Params &p, const Smem<kBM
             const int first_tile_of_c = p.dp_tiles + (int)(share_start(p, c) / p.k_blocks);
             const int slot = 2 * c + (w.tile == first_tile_of_c ? 0 : 1);
             const float4 *part = reinterpret_cast<const float4 *>(
-                p.shares + ((int64_t)slot * kConsumers + consumer) * kSlotFloats);
+                p.shares + ((int64_t)slot * kHalves + half) * kSlotFloats);
 #pragma unroll
             for (int q = pass * kPerPass; q < (pass + 1) * kPerPass; q++) {
                 const float4 v = __ldcg(part + q * 128 + thread);

@@ -65,13 +65,24 @@ __device__ void produce(const Sm90Params &p, const CUtensorMap *a_map, const Sme
     }
 }
 
-// Dequantizes block `kb` from stage s into the four k16 steps' A fragments.
+// Dequantizes this part's k16 steps of block `kb` (stage s) into A fragments.
 template <typename T, int kBM, class V>
 __device__ __forceinline__ void load_fragments(const Sm90Params &p, const Smem<kBM> &sm, int s,
-                                               int kb, const Lane &l, uint32_t (&frag)[4][4]) {
+                                               int kb, const Lane &l,
+                                               uint32_t (&frag)[Team<kBM>::kPartSteps][4]) {
     constexpr bool kScale16 = V::kScale16;
-    const uint4 packed = ld_shared_u128(sm.weights_at(s) + l.tile * W4A16_TILE_BYTES + l.lane * 16);
-    const uint32_t words[4] = {packed.x, packed.y, packed.z, packed.w};
+    constexpr int kN = Team<kBM>::kPartSteps;
+    // Step j's 32-bit word of the lane's 16 bytes is word j (packed-layout.md).
+    const uint32_t at = sm.weights_at(s) + l.tile * W4A16_TILE_BYTES + l.lane * 16;
+    uint32_t words[kN];
+    if constexpr (kN == 4) {
+        const uint4 packed = ld_shared_u128(at);
+        words[0] = packed.x, words[1] = packed.y, words[2] = packed.z, words[3] = packed.w;
+    } else {
+        static_assert(kN == 2, "two parts of two steps");
+        const uint2 packed = ld_shared_u64(at + 4 * kN * l.part);
+        words[0] = packed.x, words[1] = packed.y;
+    }
     const int first_group = V::kOneGroup ? 0 : group_of(p, kb * kBlockK);
     constexpr int kLast = V::kSlots - 1; // the slot of a k16 step in the second group
     FragmentZeros<T> zeros[V::kSlots];
@@ -93,9 +104,10 @@ __device__ __forceinline__ void load_fragments(const Sm90Params &p, const Smem<k
         zeros[slot] = fragment_zeros<T>(z[0], z[1]);
     }
 #pragma unroll
-    for (int j = 0; j < 4; j++) {
+    for (int j = 0; j < kN; j++) {
         // Each k16 step lies inside one group (G is a multiple of 16).
-        const bool second = !V::kOneGroup && group_of(p, kb * kBlockK + 16 * j) != first_group;
+        const int step = kN * l.part + j;
+        const bool second = !V::kOneGroup && group_of(p, kb * kBlockK + 16 * step) != first_group;
         FragmentZeros<T> z = zeros[0]; // a select, not a run-time index (local memory)
         if (second) z = zeros[kLast];
         if (kScale16) {
@@ -110,11 +122,12 @@ __device__ __forceinline__ void load_fragments(const Sm90Params &p, const Smem<k
     }
 }
 
-template <typename T, int kBM>
-__device__ __forceinline__ void mma_block(float (&acc)[kBM / 2], const uint32_t (&frag)[4][4],
+// This part's k16 steps of one block; `desc` points at the part's first step.
+template <typename T, int kBM, int kN>
+__device__ __forceinline__ void mma_block(float (&acc)[kBM / 2], const uint32_t (&frag)[kN][4],
                                           uint64_t desc) {
 #pragma unroll
-    for (int j = 0; j < 4; j++) {
+    for (int j = 0; j < kN; j++) {
         // One k16 step is 32 bytes along the 128-byte swizzled row.
         const uint64_t d = wgmma_desc_advance(desc, 32 * j);
         if constexpr (std::is_same<T, __half>::value)
@@ -124,24 +137,76 @@ __device__ __forceinline__ void mma_block(float (&acc)[kBM / 2], const uint32_t 
     }
 }
 
-template <int N> __device__ __forceinline__ void hold_all(uint32_t (&frag)[4][N]) {
+template <int N> __device__ __forceinline__ void hold_all(uint32_t (&frag)[N][4]) {
 #pragma unroll
-    for (int j = 0; j < 4; j++)
+    for (int j = 0; j < N; j++)
 #pragma unroll
-        for (int i = 0; i < N; i++) wgmma_hold(frag[j][i]);
+        for (int i = 0; i < 4; i++) wgmma_hold(frag[j][i]);
+}
+
+// Named barriers: 1 + half for a row half's epilogue (sm90_epilogue.cuh);
+// the parts' exchange of row half h: free (part 0 has read the last pass)
+// and full (part 1 has written this one).
+constexpr int kExchangeFreeBarrier = 1 + kHalves;
+constexpr int kExchangeFullBarrier = 1 + 2 * kHalves;
+
+// The unit's end with two parts: part 1 hands its sums to part 0 through
+// shared memory, in passes, and is done with the unit (returns false); part 0
+// adds them and stores the tile (returns true). The same bits every run: the
+// order of the addition is fixed.
+template <int kBM>
+__device__ __forceinline__ bool gather_parts(const Smem<kBM> &sm, const Lane &l,
+                                             float (&acc)[kBM / 2]) {
+    if constexpr (Team<kBM>::kParts == 1) {
+        return true;
+    } else {
+        constexpr int kFloats = Team<kBM>::kExchangeFloats;
+        const int thread = threadIdx.x % 128;
+        float4 *slots = sm.exchange(l.half) + thread;
+        const int free_id = kExchangeFreeBarrier + l.half, full_id = kExchangeFullBarrier + l.half;
+#pragma unroll
+        for (int pass = 0; pass < kBM / 2 / kFloats; pass++) {
+            const int a0 = pass * kFloats;
+            if (l.part == 1) {
+                named_barrier_sync(free_id, 256);
+#pragma unroll
+                for (int q = 0; q < kFloats / 4; q++)
+                    slots[q * 128] = make_float4(acc[a0 + 4 * q], acc[a0 + 4 * q + 1],
+                                                 acc[a0 + 4 * q + 2], acc[a0 + 4 * q + 3]);
+                named_barrier_arrive(full_id, 256);
+            } else {
+                named_barrier_arrive(free_id, 256);
+                named_barrier_sync(full_id, 256);
+#pragma unroll
+                for (int q = 0; q < kFloats / 4; q++) {
+                    const float4 v = slots[q * 128];
+                    acc[a0 + 4 * q] += v.x;
+                    acc[a0 + 4 * q + 1] += v.y;
+                    acc[a0 + 4 * q + 2] += v.z;
+                    acc[a0 + 4 * q + 3] += v.w;
+                }
+            }
+        }
+        return l.part == 0;
+    }
 }
 
 template <typename T, int kBM, class V>
 __device__ void consume(const Sm90Params &p, const Smem<kBM> &sm, int consumer,
                         const CUtensorMap *c_map) {
     constexpr int kStages = Stages<kBM>::kCount;
+    constexpr int kN = Team<kBM>::kPartSteps;
     Lane l;
     const int warp = (threadIdx.x / 32) % 4;
     l.lane = threadIdx.x % 32;
     l.g = l.lane / 4;
     l.t = l.lane % 4;
-    l.tile = 4 * consumer + warp;
+    l.half = consumer % kHalves;
+    l.part = consumer / kHalves;
+    l.tile = 4 * l.half + warp;
     l.row = W4A16_TILE_ROWS * l.tile + l.g;
+    // The part's first k16 step within a stage's 128-byte rows of A.
+    const uint32_t a_part = 32u * kN * l.part;
     Ring<kStages> ring; // the next block to consume
     Walk walk = walk_begin(p);
     Unit w;
@@ -150,16 +215,16 @@ __device__ void consume(const Sm90Params &p, const Smem<kBM> &sm, int consumer,
         float acc[kBM / 2];
 #pragma unroll
         for (int i = 0; i < kBM / 2; i++) acc[i] = 0.0f;
-        uint32_t frag_a[4][4], frag_b[4][4];
+        uint32_t frag_a[kN][4], frag_b[kN][4];
         // Frees the stage of the block before the ring's current one.
         auto release_previous = [&]() {
             if (l.lane == 0) mbarrier_arrive_at(sm.empty_at(ring.s() == 0 ? kStages - 1 : ring.s() - 1));
         };
         // Block i is in `cur` (stage ring.s()): issue its wgmmas, wait for block
         // i - 1's, free that stage, and dequantize block i + 1 into `next`.
-        auto step = [&](uint32_t (&cur)[4][4], uint32_t (&next)[4][4], int i) {
+        auto step = [&](uint32_t (&cur)[kN][4], uint32_t (&next)[kN][4], int i) {
             wgmma_fence();
-            mma_block<T, kBM>(acc, cur, wgmma_desc_k_major_sw128_at(sm.a_at(ring.s())));
+            mma_block<T, kBM, kN>(acc, cur, wgmma_desc_k_major_sw128_at(sm.a_at(ring.s()) + a_part));
             wgmma_commit();
             wgmma_wait<1>();
             hold_all(next); // block i - 1 read these until the wait above
@@ -182,9 +247,10 @@ __device__ void consume(const Sm90Params &p, const Smem<kBM> &sm, int consumer,
             hold_all(frag_b);
             release_previous();
         }
-        if (w.slot >= 0 && !finish_share<kBM>(p, sm, w, consumer, acc)) continue;
+        if (!gather_parts<kBM>(sm, l, acc)) continue;
+        if (w.slot >= 0 && !finish_share<kBM>(p, sm, w, l.half, acc)) continue;
         if (p.c_tma && p.partials == nullptr)
-            store_unit_tma<T, kBM>(p, sm, w, l, consumer, acc, c_map);
+            store_unit_tma<T, kBM>(p, sm, w, l, l.half, acc, c_map);
         else
             store_unit<T, kBM>(p, w, l, acc);
     }
@@ -193,7 +259,7 @@ __device__ void consume(const Sm90Params &p, const Smem<kBM> &sm, int consumer,
 }
 
 template <typename T, int kBM, class V>
-__global__ void __launch_bounds__(kThreads, Residency<kBM>::kCtas)
+__global__ void __launch_bounds__(Team<kBM>::kThreads, Residency<kBM>::kCtas)
     sm90_prefill_kernel(const Sm90Params p, const __grid_constant__ CUtensorMap a_map,
                         const __grid_constant__ CUtensorMap c_map) {
     extern __shared__ uint8_t smem_raw[];
@@ -204,7 +270,7 @@ __global__ void __launch_bounds__(kThreads, Residency<kBM>::kCtas)
     if (threadIdx.x == 0) {
         for (int s = 0; s < kStages; s++) {
             mbarrier_init(sm.full(s), 1);                  // the producer's expect_tx arrival
-            mbarrier_init(sm.empty(s), kConsumers * 4);    // one arrival per consumer warp
+            mbarrier_init(sm.empty(s), Team<kBM>::kConsumers * 4); // one arrival per consumer warp
         }
         fence_barrier_init();
     }
@@ -238,7 +304,7 @@ cudaError_t launch_as(const Sm90Params &p, const CUtensorMap &a_map, const CUten
         if (e != cudaSuccess) return e;
         attribute_set = true;
     }
-    kernel<<<grid, kThreads, Stages<kBM>::kLaunchBytes, stream>>>(p, a_map, c_map);
+    kernel<<<grid, Team<kBM>::kThreads, Stages<kBM>::kLaunchBytes, stream>>>(p, a_map, c_map);
     return cudaGetLastError();
 }
 

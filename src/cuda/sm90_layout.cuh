@@ -11,39 +11,58 @@
 
 namespace w4a16_sm90 {
 
-constexpr int kRows = 128;             // weight rows per CTA: two consumer warpgroups of m64
+constexpr int kRows = 128;             // weight rows per CTA: two halves of m64 (wgmma's M)
+constexpr int kHalves = kRows / 64;
 constexpr int kBlockK = 64;            // k per stage: one packed tile column, one 128-byte row of A
-constexpr int kConsumers = 2;
-constexpr int kThreads = 128 * (1 + kConsumers);
+constexpr int kSteps = kBlockK / 16;   // wgmma k16 steps a block
 constexpr int kWeightBytes = kRows * kBlockK / 2;   // 16 packed tiles of 512 bytes
 constexpr int kGroupSlots = 2;         // a 64-wide k-block touches at most two groups (G >= 32)
 constexpr int kScaleSlotBytes = kRows * 4;          // f32 scales at most
 constexpr int kZeroSlotBytes = kRows;
 constexpr int kRasterGroupM = 8;       // m-tiles walked together, so A and W stay in L2
 
+// The consumer warpgroups of one token width. Each row half has kParts of
+// them, each on kSteps / kParts of a block's k16 steps with accumulators of
+// its own, summed at the unit's end (part 0 keeps the sum): at 128 tokens
+// four consumer warpgroups instead of two, each with half the dequantization
+// of a block, hide each other's latency (bench/NOTES.md, v9). Wider tiles
+// have no registers for it; the paired narrow ones have the second CTA.
+template <int kBM> struct Team {
+    static constexpr int kParts = kBM == 128 ? 2 : 1;
+    static constexpr int kConsumers = kHalves * kParts;
+    static constexpr int kThreads = 128 * (1 + kConsumers);
+    static constexpr int kPartSteps = kSteps / kParts;
+    // The parts' sums cross shared memory in passes of this many floats a
+    // thread: less memory than a whole accumulator, one more stage.
+    static constexpr int kExchangeFloats = kBM / 4;
+    static constexpr int kExchangeBytes = kParts == 2 ? kHalves * 128 * kExchangeFloats * 4 : 0;
+};
+
 // How the narrow tiles share an SM (w4a16_sm90_ctas_per_sm): two CTAs, each
 // with half the SM's 228 KB of shared memory less the 1 KB the hardware keeps
 // per CTA, and half its registers (the producer's 32 a thread leave the
-// consumers 104; one CTA alone: 40 and 232).
+// consumers 104; one CTA alone: 40 and 232, or with four consumer
+// warpgroups 24 and 112).
 template <int kBM> struct Residency {
     static constexpr int kCtas = kBM <= W4A16_SM90_PAIRED_MAX_BM ? 2 : 1;
     static constexpr int kSmemLimit = kCtas == 2 ? 113 * 1024 : 227 * 1024;
-    static constexpr int kProducerRegisters = kCtas == 2 ? 32 : 40;
-    static constexpr int kConsumerRegisters = kCtas == 2 ? 104 : 232;
-    // The registers a thread gets at launch are 64K / (kCtas x 384), rounded
-    // down to 8; what the producer gives back is what the consumers take.
-    static constexpr int kLaunchRegisters = 65536 / (kCtas * 128 * (1 + kConsumers)) / 8 * 8;
+    static constexpr bool kFour = Team<kBM>::kConsumers == 4;
+    static constexpr int kProducerRegisters = kCtas == 2 ? 32 : kFour ? 24 : 40;
+    static constexpr int kConsumerRegisters = kCtas == 2 ? 104 : kFour ? 112 : 232;
+    // The registers a thread gets at launch are 64K / (kCtas x threads),
+    // rounded down to 8; what the producer gives back is what the consumers take.
+    static constexpr int kLaunchRegisters = 65536 / (kCtas * Team<kBM>::kThreads) / 8 * 8;
     static_assert((kLaunchRegisters - kProducerRegisters) * 128 >=
-                      (kConsumerRegisters - kLaunchRegisters) * 128 * kConsumers,
+                      (kConsumerRegisters - kLaunchRegisters) * 128 * Team<kBM>::kConsumers,
                   "the consumers take no more registers than the producer gives back");
 };
 
 static_assert(kWeightBytes == (kRows / W4A16_TILE_ROWS) * W4A16_TILE_BYTES, "whole tiles");
 
 // Shared memory of one configuration: the stages' A boxes first (each
-// 1024-byte aligned, as the 128-byte swizzle needs), then each consumer's
-// output tile for the TMA store (same swizzle), weights, scales, zeros and
-// the barriers.
+// 1024-byte aligned, as the 128-byte swizzle needs), then each row half's
+// output tile for the TMA store (same swizzle), the parts' exchange, weights,
+// scales, zeros and the barriers.
 template <int kBM> struct Stages {
     static constexpr int kABytes = kBM * kBlockK * 2;
     static constexpr int kStageBytes =
@@ -52,10 +71,12 @@ template <int kBM> struct Stages {
     // 128 (a multiple of 16 tokens each: stmatrix goes 16 tokens at a time).
     static constexpr int kOutTokens = kBM <= 128 ? kBM : kBM / 2;
     static constexpr int kOutBytes = 64 * kOutTokens * 2;
-    static constexpr int kFree = Residency<kBM>::kSmemLimit - 1024 - kConsumers * kOutBytes - 512;
+    static constexpr int kFree = Residency<kBM>::kSmemLimit - 1024 - kHalves * kOutBytes -
+                                 Team<kBM>::kExchangeBytes - 512;
     static constexpr int kCount = kFree / kStageBytes < 8 ? kFree / kStageBytes : 8;
     static constexpr int kOutOffset = kCount * kABytes;
-    static constexpr int kWeightOffset = kOutOffset + kConsumers * kOutBytes;
+    static constexpr int kExchangeOffset = kOutOffset + kHalves * kOutBytes;
+    static constexpr int kWeightOffset = kExchangeOffset + Team<kBM>::kExchangeBytes;
     static constexpr int kScaleOffset = kWeightOffset + kCount * kWeightBytes;
     static constexpr int kZeroOffset = kScaleOffset + kCount * kGroupSlots * kScaleSlotBytes;
     static constexpr int kBarrierOffset = kZeroOffset + kCount * kGroupSlots * kZeroSlotBytes;
@@ -136,16 +157,21 @@ template <int kBM> struct Smem {
     __device__ uint8_t *zeros(int s, int slot) const {
         return base + Stages<kBM>::kZeroOffset + (s * kGroupSlots + slot) * kZeroSlotBytes;
     }
-    __device__ uint8_t *out(int consumer) const {
-        return base + Stages<kBM>::kOutOffset + consumer * Stages<kBM>::kOutBytes;
+    __device__ uint8_t *out(int half) const {
+        return base + Stages<kBM>::kOutOffset + half * Stages<kBM>::kOutBytes;
+    }
+    // The parts' exchange of row half `half`: [kExchangeFloats / 4][128 threads] float4s.
+    __device__ float4 *exchange(int half) const {
+        return reinterpret_cast<float4 *>(base + Stages<kBM>::kExchangeOffset) +
+               half * 128 * (Team<kBM>::kExchangeFloats / 4);
     }
     __device__ uint64_t *full(int s) const {
         return reinterpret_cast<uint64_t *>(base + Stages<kBM>::kBarrierOffset) + s;
     }
     __device__ uint64_t *empty(int s) const { return full(Stages<kBM>::kCount + s); }
-    // Stream-K: whether this consumer warpgroup finishes the tile (one int each).
-    __device__ int *last_flag(int consumer) const {
-        return reinterpret_cast<int *>(base + Stages<kBM>::kFlagOffset) + consumer;
+    // Stream-K: whether this row half's warpgroup finishes the tile (one int each).
+    __device__ int *last_flag(int half) const {
+        return reinterpret_cast<int *>(base + Stages<kBM>::kFlagOffset) + half;
     }
 };
 
@@ -173,6 +199,8 @@ struct Lane {
     int row;     // row g within the CTA's 128
     int tile;    // the warp's packed tile within the stage (16 rows each)
     int lane, g, t;
+    int half;    // the warpgroup's 64 rows
+    int part;    // its share of a block's k16 steps: [part x kPartSteps, + kPartSteps)
 };
 
 } // namespace w4a16_sm90

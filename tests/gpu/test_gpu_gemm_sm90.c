@@ -348,8 +348,12 @@ static void test_batch_invariant(void **state) {
  * against the reference: the hybrid (a whole round of 132 tiles, then
  * stream-K over the rest) with one CTA an SM and with two (64-token tiles),
  * stream-K over paired CTAs with each tile in ~13 parts, and split K over
- * paired CTAs in more than one round. A plan the shape cannot take fails the
- * call with W4A16_ERR_ARG, writing nothing; a malformed value fails the ctx. */
+ * paired CTAs in more than one round. The 128-token tile (four consumer
+ * warpgroups, two on each k-block) in every mode: whole tiles with group 32,
+ * zeros and act-order; split K in bf16; stream-K with fp32 scales per
+ * channel and C stored without TMA (odd ldc); the hybrid. A plan the shape
+ * cannot take fails the call with W4A16_ERR_ARG, writing nothing; a
+ * malformed value fails the ctx. */
 static void test_forced_plans(void **state) {
     fixture *f = *state;
     HOPPER_REQUIRED(f);
@@ -358,12 +362,19 @@ static void test_forced_plans(void **state) {
     const struct {
         const char *plan;
         gpu_weight_spec spec;
+        w4a16_dtype act;
         int64_t M;
+        int64_t ldc_pad;
         int needs_132_sms; /* the hybrid's round is 132 tiles */
-    } cases[] = {{"256,hy", {W4A16_FORMAT_AWQ, 2560, 1024, 128, 1, 0, W4A16_F16}, 2048, 1},
-                 {"64,hy", {W4A16_FORMAT_GPTQ, 9728, 1024, 128, 0, 0, W4A16_F16}, 256, 1},
-                 {"64,sk", {W4A16_FORMAT_CT, 2560, 4096, 128, 0, 0, W4A16_BF16}, 64, 0},
-                 {"32,5", {W4A16_FORMAT_AWQ, 2560, 4096, 64, 1, 0, W4A16_F16}, 100, 0}};
+    } cases[] = {
+        {"256,hy", {W4A16_FORMAT_AWQ, 2560, 1024, 128, 1, 0, W4A16_F16}, W4A16_F16, 2048, 0, 1},
+        {"64,hy", {W4A16_FORMAT_GPTQ, 9728, 1024, 128, 0, 0, W4A16_F16}, W4A16_F16, 256, 0, 1},
+        {"64,sk", {W4A16_FORMAT_CT, 2560, 4096, 128, 0, 0, W4A16_BF16}, W4A16_BF16, 64, 0, 0},
+        {"32,5", {W4A16_FORMAT_AWQ, 2560, 4096, 64, 1, 0, W4A16_F16}, W4A16_F16, 100, 0, 0},
+        {"128,1", {W4A16_FORMAT_GPTQ, 1024, 2048, 32, 1, 1, W4A16_F16}, W4A16_F16, 300, 0, 0},
+        {"128,3", {W4A16_FORMAT_AWQ, 2560, 4096, 128, 1, 0, W4A16_BF16}, W4A16_BF16, 200, 0, 0},
+        {"128,sk", {W4A16_FORMAT_CT, 9728, 1024, -1, 0, 0, W4A16_F32}, W4A16_F16, 128, 1, 0},
+        {"128,hy", {W4A16_FORMAT_GPTQ, 9728, 1024, 64, 0, 0, W4A16_F16}, W4A16_F16, 256, 0, 1}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         if (cases[i].needs_132_sms && sms != 132) {
             printf("W4A16_SM90_PLAN=%s: skipped, the device has %d SMs, not 132\n", cases[i].plan,
@@ -374,8 +385,7 @@ static void test_forced_plans(void **state) {
         w4a16_ctx *ctx = forced_ctx(0);
         unsetenv("W4A16_SM90_PLAN");
         assert_non_null(ctx);
-        const w4a16_dtype dtype = cases[i].spec.scales_dtype;
-        gpu_check_options options = {dtype, 1, (int)i % 2, 0, 0, 3, 9300 + i};
+        gpu_check_options options = {cases[i].act, 1, (int)i % 2, 0, cases[i].ldc_pad, 3, 9300 + i};
         gpu_check_gemm(ctx, f->cublas, &cases[i].spec, &cases[i].M, 1, &options);
         printf("W4A16_SM90_PLAN=%s ok: %s at M = %lld\n", cases[i].plan,
                gpu_weight_describe(&cases[i].spec), (long long)cases[i].M);
