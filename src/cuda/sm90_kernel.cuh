@@ -83,22 +83,28 @@ __device__ __forceinline__ void load_fragments(const Sm90Params &p, const Smem<k
         const uint2 packed = ld_shared_u64(at + 4 * kN * l.part);
         words[0] = packed.x, words[1] = packed.y;
     }
-    const int first_group = V::kOneGroup ? 0 : group_of(p, kb * kBlockK);
-    constexpr int kLast = V::kSlots - 1; // the slot of a k16 step in the second group
-    FragmentZeros<T> zeros[V::kSlots];
-    uint32_t scale16[V::kSlots][2];
-    float scale32[V::kSlots][2];
+    // G = 32: steps 0-1 are the first slot's group, 2-3 the second's; a part
+    // of two steps needs one slot only. Else each step's group is computed.
+    constexpr bool kStepPairs = V::kGroupCols == 32;
+    constexpr bool kPartOneSlot = kStepPairs && kN == 2;
+    constexpr int kLoadSlots = kPartOneSlot ? 1 : V::kSlots;
+    constexpr int kLast = kLoadSlots - 1; // the slot of a k16 step in the second group
+    const int first_group = V::kOneGroup || kStepPairs ? 0 : group_of(p, kb * kBlockK);
+    FragmentZeros<T> zeros[kLoadSlots];
+    uint32_t scale16[kLoadSlots][2];
+    float scale32[kLoadSlots][2];
 #pragma unroll
-    for (int slot = 0; slot < V::kSlots; slot++) {
+    for (int slot = 0; slot < kLoadSlots; slot++) {
+        const int at = kPartOneSlot ? l.part : slot;
         uint32_t z[2] = {W4A16_PAD_VALUE, W4A16_PAD_VALUE};
 #pragma unroll
         for (int h = 0; h < 2; h++) {
             const int r = l.row + 8 * h;
-            if (has_zeros<V>(p)) z[h] = ld_shared_u8(sm.zeros_at(s, slot) + r);
+            if (has_zeros<V>(p)) z[h] = ld_shared_u8(sm.zeros_at(s, at) + r);
             if (kScale16) {
-                scale16[slot][h] = Pair16<T>::splat((uint16_t)ld_shared_u16(sm.scales_at(s, slot) + 2 * r));
+                scale16[slot][h] = Pair16<T>::splat((uint16_t)ld_shared_u16(sm.scales_at(s, at) + 2 * r));
             } else {
-                scale32[slot][h] = load_packed_scale(sm.scales(s, slot), p.scale_kind, r);
+                scale32[slot][h] = load_packed_scale(sm.scales(s, at), p.scale_kind, r);
             }
         }
         zeros[slot] = fragment_zeros<T>(z[0], z[1]);
@@ -107,7 +113,11 @@ __device__ __forceinline__ void load_fragments(const Sm90Params &p, const Smem<k
     for (int j = 0; j < kN; j++) {
         // Each k16 step lies inside one group (G is a multiple of 16).
         const int step = kN * l.part + j;
-        const bool second = !V::kOneGroup && group_of(p, kb * kBlockK + 16 * step) != first_group;
+        bool second = false;
+        if constexpr (kStepPairs && !kPartOneSlot)
+            second = step >= 2;
+        else if constexpr (!V::kOneGroup && !kStepPairs)
+            second = group_of(p, kb * kBlockK + 16 * step) != first_group;
         FragmentZeros<T> z = zeros[0]; // a select, not a run-time index (local memory)
         if (second) z = zeros[kLast];
         if (kScale16) {

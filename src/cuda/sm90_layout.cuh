@@ -93,13 +93,17 @@ template <int kBM> struct Stages {
 // zeros, so that the common cases carry no run-time selects: scales in the
 // activations' dtype (multiplied in 16 bits) or not (fp32); a 64-wide k-block
 // inside one group (G a multiple of 64, or per-channel: one slot of scales
-// and zeros a stage) or up to two (G = 32, 48, ...); zero points none
-// (symmetric: z = 8), present, or as the weight says (kZeros < 0).
-template <bool kScale16_, bool kOneGroup_, int kZeros_> struct Variant {
+// and zeros a stage) or up to two (G = 32, 48, ...), with G itself known
+// (kGroupCols 32: steps 0-1 in the first slot, 2-3 in the second) or not (0:
+// each step's group computed); zero points none (symmetric: z = 8), present,
+// or as the weight says (kZeros < 0).
+template <bool kScale16_, bool kOneGroup_, int kZeros_, int kGroupCols_ = 0> struct Variant {
     static constexpr bool kScale16 = kScale16_;
     static constexpr bool kOneGroup = kOneGroup_;
     static constexpr int kZeros = kZeros_;
+    static constexpr int kGroupCols = kGroupCols_;
     static constexpr int kSlots = kOneGroup ? 1 : kGroupSlots;
+    static_assert(kGroupCols == 0 || (kGroupCols == 32 && !kOneGroup), "G = 32 is the known one");
 };
 
 struct Sm90Params {

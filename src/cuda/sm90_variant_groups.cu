@@ -1,4 +1,4 @@
-// sm90_prefill for weights with 16-bit scales, G = 32, 48, ... (two groups in a k-block), zeros as the weight says:
+// sm90_prefill for weights with 16-bit scales, G = 48, 80, ... (two groups in some k-blocks), zeros as the weight says:
 // every token width, fp16 and bf16 (see sm90_kernel.cuh).
 #include "cuda/sm90_kernel.cuh"
 
