@@ -178,6 +178,12 @@ int bench_bed_probe(bench_bed *bed, const gemm_call *call, const char *shape, co
                 (long long)call->m, kernel, w4a16_last_error());
         return 0;
     }
+    if (status == W4A16_ERR_ARG || status == W4A16_ERR_SHAPE) {
+        fprintf(stderr, "%s: %s M=%lld: %s refused: %s\n", gpu_tool_command(), shape,
+                (long long)call->m, kernel, w4a16_last_error());
+        bed->refused++;
+        return 0;
+    }
     if (!gpu_tool_w4a16_ok(status, "w4a16_gemm")) return -1;
     return CUDA_OK(cudaStreamSynchronize(bed->stream)) ? 1 : -1;
 }

@@ -30,6 +30,7 @@ typedef struct {
     bench_rows rows;
     FILE *row_echo; /* each row printed here as it is measured; NULL: not printed */
     uint64_t rng;
+    int refused; /* calls the library refused as arguments (a forced plan M cannot take) */
 } bench_bed;
 
 /* Opens the bed on device 0 for sw (its first dtype, group and zero-point
@@ -69,8 +70,10 @@ int bench_bed_add_row(bench_bed *bed, bench_row *row, double us, double bytes, d
  * stderr when the replays spread. 1 on success. */
 int bench_bed_time(bench_bed *bed, const char *what, int64_t m, enqueue_fn enqueue, void *args,
                    int copies, double *us);
-/* One untimed call: 1 ran, 0 the ctx's kernel cannot take this call (said
- * why on stderr), -1 an error. */
+/* One untimed call: 1 ran, 0 the ctx's kernel cannot take this call or
+ * refused its arguments (said why on stderr; a refusal is counted in
+ * bed->refused, so that the sweep goes on and its command still fails),
+ * -1 an error. */
 int bench_bed_probe(bench_bed *bed, const gemm_call *call, const char *shape, const char *kernel);
 
 /* At M: the cuBLAS row (with its host time), then a row for each forced

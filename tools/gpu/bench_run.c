@@ -147,6 +147,10 @@ int bench_run(const bench_options *options) {
     if (options->json_path &&
         !bench_write_json(options->json_path, b.device.name, W4A16_GIT_COMMIT, &b.rows))
         goto done;
+    if (b.refused > 0) {
+        fprintf(stderr, "w4a16 bench: %d calls refused (above): their rows are missing\n", b.refused);
+        goto done;
+    }
     code = EXIT_OK;
 done:
     bench_bed_close(&b);
