@@ -6,11 +6,14 @@
 // for mid-size M and prefill; the in-between widths fit a call's tiles to the
 // SMs (o_proj at M = 1024: 120 tiles of 192 tokens instead of 80 of 256).
 //
-// A CTA is three warpgroups: a producer whose one thread issues the copies of
-// each 64-wide k-block (A's box through a tensor map, the weight tiles,
-// scales and zeros as contiguous bulk copies) into a ring of stages guarded
-// by full/empty mbarriers, and two consumers that each own 64 weight rows of
-// the CTA's 128: they dequantize block i+1 while the wgmmas of block i run.
+// A CTA is a producer warpgroup whose one thread issues the copies of each
+// 64-wide k-block (A's box through a tensor map, the weight tiles, scales
+// and zeros as contiguous bulk copies) into a ring of stages guarded by
+// full/empty mbarriers, and consumer warpgroups that dequantize block i+1
+// while the wgmmas of block i run: two, each owning 64 weight rows of the
+// CTA's 128, or at 128 tokens four, two on each row half, each taking two of
+// a block's four k16 steps with accumulators of its own that are summed at
+// the unit's end (sm90_layout.cuh, Team).
 // The grid is persistent: CTA c takes units c, c + grid, ...; a unit is one
 // (128-row, BM-token) tile, or one K-range of it when K is split, whose fp32
 // partials go to the workspace for the reduction kernel (splitk_reduce.cu).
