@@ -24,12 +24,13 @@ START = {
     "BLOCK_FIXED_US": 0.124,
     "BLOCK_US_PER_TOKEN": 0.00222,
     "PAIRED_SLOWDOWN": 1.67,
+    "KSPLIT_BLOCK_SCALE": 1.0,
     "UNIT_OVERHEAD_US": 3.2,
     "LAUNCH_US": 0.13,
     "REDUCE_BYTES_PER_US": 2.0e6,
     "FIXUP_BYTES_PER_SM_US": 48.7e3,
 }
-ROWS, BLOCK_K, PAIRED_MAX_BM = 128, 64, 64
+ROWS, BLOCK_K, PAIRED_MAX_BM, KSPLIT_BM = 128, 64, 64, 128
 
 
 def cdiv(a, b):
@@ -45,7 +46,8 @@ def predict(c, n, k, m, bm, splits, mode, sms):
     def block(ctas):
         shared = bm <= PAIRED_MAX_BM and ctas > sms
         return (c["BLOCK_FIXED_US"] + c["BLOCK_US_PER_TOKEN"] * bm) * (
-            c["PAIRED_SLOWDOWN"] if shared else 1.0)
+            c["PAIRED_SLOWDOWN"] if shared else 1.0) * (
+            c["KSPLIT_BLOCK_SCALE"] if bm == KSPLIT_BM else 1.0)
 
     def shares(t, grid):
         share = cdiv(t * kb, grid)

@@ -28,7 +28,7 @@ constexpr int kRasterGroupM = 8;       // m-tiles walked together, so A and W st
 // of a block, hide each other's latency (bench/NOTES.md, v9). Wider tiles
 // have no registers for it; the paired narrow ones have the second CTA.
 template <int kBM> struct Team {
-    static constexpr int kParts = kBM == 128 ? 2 : 1;
+    static constexpr int kParts = kBM == W4A16_SM90_KSPLIT_BM ? 2 : 1;
     static constexpr int kConsumers = kHalves * kParts;
     static constexpr int kThreads = 128 * (1 + kConsumers);
     static constexpr int kPartSteps = kSteps / kParts;

@@ -32,6 +32,9 @@ static const int MIN_BLOCKS_PER_SPLIT = 2;
 /* A CTA's k-block when a second CTA shares its SM (the narrow tiles with more
  * CTAs than SMs): the pair gets only ~1.2x the blocks of one CTA alone. */
 static const double PAIRED_SLOWDOWN = 1.67;
+/* A k-block at the tile width with four consumer warpgroups (v9), against
+ * the line above. */
+static const double KSPLIT_BLOCK_SCALE = 1.0;
 static const int64_t PAIRED_MAX_M = 256;
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -49,7 +52,8 @@ size_t w4a16_sm90_partial_bytes(const w4a16_sm90_plan *plan, int64_t M, int64_t 
  * the tile width pairs them on an SM. */
 static double block_us(int block_m, int64_t ctas, int sm_count) {
     const int shared = w4a16_sm90_ctas_per_sm(block_m) > 1 && ctas > sm_count;
-    return (BLOCK_FIXED_US + BLOCK_US_PER_TOKEN * block_m) * (shared ? PAIRED_SLOWDOWN : 1.0);
+    return (BLOCK_FIXED_US + BLOCK_US_PER_TOKEN * block_m) * (shared ? PAIRED_SLOWDOWN : 1.0) *
+           (block_m == W4A16_SM90_KSPLIT_BM ? KSPLIT_BLOCK_SCALE : 1.0);
 }
 
 static double predict(int64_t M, int64_t n_padded, int64_t k_padded, int sm_count, int block_m,
