@@ -4,6 +4,7 @@ to measured times of forced plans, and says how well the model predicts them.
 
     python3 bench/fit_sm90_plan.py bench/results/2026-12-07-h100-v8-plans-*.json
     python3 bench/fit_sm90_plan.py OUT/plans.json --sms 132 --steps 40000
+    python3 bench/fit_sm90_plan.py OUT/plans.json --only KSPLIT_BLOCK_SCALE
 
 Input: JSON with rows {plan, n, k, m, kernel, us}, as `scripts/gpu-check OUT
 bench` writes them with W4A16_BENCH_SETS=plans (plans.json), one row per
@@ -94,12 +95,19 @@ def main():
     parser.add_argument("--steps", type=int, default=40000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--fit-reduce", action="store_true")
+    parser.add_argument("--only", action="append", metavar="NAME",
+                        help="fit only this constant (repeatable); the others stay as in START")
     args = parser.parse_args()
     points = load(args.json)
     if not points:
         raise SystemExit("fit_sm90_plan: no sm90_prefill rows with a forced plan in the input")
     rng = random.Random(args.seed)
     names = [n for n in START if args.fit_reduce or n != "REDUCE_BYTES_PER_US"]
+    if args.only:
+        unknown = [n for n in args.only if n not in START]
+        if unknown:
+            raise SystemExit(f"fit_sm90_plan: no constant {unknown[0]} (one of {', '.join(START)})")
+        names = args.only
     best, best_rms = dict(START), rms(START, points, args.sms)
     print(f"{len(points)} points; rms log error of the current constants: {best_rms:.3f}")
     for step in range(args.steps):
