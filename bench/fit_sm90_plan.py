@@ -10,8 +10,7 @@ Input: JSON with rows {plan, n, k, m, kernel, us}, as `scripts/gpu-check OUT
 bench` writes them with W4A16_BENCH_SETS=plans (plans.json), one row per
 sm90_prefill time; plan is "BM,SPLITS", "BM,sk" or "BM,hy" ("model" rows are
 skipped: their plan is not in the file). The model is the C code's, term for
-term; keep the two in step. The reduction's rate stays fixed unless
---fit-reduce (the sweeps so far had no large split-K partials). Prints the
+term; keep the two in step. Prints the
 fitted constants, the rms of log(predicted / measured) before and after, and
 the worst points. A random search: deterministic for a --seed.
 """
@@ -28,7 +27,6 @@ START = {
     "KSPLIT_BLOCK_SCALE": 1.0,
     "UNIT_OVERHEAD_US": 3.2,
     "LAUNCH_US": 0.13,
-    "REDUCE_BYTES_PER_US": 2.0e6,
     "FIXUP_BYTES_PER_SM_US": 48.7e3,
 }
 ROWS, BLOCK_K, PAIRED_MAX_BM, KSPLIT_BM = 128, 64, 64, 128
@@ -58,11 +56,10 @@ def predict(c, n, k, m, bm, splits, mode, sms):
 
     if mode == "":
         units = tiles * splits
+        part = ROWS * bm * 4 / c["FIXUP_BYTES_PER_SM_US"] if splits > 1 else 0.0
         t = c["LAUNCH_US"] + cdiv(units, slots) * (
-            cdiv(kb, splits) * block(units) + c["UNIT_OVERHEAD_US"])
-        if splits > 1:
-            t += c["LAUNCH_US"] + splits * m * n * 8 / c["REDUCE_BYTES_PER_US"]
-        return t
+            cdiv(kb, splits) * block(units) + c["UNIT_OVERHEAD_US"] + part)
+        return t + splits * part
     rounds = tiles // slots if mode == "hy" else 0
     grid = slots if rounds else min(slots, tiles * kb // 2)
     return (c["LAUNCH_US"] + rounds * (kb * block(grid) + c["UNIT_OVERHEAD_US"]) +
@@ -94,7 +91,6 @@ def main():
     parser.add_argument("--sms", type=int, default=132)
     parser.add_argument("--steps", type=int, default=40000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--fit-reduce", action="store_true")
     parser.add_argument("--only", action="append", metavar="NAME",
                         help="fit only this constant (repeatable); the others stay as in START")
     args = parser.parse_args()
@@ -102,7 +98,7 @@ def main():
     if not points:
         raise SystemExit("fit_sm90_plan: no sm90_prefill rows with a forced plan in the input")
     rng = random.Random(args.seed)
-    names = [n for n in START if args.fit_reduce or n != "REDUCE_BYTES_PER_US"]
+    names = list(START)
     if args.only:
         unknown = [n for n in args.only if n not in START]
         if unknown:

@@ -56,7 +56,7 @@ static void test_ragged_rounds_use_streamk(void **state) {
     assert_int_equal(plan.splits, 1);
     assert_int_equal(plan.block_m, 128);
     assert_int_equal(plan.grid, SMS);
-    assert_true(plan.units <= W4A16_SM90_STREAMK_MAX_TILES);
+    assert_true(plan.units <= W4A16_SM90_MAX_COUNTED_TILES);
     assert_int_equal(w4a16_sm90_partial_bytes(&plan, 100, 19456),
                      (size_t)SMS * 2 * W4A16_SM90_ROWS * plan.block_m * 4);
     /* Without room for the partial tiles it falls back to whole tiles. */

@@ -19,7 +19,6 @@ extern "C" {
 #define W4A16_FAULT_DECODE_V2_LAUNCH "decode_v2.launch"
 #define W4A16_FAULT_SM90_PERMUTE "sm90.permute"
 #define W4A16_FAULT_SM90_LAUNCH "sm90.launch"
-#define W4A16_FAULT_SM90_REDUCE "sm90.reduce"
 
 /* Fail `site` on its (skip + 1)-th pass from now on this thread, once. */
 void w4a16_fault_arm(const char *site, int skip);

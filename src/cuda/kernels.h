@@ -108,22 +108,16 @@ typedef struct {
     int64_t M;
     const void *bias;  /* [n] or NULL */
     int block_m;       /* tokens per tile: 32, 64, 128, 160, 192, 224 or 256 */
-    int splits;        /* K ranges; > 1 writes fp32 partials for w4a16_launch_splitk_reduce */
-    float *partials;   /* split K: [splits][M][n_padded]; stream-K: the grid's partial
-                          tiles (w4a16_sm90_partial_bytes); 16-byte aligned */
+    int splits;        /* K ranges; > 1: the tile's last K-range sums them (fp32 parts) */
+    float *partials;   /* split K, stream-K: the tiles' fp32 parts (w4a16_sm90_partial_bytes);
+                          16-byte aligned */
     int streamk;       /* 1: k-blocks shared evenly over `grid` CTAs (splits ignored) */
     int dp_tiles;      /* stream-K: tiles run whole first, a multiple of grid (0: none) */
     int grid;          /* the persistent grid's CTAs (the plan's) */
-    int32_t *counters; /* stream-K: [tiles][2] zeros, left zero by the kernel */
+    int32_t *counters; /* split K, stream-K: [tiles][2] zeros, left zero by the kernel */
 } w4a16_sm90_args;
 
 cudaError_t w4a16_launch_sm90_prefill(const w4a16_sm90_args *args, cudaStream_t stream);
-
-/* C[m][j] = sum over s of partials[s][m][j] in order s = 0, 1, ... (+ bias[j]),
- * one rounding to 16 bits, for m < M, j < n; partials row pitch ldp floats. */
-cudaError_t w4a16_launch_splitk_reduce(const float *partials, int splits, int64_t M, int64_t n,
-                                       int64_t ldp, const void *bias, w4a16_dtype dtype, void *C,
-                                       int64_t ldc, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,7 @@
 // sm90_prefill's epilogue: a unit's accumulators to C (through shared memory
-// and a TMA store, or plain stores), to split-K's fp32 partials, or summed
-// with the other parts of a stream-K tile. Private to sm90_prefill.cu.
+// and a TMA store, or plain stores), summed first with the other parts of
+// its tile when K is split or shared out (stream-K). Private to
+// sm90_prefill.cu.
 #ifndef W4A16_CUDA_SM90_EPILOGUE_CUH
 #define W4A16_CUDA_SM90_EPILOGUE_CUH
 
@@ -65,22 +66,11 @@ __device__ __forceinline__ void store_unit_tma(const Sm90Params &p, const Smem<k
 }
 
 // The unit's accumulators out: rows g, g + 8 of the warp; tokens 8c + 2t (+1).
-// Split K: fp32 partials [split][M][n_padded] for the reduction kernel.
 template <typename T, int kBM>
 __device__ __forceinline__ void store_unit(const Sm90Params &p, const Unit &w, const Lane &l,
                                            const float (&acc)[kBM / 2]) {
     const int n = w.n0 + l.row, m = w.m0 + 2 * l.t;
     const bool row_ok[2] = {n < p.n, n + 8 < p.n};
-    if (p.partials != nullptr) {
-        float *out = p.partials + ((int64_t)w.split * p.M + m) * p.n_padded + n;
-#pragma unroll
-        for (int c = 0; c < kBM / 8; c++, out += 8 * (int64_t)p.n_padded)
-#pragma unroll
-            for (int r = 0; r < 4; r++)
-                if (row_ok[r >> 1] && m + 8 * c + (r & 1) < p.M)
-                    out[(r & 1) * (int64_t)p.n_padded + 8 * (r >> 1)] = acc[4 * c + r];
-        return;
-    }
     float bias[2] = {0.0f, 0.0f};
 #pragma unroll
     for (int h = 0; h < 2; h++)
@@ -94,32 +84,31 @@ __device__ __forceinline__ void store_unit(const Sm90Params &p, const Unit &w, c
                 out[(r & 1) * p.ldc + 8 * (r >> 1)] = Pair16<T>::bits_of(acc[4 * c + r] + bias[r >> 1]);
 }
 
-// Stream-K: this share's part of the tile goes to its slot; the consumer
-// warpgroup that brings a tile's last part sums every part in share order
-// (the same bits whoever is last) into acc, resets the tile's counter for the
-// next launch and returns true: it then stores the tile. Slots are in
-// register order, so each thread moves float4s: [kBM / 8][128 threads][4].
-template <int kBM>
-__device__ __forceinline__ bool finish_share(const Sm90Params &p, const Smem<kBM> &sm,
-                                             const Unit &w, int half,
+// A tile computed in parts (split K's K-ranges, stream-K's shares): this
+// part goes to its slot of the workspace; the row half's warpgroup that
+// brings the tile's last part sums every part in part order (the same bits
+// whoever is last) into acc, resets the tile's counter for the next launch
+// and returns true: it then stores the tile. `slot_of(i)` is part i's slot,
+// i < parts. Slots are in register order, so each thread moves float4s:
+// [kBM / 8][128 threads][4].
+template <int kBM, class SlotOf>
+__device__ __forceinline__ bool finish_parts(const Sm90Params &p, const Smem<kBM> &sm, int tile,
+                                             int half, int my_slot, int parts, SlotOf slot_of,
                                              float (&acc)[kBM / 2]) {
     constexpr int kSlotFloats = 64 * kBM; // one row half's 64 rows x kBM tokens
     const int thread = threadIdx.x % 128;
     float4 *mine = reinterpret_cast<float4 *>(
-        p.shares + ((int64_t)w.slot * kHalves + half) * kSlotFloats);
+        p.parts + ((int64_t)my_slot * kHalves + half) * kSlotFloats);
 #pragma unroll
     for (int q = 0; q < kBM / 8; q++)
         __stcg(mine + q * 128 + thread,
                make_float4(acc[4 * q], acc[4 * q + 1], acc[4 * q + 2], acc[4 * q + 3]));
     __threadfence();
     named_barrier_sync(1 + half, 128);
-    const int64_t first_block = (int64_t)(w.tile - p.dp_tiles) * p.k_blocks;
-    const int first_cta = share_owner(p, first_block);
-    const int last_cta = share_owner(p, first_block + p.k_blocks - 1);
     if (thread == 0) {
-        int32_t *counter = p.counters + 2 * w.tile + half;
+        int32_t *counter = p.counters + 2 * tile + half;
         const int arrived = atomicAdd(counter, 1);
-        const int last = arrived == last_cta - first_cta;
+        const int last = arrived == parts - 1;
         if (last) *counter = 0; // every part has arrived: nothing else touches it this launch
         *sm.last_flag(half) = last;
     }
@@ -134,11 +123,9 @@ __device__ __forceinline__ bool finish_share(const Sm90Params &p, const Smem<kBM
     constexpr int kPerPass = kBM / 8 / kPasses;
 #pragma unroll
     for (int pass = 0; pass < kPasses; pass++) {
-        for (int c = first_cta; c <= last_cta; c++) {
-            const int first_tile_of_c = p.dp_tiles + (int)(share_start(p, c) / p.k_blocks);
-            const int slot = 2 * c + (w.tile == first_tile_of_c ? 0 : 1);
+        for (int i = 0; i < parts; i++) {
             const float4 *part = reinterpret_cast<const float4 *>(
-                p.shares + ((int64_t)slot * kHalves + half) * kSlotFloats);
+                p.parts + ((int64_t)slot_of(i) * kHalves + half) * kSlotFloats);
 #pragma unroll
             for (int q = pass * kPerPass; q < (pass + 1) * kPerPass; q++) {
                 const float4 v = __ldcg(part + q * 128 + thread);
@@ -150,6 +137,28 @@ __device__ __forceinline__ bool finish_share(const Sm90Params &p, const Smem<kBM
         }
     }
     return true;
+}
+
+// The parts of the unit's tile. Split K: K-range s of tile t in slot
+// t x splits + s. Stream-K: the shares of CTAs first_cta .. last_cta, each
+// in the slot of its first tile (0) or its last (1).
+template <int kBM>
+__device__ __forceinline__ bool finish_tile(const Sm90Params &p, const Smem<kBM> &sm,
+                                            const Unit &w, int half, float (&acc)[kBM / 2]) {
+    if (!p.streamk) {
+        const int first = w.tile * p.splits;
+        auto slot_of = [&](int i) { return first + i; };
+        return finish_parts<kBM>(p, sm, w.tile, half, first + w.split, p.splits, slot_of, acc);
+    }
+    const int64_t first_block = (int64_t)(w.tile - p.dp_tiles) * p.k_blocks;
+    const int first_cta = share_owner(p, first_block);
+    const int last_cta = share_owner(p, first_block + p.k_blocks - 1);
+    auto slot_of = [&](int i) {
+        const int c = first_cta + i;
+        const int first_tile_of_c = p.dp_tiles + (int)(share_start(p, c) / p.k_blocks);
+        return 2 * c + (w.tile == first_tile_of_c ? 0 : 1);
+    };
+    return finish_parts<kBM>(p, sm, w.tile, half, w.slot, last_cta - first_cta + 1, slot_of, acc);
 }
 
 } // namespace w4a16_sm90

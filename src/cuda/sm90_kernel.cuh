@@ -258,8 +258,8 @@ __device__ void consume(const Sm90Params &p, const Smem<kBM> &sm, int consumer,
             release_previous();
         }
         if (!gather_parts<kBM>(sm, l, acc)) continue;
-        if (w.slot >= 0 && !finish_share<kBM>(p, sm, w, l.half, acc)) continue;
-        if (p.c_tma && p.partials == nullptr)
+        if ((w.slot >= 0 || p.splits > 1) && !finish_tile<kBM>(p, sm, w, l.half, acc)) continue;
+        if (p.c_tma)
             store_unit_tma<T, kBM>(p, sm, w, l, l.half, acc, c_map);
         else
             store_unit<T, kBM>(p, w, l, acc);

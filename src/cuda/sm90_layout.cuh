@@ -115,14 +115,14 @@ struct Sm90Params {
     const uint16_t *bias;    // [n] or nullptr
     uint16_t *C;
     int64_t ldc;
-    float *partials;         // split K: [splits][M][n_padded]; nullptr when splits == 1
     int c_tma;               // 1: C is written by TMA stores (16-byte aligned rows)
     int streamk;             // 1: CTA c takes tiles c, c + grid, ... below dp_tiles whole, then
                              // k-blocks [c T / grid, (c + 1) T / grid) of the T after them
     int dp_tiles;            // stream-K: the tiles of whole rounds (a multiple of the grid), or 0
     int64_t total_blocks;    // stream-K: (tiles - dp_tiles) x k_blocks
-    float *shares;           // stream-K: [grid][2 ends][2 consumers][64 x BM] partial tiles
-    int32_t *counters;       // stream-K: [tiles][2 consumers] arrivals, 0 between launches
+    float *parts;            // fp32 parts of tiles, slots of [2 halves][64 x BM]: split K's
+                             // [tiles][splits], stream-K's [grid][2 ends]; else nullptr
+    int32_t *counters;       // split K, stream-K: [tiles][2 halves] arrivals, 0 between launches
     int M, n, n_padded, tiles_n_all, k_blocks;
     int group_cols;          // G; per-channel: 2^30 (every column in group 0)
     uint32_t group_magic;    // column / G == umulhi(column, group_magic)

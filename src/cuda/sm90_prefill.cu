@@ -15,12 +15,12 @@
 // a block's four k16 steps with accumulators of its own that are summed at
 // the unit's end (sm90_layout.cuh, Team).
 // The grid is persistent: CTA c takes units c, c + grid, ...; a unit is one
-// (128-row, BM-token) tile, or one K-range of it when K is split, whose fp32
-// partials go to the workspace for the reduction kernel (splitk_reduce.cu).
-// Or stream-K: CTA c takes an equal share of all tiles' k-blocks, and a tile
-// cut at a share's end is finished by the consumer warpgroup that brings its
-// last part (finish_share). Both sum in a fixed order and leave nothing to
-// reset between calls.
+// (128-row, BM-token) tile, or one K-range of it when K is split. Or
+// stream-K: CTA c takes an equal share of all tiles' k-blocks. A tile made of
+// parts (K-ranges, or shares cut at a share's end) is finished by the
+// warpgroup that brings its last part, which sums them from the workspace in
+// a fixed order (finish_parts): one launch, the same bits every run, nothing
+// to reset between calls.
 //
 // Numerics: W = (q - z) * s with (q - z) exact in 16 bits and one rounding of
 // the product (in 16 bits when the scales have the activations' dtype, else in
@@ -80,12 +80,12 @@ extern "C" cudaError_t w4a16_launch_sm90_prefill(const w4a16_sm90_args *a, cudaS
     cudaError_t e = w4a16_sm90_encode_tile_map(&a_map, a->A, w->act_dtype, w->k, a->M, a->lda,
                                                 a->block_m);
     if (e != cudaSuccess) return e;
-    // C through TMA stores when the kernel writes it, its rows are 16-byte
-    // aligned and N is a multiple of 8: the copy engine clips a store at the
-    // tensor's end in 16-byte steps (measured: N = 13 wrote columns 13-15),
-    // so a row's end must fall on one. Else (split K too) plain stores.
+    // C through TMA stores when its rows are 16-byte aligned and N is a
+    // multiple of 8: the copy engine clips a store at the tensor's end in
+    // 16-byte steps (measured: N = 13 wrote columns 13-15), so a row's end
+    // must fall on one. Else plain stores.
     const bool split = a->splits > 1 && !a->streamk;
-    const int c_tma = !split && (uintptr_t)a->C % 16 == 0 && a->ldc % 8 == 0 && w->n % 8 == 0;
+    const int c_tma = (uintptr_t)a->C % 16 == 0 && a->ldc % 8 == 0 && w->n % 8 == 0;
     if (c_tma) {
         e = w4a16_sm90_encode_tile_map(&c_map, a->C, w->act_dtype, w->n, a->M, a->ldc,
                                        a->block_m <= 128 ? a->block_m : a->block_m / 2);
@@ -102,10 +102,9 @@ extern "C" cudaError_t w4a16_launch_sm90_prefill(const w4a16_sm90_args *a, cudaS
     p.bias = static_cast<const uint16_t *>(a->bias);
     p.C = static_cast<uint16_t *>(a->C);
     p.ldc = a->ldc;
-    p.partials = split ? a->partials : nullptr;
     p.c_tma = c_tma;
     p.streamk = a->streamk;
-    p.shares = a->streamk ? a->partials : nullptr;
+    p.parts = split || a->streamk ? a->partials : nullptr;
     p.counters = a->counters;
     p.M = (int)a->M;
     p.n = (int)w->n;

@@ -56,7 +56,8 @@ struct w4a16_ctx {
     void *workspace;         /* 256-byte aligned; NULL when workspace_bytes is 0 */
     size_t workspace_bytes;
     int workspace_owned;     /* 1: the ctx allocated it and frees it */
-    int32_t *tile_counters;  /* sm90_prefill's stream-K arrivals: [W4A16_SM90_STREAMK_MAX_TILES][2],
+    int32_t *tile_counters;  /* sm90_prefill's arrivals of tile parts (split K, stream-K):
+                                [W4A16_SM90_MAX_COUNTED_TILES][2],
                                 zeroed at creation, left zero by every launch */
 
     cudaStream_t side_stream; /* the fallback dequantizes the next chunk here */

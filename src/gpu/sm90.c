@@ -1,10 +1,10 @@
 /* The Hopper GEMM's host side (see sm90.h).
  *
  * Workspace, when the call uses it: act-order's permuted rows of A first
- * (16-byte rows, so the tensor map can read them), then the split-K partials
- * or stream-K's partial tiles (the plan chooses; both fit what is left). The
- * stream-K arrival counters are the ctx's own (zeroed once at creation; the
- * kernel leaves them zero).
+ * (16-byte rows, so the tensor map can read them), then the fp32 parts of
+ * tiles when K is split or shared out (the plan chooses; they fit what is
+ * left). The arrival counters of those tiles are the ctx's own (zeroed once
+ * at creation; the kernel leaves them zero).
  * When the permuted A does not fit whole, the call runs in M-chunks. */
 #include "gpu/sm90.h"
 
@@ -142,8 +142,9 @@ w4a16_status w4a16_sm90_run(const w4a16_gemm_call *call) {
         W4A16_FAIL_IF(plan.block_m == 0, W4A16_ERR_ARG,
                       "sm90_prefill: W4A16_SM90_PLAN='%d,%s' cannot run M=%lld (token tiles 32, "
                       "64, 128, 160, 192, 224, 256; stream-K needs 2 k-blocks a CTA, the hybrid a "
-                      "whole round and tiles left over)",
-                      ctx->sm90_block_m, forced_plan_mode(ctx), (long long)rows);
+                      "whole round and tiles left over, tiles in parts are at most %d)",
+                      ctx->sm90_block_m, forced_plan_mode(ctx), (long long)rows,
+                      (int)W4A16_SM90_MAX_COUNTED_TILES);
         W4A16_FAIL_IF(w4a16_sm90_partial_bytes(&plan, rows, w->n_padded) > partials_room,
                       W4A16_ERR_NOMEM,
                       "sm90_prefill: the plan's partial sums need %zu bytes of workspace; %zu "
@@ -172,16 +173,8 @@ w4a16_status w4a16_sm90_run(const w4a16_gemm_call *call) {
         args.dp_tiles = plan.dp_tiles;
         args.grid = plan.grid;
         args.counters = ctx->tile_counters;
-        /* C is written by the last launch of each M-chunk: the kernel when it
-         * does not split K, else the reduction of its fp32 partials. */
         CUDA_TRY(W4A16_FAULT_OR(W4A16_FAULT_SM90_LAUNCH, cudaErrorLaunchOutOfResources,
                                 w4a16_launch_sm90_prefill(&args, call->stream)));
-        if (plan.splits > 1 && !plan.streamk)
-            CUDA_TRY(W4A16_FAULT_OR(W4A16_FAULT_SM90_REDUCE, cudaErrorLaunchOutOfResources,
-                                    w4a16_launch_splitk_reduce(args.partials, plan.splits, rows,
-                                                               w->n, w->n_padded, call->bias,
-                                                               w->act_dtype, args.C, call->ldc,
-                                                               call->stream)));
     }
     return W4A16_OK;
 }

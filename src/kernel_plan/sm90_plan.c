@@ -5,9 +5,9 @@
  * ceil(units / slots) rounds of one unit's time, slots being the SMs, or twice
  * them for the narrow tiles that pair two CTAs on an SM. A unit is k-blocks of
  * 64, each costing a fixed part plus a part per token, plus a fixed cost to
- * start and store it. Splitting K adds a reduction kernel that reads the
- * partials once; stream-K shares all k-blocks out evenly instead, at the cost
- * of a partial tile or two per CTA. */
+ * start and store it. Splitting K makes each unit write its fp32 part of the
+ * tile and the tile's last part read them all; stream-K shares all k-blocks
+ * out evenly instead, at the cost of a partial tile or two per CTA. */
 #include "kernel_plan/sm90_plan.h"
 
 #include <stdint.h>
@@ -15,19 +15,19 @@
 /* The constants are fitted (bench/NOTES.md, v8) to 117 times of v8 on the
  * H100: the four Qwen3-4B shapes at M = 64 and 256 under 11 forced plans
  * (W4A16_SM90_PLAN) and the default plans at M = 17 to 8192; the model's
- * times are within 16% of them (rms of the log ratio). REDUCE_BYTES_PER_US is
- * v1's measurement, kept out of the fit: the sweep had no large partials.
+ * times are within 16% of them (rms of the log ratio). Split K's parts cost
+ * what stream-K's do (FIXUP_BYTES_PER_SM_US) since they meet in the kernel
+ * (v9), not yet refitted.
  * bench/fit_sm90_plan.py holds the same model in Python and refits it to a
  * plans sweep (scripts/gpu-check with W4A16_BENCH_SETS=plans).
  * A k-block's tensor work and dequantization on one SM, a fixed cost plus a
  * cost per token. */
 static const double BLOCK_FIXED_US = 0.124;
 static const double BLOCK_US_PER_TOKEN = 0.00222;
-static const double FIXUP_BYTES_PER_SM_US = 48.7e3;  /* stream-K's partial tiles */
+static const double FIXUP_BYTES_PER_SM_US = 48.7e3;  /* tile parts, written and read */
 /* A unit's start (its first blocks' latency) and its epilogue. */
 static const double UNIT_OVERHEAD_US = 3.2;
 static const double LAUNCH_US = 0.13;
-static const double REDUCE_BYTES_PER_US = 2.0e6;     /* partials mostly from L2 */
 static const int MIN_BLOCKS_PER_SPLIT = 2;
 /* A CTA's k-block when a second CTA shares its SM (the narrow tiles with more
  * CTAs than SMs): the pair gets only ~1.2x the blocks of one CTA alone. */
@@ -39,11 +39,15 @@ static const int64_t PAIRED_MAX_M = 256;
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+static size_t tile_part_bytes(int block_m) {
+    return (size_t)W4A16_SM90_ROWS * (size_t)block_m * sizeof(float);
+}
+
 size_t w4a16_sm90_partial_bytes(const w4a16_sm90_plan *plan, int64_t M, int64_t n_padded) {
-    if (plan->streamk)
-        return (size_t)plan->grid * 2 * W4A16_SM90_ROWS * (size_t)plan->block_m * sizeof(float);
+    if (plan->streamk) return (size_t)plan->grid * 2 * tile_part_bytes(plan->block_m);
     if (plan->splits <= 1) return 0;
-    return (size_t)plan->splits * (size_t)M * (size_t)n_padded * sizeof(float);
+    const int64_t tiles = ceil_div(n_padded, W4A16_SM90_ROWS) * ceil_div(M, plan->block_m);
+    return (size_t)plan->splits * (size_t)tiles * tile_part_bytes(plan->block_m);
 }
 
 /* One k-block of a tile on one SM (its tensor work and dequantization, which
@@ -63,11 +67,12 @@ static double predict(int64_t M, int64_t n_padded, int64_t k_padded, int sm_coun
     const int64_t k_blocks = k_padded / W4A16_SM90_BLOCK_K;
     const int64_t units = n_tiles * m_tiles * splits;
     const int64_t slots = (int64_t)sm_count * w4a16_sm90_ctas_per_sm(block_m);
-    const double unit =
-        (double)ceil_div(k_blocks, splits) * block_us(block_m, units, sm_count) + UNIT_OVERHEAD_US;
+    /* Split K: each unit writes its part; the tile's last reads them all. */
+    const double part_us = (double)tile_part_bytes(block_m) / FIXUP_BYTES_PER_SM_US;
+    const double unit = (double)ceil_div(k_blocks, splits) * block_us(block_m, units, sm_count) +
+                        UNIT_OVERHEAD_US + (splits > 1 ? part_us : 0.0);
     double total = LAUNCH_US + (double)ceil_div(units, slots) * unit;
-    if (splits > 1)
-        total += LAUNCH_US + (double)splits * M * n_padded * 4 * 2 / REDUCE_BYTES_PER_US;
+    if (splits > 1) total += (double)splits * part_us;
     *units_out = units;
     return total;
 }
@@ -79,7 +84,7 @@ static double predict(int64_t M, int64_t n_padded, int64_t k_padded, int sm_coun
 static double predict_shares(int64_t tiles, int64_t k_blocks, int64_t grid, int block_m,
                              int sm_count) {
     const int64_t share = ceil_div(tiles * k_blocks, grid);
-    const double tile_bytes = (double)W4A16_SM90_ROWS * block_m * 4;
+    const double tile_bytes = (double)tile_part_bytes(block_m);
     /* The last CTA to finish a tile reads every share's part of it: more than
      * two when a tile is shared by several CTAs (few tiles, long K). */
     const int64_t parts = tiles >= grid ? 2 : ceil_div(grid, tiles) + 1;
@@ -111,8 +116,11 @@ w4a16_sm90_plan w4a16_sm90_plan_make(int64_t M, int64_t n_padded, int64_t k_padd
         (mode != W4A16_SM90_WHOLE && splits != 1))
         return plan;
     if (sm_count < 1) sm_count = 1;
+    const int64_t tiles = ceil_div(n_padded, W4A16_SM90_ROWS) * ceil_div(M, block_m);
+    /* Tiles in parts count their arrivals in the ctx's counters. */
+    if ((mode != W4A16_SM90_WHOLE || splits > 1) && tiles > W4A16_SM90_MAX_COUNTED_TILES)
+        return plan;
     if (mode != W4A16_SM90_WHOLE) {
-        const int64_t tiles = ceil_div(n_padded, W4A16_SM90_ROWS) * ceil_div(M, block_m);
         const int64_t k_blocks = k_padded / W4A16_SM90_BLOCK_K;
         const int64_t slots = (int64_t)sm_count * w4a16_sm90_ctas_per_sm(block_m);
         /* Whole rounds first (the hybrid), then at least two k-blocks a share. */
@@ -163,7 +171,8 @@ w4a16_sm90_plan w4a16_sm90_plan_choose(int64_t M, int64_t n_padded, int64_t k_pa
             if (splits > 1 && k_blocks / splits < MIN_BLOCKS_PER_SPLIT) break;
             w4a16_sm90_plan plan = w4a16_sm90_plan_make(M, n_padded, k_padded, sm_count, block_m,
                                                         splits, W4A16_SM90_WHOLE);
-            if (w4a16_sm90_partial_bytes(&plan, M, n_padded) > workspace_bytes) break;
+            if (plan.block_m == 0 || w4a16_sm90_partial_bytes(&plan, M, n_padded) > workspace_bytes)
+                break;
             consider(&best, &have, plan);
         }
         /* Stream-K only where it measured faster: a little more than one round
@@ -179,7 +188,7 @@ w4a16_sm90_plan w4a16_sm90_plan_choose(int64_t M, int64_t n_padded, int64_t k_pa
             m_tiles == 1 && k_blocks >= 2 * MIN_BLOCKS_PER_SPLIT) {
             w4a16_sm90_plan plan =
                 w4a16_sm90_plan_make(M, n_padded, k_padded, sm_count, block_m, 1, W4A16_SM90_STREAMK);
-            if (w4a16_sm90_partial_bytes(&plan, M, n_padded) <= workspace_bytes)
+            if (plan.block_m != 0 && w4a16_sm90_partial_bytes(&plan, M, n_padded) <= workspace_bytes)
                 consider(&best, &have, plan);
         }
     }

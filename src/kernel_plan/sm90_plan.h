@@ -11,9 +11,10 @@ enum {
     W4A16_SM90_ROWS = 128,     /* weight rows per CTA tile */
     W4A16_SM90_BLOCK_K = 64,   /* k per pipeline stage */
     W4A16_SM90_MAX_SPLITS = 16,
-    /* Stream-K keeps one arrival counter per tile and consumer warpgroup in
-     * the ctx: tiles beyond this run without it. */
-    W4A16_SM90_STREAMK_MAX_TILES = 8192,
+    /* Tiles made of parts (split K, stream-K) count their arrivals in the
+     * ctx, one counter per tile and row half: plans that make parts have at
+     * most this many tiles. */
+    W4A16_SM90_MAX_COUNTED_TILES = 8192,
     /* Batch-invariant mode's one token tile for every M. */
     W4A16_SM90_INVARIANT_BLOCK_M = 64,
     /* Token tiles up to this width run two CTAs an SM: their registers and
@@ -35,7 +36,7 @@ static inline int w4a16_sm90_ctas_per_sm(int block_m) {
 
 typedef struct {
     int block_m;       /* tokens per tile: 32, 64, 128, 160, 192, 224 or 256 */
-    int splits;        /* K ranges; > 1 needs splits * M * n_padded * 4 bytes of workspace */
+    int splits;        /* K ranges; > 1 needs a tile of fp32 a range in the workspace */
     int streamk;       /* 1: the tiles' k-blocks are shared out evenly over the grid instead
                           (splits is 1); partial tiles meet in the workspace */
     int64_t units;     /* tiles x splits: the persistent grid's work items */
@@ -50,8 +51,8 @@ typedef struct {
  * followed by stream-K over the tiles left. */
 typedef enum { W4A16_SM90_WHOLE = 0, W4A16_SM90_STREAMK = 1, W4A16_SM90_HYBRID = 2 } w4a16_sm90_mode;
 
-/* Bytes of fp32 partials a plan needs (0 when it does not split K): split-K's
- * [splits][M][n_padded], or stream-K's two partial tiles per CTA. */
+/* Bytes of fp32 tile parts a plan needs (0 when it does not split K): split
+ * K's tile per K-range of each tile, or stream-K's two per CTA. */
 size_t w4a16_sm90_partial_bytes(const w4a16_sm90_plan *plan, int64_t M, int64_t n_padded);
 
 /* The persistent grid of a plan without stream-K: a CTA per unit, at most
@@ -61,8 +62,9 @@ int w4a16_sm90_grid(int64_t units, int block_m, int sm_count);
 /* The plan of `block_m` tokens a tile and `splits` K ranges (splits 1 for the
  * stream-K modes), with its grid and the model's time, or block_m 0 when no
  * such plan exists: block_m not one of the widths, splits outside
- * 1..W4A16_SM90_MAX_SPLITS, stream-K with fewer than two k-blocks a CTA, or
- * the hybrid without both a whole round and tiles left over. For A/B runs of
+ * 1..W4A16_SM90_MAX_SPLITS, stream-K with fewer than two k-blocks a CTA, the
+ * hybrid without both a whole round and tiles left over, or tiles in parts
+ * (split K, stream-K) beyond W4A16_SM90_MAX_COUNTED_TILES. For A/B runs of
  * plans (W4A16_SM90_PLAN) and for the choice below. */
 w4a16_sm90_plan w4a16_sm90_plan_make(int64_t M, int64_t n_padded, int64_t k_padded, int sm_count,
                                      int block_m, int splits, w4a16_sm90_mode mode);

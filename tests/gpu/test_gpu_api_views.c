@@ -237,7 +237,6 @@ static void test_injected_failures_leave_C(void **state) {
         {"fallback", &FULL, 100, W4A16_FAULT_FALLBACK_GEMM},
         {"sm90_prefill", &split, 33, W4A16_FAULT_SM90_PERMUTE},
         {"sm90_prefill", &split, 33, W4A16_FAULT_SM90_LAUNCH},
-        {"sm90_prefill", &split, 33, W4A16_FAULT_SM90_REDUCE},
     };
     const int hopper = is_hopper();
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
