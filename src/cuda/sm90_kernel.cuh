@@ -95,16 +95,16 @@ __device__ __forceinline__ void load_fragments(const Sm90Params &p, const Smem<k
     float scale32[kLoadSlots][2];
 #pragma unroll
     for (int slot = 0; slot < kLoadSlots; slot++) {
-        const int at = kPartOneSlot ? l.part : slot;
+        const int held = kPartOneSlot ? l.part : slot; // the stage's slot this one holds
         uint32_t z[2] = {W4A16_PAD_VALUE, W4A16_PAD_VALUE};
 #pragma unroll
         for (int h = 0; h < 2; h++) {
             const int r = l.row + 8 * h;
-            if (has_zeros<V>(p)) z[h] = ld_shared_u8(sm.zeros_at(s, at) + r);
+            if (has_zeros<V>(p)) z[h] = ld_shared_u8(sm.zeros_at(s, held) + r);
             if (kScale16) {
-                scale16[slot][h] = Pair16<T>::splat((uint16_t)ld_shared_u16(sm.scales_at(s, at) + 2 * r));
+                scale16[slot][h] = Pair16<T>::splat((uint16_t)ld_shared_u16(sm.scales_at(s, held) + 2 * r));
             } else {
-                scale32[slot][h] = load_packed_scale(sm.scales(s, at), p.scale_kind, r);
+                scale32[slot][h] = load_packed_scale(sm.scales(s, held), p.scale_kind, r);
             }
         }
         zeros[slot] = fragment_zeros<T>(z[0], z[1]);
