@@ -4,13 +4,14 @@ to measured times of forced plans, and says how well the model predicts them.
 
     python3 bench/fit_sm90_plan.py bench/results/2026-12-07-h100-v8-plans-*.json
     python3 bench/fit_sm90_plan.py OUT/plans.json --sms 132 --steps 40000
-    python3 bench/fit_sm90_plan.py OUT/plans.json --only KSPLIT_BLOCK_SCALE
+    python3 bench/fit_sm90_plan.py OUT/plans.json --only UNIT_OVERHEAD_US
 
 Input: JSON with rows {plan, n, k, m, kernel, us}, as `scripts/gpu-check OUT
 bench` writes them with W4A16_BENCH_SETS=plans (plans.json), one row per
 sm90_prefill time; plan is "BM,SPLITS", "BM,sk" or "BM,hy" ("model" rows are
 skipped: their plan is not in the file). The model is the C code's, term for
-term; keep the two in step. Prints the
+term; keep the two in step. SPLIT_BYTES_PER_US stays fixed unless
+--fit-split (the sweeps so far had no large split-K parts). Prints the
 fitted constants, the rms of log(predicted / measured) before and after, and
 the worst points. A random search: deterministic for a --seed.
 """
@@ -24,12 +25,12 @@ START = {
     "BLOCK_FIXED_US": 0.124,
     "BLOCK_US_PER_TOKEN": 0.00222,
     "PAIRED_SLOWDOWN": 1.67,
-    "KSPLIT_BLOCK_SCALE": 1.0,
     "UNIT_OVERHEAD_US": 3.2,
     "LAUNCH_US": 0.13,
     "FIXUP_BYTES_PER_SM_US": 48.7e3,
+    "SPLIT_BYTES_PER_US": 2.0e6,
 }
-ROWS, BLOCK_K, PAIRED_MAX_BM, KSPLIT_BM = 128, 64, 64, 128
+ROWS, BLOCK_K, PAIRED_MAX_BM = 128, 64, 64
 
 
 def cdiv(a, b):
@@ -45,8 +46,7 @@ def predict(c, n, k, m, bm, splits, mode, sms):
     def block(ctas):
         shared = bm <= PAIRED_MAX_BM and ctas > sms
         return (c["BLOCK_FIXED_US"] + c["BLOCK_US_PER_TOKEN"] * bm) * (
-            c["PAIRED_SLOWDOWN"] if shared else 1.0) * (
-            c["KSPLIT_BLOCK_SCALE"] if bm == KSPLIT_BM else 1.0)
+            c["PAIRED_SLOWDOWN"] if shared else 1.0)
 
     def shares(t, grid):
         share = cdiv(t * kb, grid)
@@ -56,10 +56,11 @@ def predict(c, n, k, m, bm, splits, mode, sms):
 
     if mode == "":
         units = tiles * splits
-        part = ROWS * bm * 4 / c["FIXUP_BYTES_PER_SM_US"] if splits > 1 else 0.0
         t = c["LAUNCH_US"] + cdiv(units, slots) * (
-            cdiv(kb, splits) * block(units) + c["UNIT_OVERHEAD_US"] + part)
-        return t + splits * part
+            cdiv(kb, splits) * block(units) + c["UNIT_OVERHEAD_US"])
+        if splits > 1:
+            t += c["LAUNCH_US"] + splits * m * n * 8 / c["SPLIT_BYTES_PER_US"]
+        return t
     rounds = tiles // slots if mode == "hy" else 0
     grid = slots if rounds else min(slots, tiles * kb // 2)
     return (c["LAUNCH_US"] + rounds * (kb * block(grid) + c["UNIT_OVERHEAD_US"]) +
@@ -91,6 +92,7 @@ def main():
     parser.add_argument("--sms", type=int, default=132)
     parser.add_argument("--steps", type=int, default=40000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--fit-split", action="store_true")
     parser.add_argument("--only", action="append", metavar="NAME",
                         help="fit only this constant (repeatable); the others stay as in START")
     args = parser.parse_args()
@@ -98,7 +100,7 @@ def main():
     if not points:
         raise SystemExit("fit_sm90_plan: no sm90_prefill rows with a forced plan in the input")
     rng = random.Random(args.seed)
-    names = list(START)
+    names = [n for n in START if args.fit_split or n != "SPLIT_BYTES_PER_US"]
     if args.only:
         unknown = [n for n in args.only if n not in START]
         if unknown:

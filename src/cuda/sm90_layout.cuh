@@ -21,14 +21,19 @@ constexpr int kScaleSlotBytes = kRows * 4;          // f32 scales at most
 constexpr int kZeroSlotBytes = kRows;
 constexpr int kRasterGroupM = 8;       // m-tiles walked together, so A and W stay in L2
 
+// The token tile whose CTA splits each k-block between two consumer
+// warpgroups per row half; 0: none. v9 ran it at 128 tokens (correct, GPU-
+// tested) and measured it 7-14% slower than two warpgroups (bench/NOTES.md,
+// v9), so it is off; kept for tiles where it may pay (a shorter loop).
+constexpr int kKSplitBM = 0;
+
 // The consumer warpgroups of one token width. Each row half has kParts of
 // them, each on kSteps / kParts of a block's k16 steps with accumulators of
-// its own, summed at the unit's end (part 0 keeps the sum): at 128 tokens
-// four consumer warpgroups instead of two, each with half the dequantization
-// of a block, hide each other's latency (bench/NOTES.md, v9). Wider tiles
-// have no registers for it; the paired narrow ones have the second CTA.
+// its own, summed at the unit's end (part 0 keeps the sum). Wider tiles than
+// 128 have no registers for it; the paired narrow ones have the second CTA.
 template <int kBM> struct Team {
-    static constexpr int kParts = kBM == W4A16_SM90_KSPLIT_BM ? 2 : 1;
+    static constexpr int kParts = kBM == kKSplitBM ? 2 : 1;
+    static_assert(kParts == 1 || kBM <= 128, "two sets of accumulators fit up to 128 tokens");
     static constexpr int kConsumers = kHalves * kParts;
     static constexpr int kThreads = 128 * (1 + kConsumers);
     static constexpr int kPartSteps = kSteps / kParts;

@@ -23,9 +23,6 @@ enum {
      * tensor pipe 81% idle, its consumer warps stalled on their own
      * instruction dependencies). */
     W4A16_SM90_PAIRED_MAX_BM = 64,
-    /* The token tile whose CTA has four consumer warpgroups, two on each
-     * k-block (since v9): its accumulators leave room for the second set. */
-    W4A16_SM90_KSPLIT_BM = 128,
 };
 
 /* CTAs that share an SM at a token tile of `block_m`: the persistent grid's

@@ -348,10 +348,10 @@ static void test_batch_invariant(void **state) {
  * against the reference: the hybrid (a whole round of 132 tiles, then
  * stream-K over the rest) with one CTA an SM and with two (64-token tiles),
  * stream-K over paired CTAs with each tile in ~13 parts, and split K over
- * paired CTAs in more than one round. The 128-token tile (four consumer
- * warpgroups, two on each k-block) in every mode: whole tiles with group 32,
- * zeros and act-order; split K in bf16; stream-K with fp32 scales per
- * channel and C stored without TMA (odd ldc); the hybrid. A plan the shape
+ * paired CTAs in more than one round. The 128-token tile in every mode:
+ * whole tiles with group 32, zeros and act-order; split K in bf16; stream-K
+ * with fp32 scales per channel and C stored without TMA (odd ldc); the
+ * hybrid. A plan the shape
  * cannot take fails the call with W4A16_ERR_ARG, writing nothing; a
  * malformed value fails the ctx. */
 static void test_forced_plans(void **state) {
