@@ -133,7 +133,9 @@ static void test_narrow_tiles_pair_on_an_sm(void **state) {
 }
 
 /* A given plan (W4A16_SM90_PLAN's): the grid and units follow from it; an
- * unknown width, splits out of range or stream-K with splits is no plan. */
+ * unknown width, splits out of range, stream-K with splits, or tiles in
+ * parts beyond the ctx's counters is no plan. Split K's parts take a whole
+ * tile of fp32 per K-range, ragged tiles too. */
 static void test_plan_make(void **state) {
     (void)state;
     const w4a16_sm90_plan split = w4a16_sm90_plan_make(64, 2560, 4096, SMS, 64, 3, W4A16_SM90_WHOLE);
@@ -142,6 +144,14 @@ static void test_plan_make(void **state) {
     assert_int_equal(split.units, 20 * 3);
     assert_int_equal(split.grid, 60);
     assert_int_equal(w4a16_sm90_partial_bytes(&split, 64, 2560), (size_t)3 * 64 * 2560 * 4);
+    const w4a16_sm90_plan ragged = w4a16_sm90_plan_make(100, 2560, 4096, SMS, 64, 3, W4A16_SM90_WHOLE);
+    assert_int_equal(ragged.units, 20 * 2 * 3);
+    assert_int_equal(w4a16_sm90_partial_bytes(&ragged, 100, 2560), (size_t)3 * 40 * 128 * 64 * 4);
+    /* 152 x 64 = 9728 tiles of 32 tokens: more than the ctx counts. */
+    assert_int_equal(w4a16_sm90_plan_make(2048, 19456, 2560, SMS, 32, 2, W4A16_SM90_WHOLE).block_m, 0);
+    assert_int_equal(w4a16_sm90_plan_make(2048, 19456, 2560, SMS, 32, 1, W4A16_SM90_STREAMK).block_m, 0);
+    assert_int_equal(w4a16_sm90_plan_make(2048, 19456, 2560, SMS, 32, 1, W4A16_SM90_WHOLE).block_m, 32);
+    assert_true(152 * 64 > W4A16_SM90_MAX_COUNTED_TILES);
     const w4a16_sm90_plan sk = w4a16_sm90_plan_make(2048, 2560, 9728, SMS, 256, 1, W4A16_SM90_STREAMK);
     assert_int_equal(sk.streamk, 1);
     assert_int_equal(sk.units, 160);
