@@ -142,45 +142,56 @@ template <int kBM> struct Smem {
     uint8_t *base;
     uint32_t base32; // base's shared-window address: the consumers' loop addresses by it
 
-    // Shared-window addresses of stage s: one multiply-add each.
-    __device__ uint32_t a_at(int s) const { return base32 + s * Stages<kBM>::kABytes; }
+    // Where stage s's piece lies within its region (one multiply-add): the
+    // generic pointers below and the consumers' shared-window addresses add
+    // the same ones to the region's start.
+    using S = Stages<kBM>;
+    static __device__ int a_in(int s) { return s * S::kABytes; }
+    static __device__ int weights_in(int s) { return s * kWeightBytes; }
+    static __device__ int scales_in(int s, int slot) {
+        return (s * kGroupSlots + slot) * kScaleSlotBytes;
+    }
+    static __device__ int zeros_in(int s, int slot) {
+        return (s * kGroupSlots + slot) * kZeroSlotBytes;
+    }
+
+    __device__ uint32_t a_at(int s) const { return base32 + a_in(s); }
     __device__ uint32_t weights_at(int s) const {
-        return base32 + Stages<kBM>::kWeightOffset + s * kWeightBytes;
+        return base32 + S::kWeightOffset + weights_in(s);
     }
     __device__ uint32_t scales_at(int s, int slot) const {
-        return base32 + Stages<kBM>::kScaleOffset + (s * kGroupSlots + slot) * kScaleSlotBytes;
+        return base32 + S::kScaleOffset + scales_in(s, slot);
     }
     __device__ uint32_t zeros_at(int s, int slot) const {
-        return base32 + Stages<kBM>::kZeroOffset + (s * kGroupSlots + slot) * kZeroSlotBytes;
+        return base32 + S::kZeroOffset + zeros_in(s, slot);
     }
-    __device__ uint32_t full_at(int s) const { return base32 + Stages<kBM>::kBarrierOffset + 8 * s; }
-    __device__ uint32_t empty_at(int s) const { return full_at(Stages<kBM>::kCount + s); }
+    __device__ uint32_t full_at(int s) const { return base32 + S::kBarrierOffset + 8 * s; }
+    __device__ uint32_t empty_at(int s) const { return full_at(S::kCount + s); }
 
-    __device__ uint8_t *a(int s) const { return base + s * Stages<kBM>::kABytes; }
+    __device__ uint8_t *a(int s) const { return base + a_in(s); }
     __device__ const uint8_t *weights(int s) const {
-        return base + Stages<kBM>::kWeightOffset + s * kWeightBytes;
+        return base + S::kWeightOffset + weights_in(s);
     }
     __device__ uint8_t *scales(int s, int slot) const {
-        return base + Stages<kBM>::kScaleOffset + (s * kGroupSlots + slot) * kScaleSlotBytes;
+        return base + S::kScaleOffset + scales_in(s, slot);
     }
     __device__ uint8_t *zeros(int s, int slot) const {
-        return base + Stages<kBM>::kZeroOffset + (s * kGroupSlots + slot) * kZeroSlotBytes;
+        return base + S::kZeroOffset + zeros_in(s, slot);
     }
-    __device__ uint8_t *out(int half) const {
-        return base + Stages<kBM>::kOutOffset + half * Stages<kBM>::kOutBytes;
-    }
+    __device__ uint8_t *out(int half) const { return base + S::kOutOffset + half * S::kOutBytes; }
     // The parts' exchange of row half `half`: [kExchangeFloats / 4][128 threads] float4s.
     __device__ float4 *exchange(int half) const {
-        return reinterpret_cast<float4 *>(base + Stages<kBM>::kExchangeOffset) +
+        return reinterpret_cast<float4 *>(base + S::kExchangeOffset) +
                half * 128 * (Team<kBM>::kExchangeFloats / 4);
     }
+    // The barriers: full(s) then empty(s), 8 bytes each, as full_at / empty_at.
     __device__ uint64_t *full(int s) const {
-        return reinterpret_cast<uint64_t *>(base + Stages<kBM>::kBarrierOffset) + s;
+        return reinterpret_cast<uint64_t *>(base + S::kBarrierOffset) + s;
     }
-    __device__ uint64_t *empty(int s) const { return full(Stages<kBM>::kCount + s); }
+    __device__ uint64_t *empty(int s) const { return full(S::kCount + s); }
     // Stream-K: whether this row half's warpgroup finishes the tile (one int each).
     __device__ int *last_flag(int half) const {
-        return reinterpret_cast<int *>(base + Stages<kBM>::kFlagOffset) + half;
+        return reinterpret_cast<int *>(base + S::kFlagOffset) + half;
     }
 };
 
