@@ -145,11 +145,11 @@ w4a16_status w4a16_sm90_run(const w4a16_gemm_call *call) {
                       "whole round and tiles left over, tiles in parts are at most %d)",
                       ctx->sm90_block_m, forced_plan_mode(ctx), (long long)rows,
                       (int)W4A16_SM90_MAX_COUNTED_TILES);
-        W4A16_FAIL_IF(w4a16_sm90_partial_bytes(&plan, rows, w->n_padded) > partials_room,
-                      W4A16_ERR_NOMEM,
+        const size_t partial_bytes = w4a16_sm90_partial_bytes(&plan, rows, w->n_padded);
+        W4A16_FAIL_IF(partial_bytes > partials_room, W4A16_ERR_NOMEM,
                       "sm90_prefill: the plan's partial sums need %zu bytes of workspace; %zu "
                       "are left",
-                      w4a16_sm90_partial_bytes(&plan, rows, w->n_padded), partials_room);
+                      partial_bytes, partials_room);
         w4a16_sm90_args args;
         args.w = w;
         args.A = (const char *)call->A + m0 * call->lda * 2;
