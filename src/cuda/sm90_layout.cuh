@@ -21,44 +21,26 @@ constexpr int kScaleSlotBytes = kRows * 4;          // f32 scales at most
 constexpr int kZeroSlotBytes = kRows;
 constexpr int kRasterGroupM = 8;       // m-tiles walked together, so A and W stay in L2
 
-// The token tile whose CTA splits each k-block between two consumer
-// warpgroups per row half; 0: none. v9 ran it at 128 tokens (correct, GPU-
-// tested) and measured it 7-14% slower than two warpgroups (bench/NOTES.md,
-// v9), so it is off; kept for tiles where it may pay (a shorter loop).
-constexpr int kKSplitBM = 0;
-
-// The consumer warpgroups of one token width. Each row half has kParts of
-// them, each on kSteps / kParts of a block's k16 steps with accumulators of
-// its own, summed at the unit's end (part 0 keeps the sum). Wider tiles than
-// 128 have no registers for it; the paired narrow ones have the second CTA.
-template <int kBM> struct Team {
-    static constexpr int kParts = kBM == kKSplitBM ? 2 : 1;
-    static_assert(kParts == 1 || kBM <= 128, "two sets of accumulators fit up to 128 tokens");
-    static constexpr int kConsumers = kHalves * kParts;
-    static constexpr int kThreads = 128 * (1 + kConsumers);
-    static constexpr int kPartSteps = kSteps / kParts;
-    // The parts' sums cross shared memory in passes of this many floats a
-    // thread: less memory than a whole accumulator, one more stage.
-    static constexpr int kExchangeFloats = kBM / 4;
-    static constexpr int kExchangeBytes = kParts == 2 ? kHalves * 128 * kExchangeFloats * 4 : 0;
-};
+// The consumer warpgroups: one per row half, each on every k16 step of a
+// block. (Two per row half, splitting a block's steps, measured 7-14% slower
+// at 128 tokens: bench/NOTES.md, v9.)
+constexpr int kConsumers = kHalves;
+constexpr int kThreads = 128 * (1 + kConsumers);
 
 // How the narrow tiles share an SM (w4a16_sm90_ctas_per_sm): two CTAs, each
 // with half the SM's 228 KB of shared memory less the 1 KB the hardware keeps
 // per CTA, and half its registers (the producer's 32 a thread leave the
-// consumers 104; one CTA alone: 40 and 232, or with four consumer
-// warpgroups 24 and 112).
+// consumers 104; one CTA alone: 40 and 232).
 template <int kBM> struct Residency {
     static constexpr int kCtas = kBM <= W4A16_SM90_PAIRED_MAX_BM ? 2 : 1;
     static constexpr int kSmemLimit = kCtas == 2 ? 113 * 1024 : 227 * 1024;
-    static constexpr bool kFour = Team<kBM>::kConsumers == 4;
-    static constexpr int kProducerRegisters = kCtas == 2 ? 32 : kFour ? 24 : 40;
-    static constexpr int kConsumerRegisters = kCtas == 2 ? 104 : kFour ? 112 : 232;
+    static constexpr int kProducerRegisters = kCtas == 2 ? 32 : 40;
+    static constexpr int kConsumerRegisters = kCtas == 2 ? 104 : 232;
     // The registers a thread gets at launch are 64K / (kCtas x threads),
     // rounded down to 8; what the producer gives back is what the consumers take.
-    static constexpr int kLaunchRegisters = 65536 / (kCtas * Team<kBM>::kThreads) / 8 * 8;
+    static constexpr int kLaunchRegisters = 65536 / (kCtas * kThreads) / 8 * 8;
     static_assert((kLaunchRegisters - kProducerRegisters) * 128 >=
-                      (kConsumerRegisters - kLaunchRegisters) * 128 * Team<kBM>::kConsumers,
+                      (kConsumerRegisters - kLaunchRegisters) * 128 * kConsumers,
                   "the consumers take no more registers than the producer gives back");
 };
 
@@ -66,8 +48,8 @@ static_assert(kWeightBytes == (kRows / W4A16_TILE_ROWS) * W4A16_TILE_BYTES, "who
 
 // Shared memory of one configuration: the stages' A boxes first (each
 // 1024-byte aligned, as the 128-byte swizzle needs), then each row half's
-// output tile for the TMA store (same swizzle), the parts' exchange, weights,
-// scales, zeros and the barriers.
+// output tile for the TMA store (same swizzle), weights, scales, zeros and
+// the barriers.
 template <int kBM> struct Stages {
     static constexpr int kABytes = kBM * kBlockK * 2;
     static constexpr int kStageBytes =
@@ -76,12 +58,10 @@ template <int kBM> struct Stages {
     // 128 (a multiple of 16 tokens each: stmatrix goes 16 tokens at a time).
     static constexpr int kOutTokens = kBM <= 128 ? kBM : kBM / 2;
     static constexpr int kOutBytes = 64 * kOutTokens * 2;
-    static constexpr int kFree = Residency<kBM>::kSmemLimit - 1024 - kHalves * kOutBytes -
-                                 Team<kBM>::kExchangeBytes - 512;
+    static constexpr int kFree = Residency<kBM>::kSmemLimit - 1024 - kHalves * kOutBytes - 512;
     static constexpr int kCount = kFree / kStageBytes < 8 ? kFree / kStageBytes : 8;
     static constexpr int kOutOffset = kCount * kABytes;
-    static constexpr int kExchangeOffset = kOutOffset + kHalves * kOutBytes;
-    static constexpr int kWeightOffset = kExchangeOffset + Team<kBM>::kExchangeBytes;
+    static constexpr int kWeightOffset = kOutOffset + kHalves * kOutBytes;
     static constexpr int kScaleOffset = kWeightOffset + kCount * kWeightBytes;
     static constexpr int kZeroOffset = kScaleOffset + kCount * kGroupSlots * kScaleSlotBytes;
     static constexpr int kBarrierOffset = kZeroOffset + kCount * kGroupSlots * kZeroSlotBytes;
@@ -179,11 +159,6 @@ template <int kBM> struct Smem {
         return base + S::kZeroOffset + zeros_in(s, slot);
     }
     __device__ uint8_t *out(int half) const { return base + S::kOutOffset + half * S::kOutBytes; }
-    // The parts' exchange of row half `half`: [kExchangeFloats / 4][128 threads] float4s.
-    __device__ float4 *exchange(int half) const {
-        return reinterpret_cast<float4 *>(base + S::kExchangeOffset) +
-               half * 128 * (Team<kBM>::kExchangeFloats / 4);
-    }
     // The barriers: full(s) then empty(s), 8 bytes each, as full_at / empty_at.
     __device__ uint64_t *full(int s) const {
         return reinterpret_cast<uint64_t *>(base + S::kBarrierOffset) + s;
@@ -220,7 +195,6 @@ struct Lane {
     int tile;    // the warp's packed tile within the stage (16 rows each)
     int lane, g, t;
     int half;    // the warpgroup's 64 rows
-    int part;    // its share of a block's k16 steps: [part x kPartSteps, + kPartSteps)
 };
 
 } // namespace w4a16_sm90

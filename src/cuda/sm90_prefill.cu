@@ -11,9 +11,7 @@
 // and zeros as contiguous bulk copies) into a ring of stages guarded by
 // full/empty mbarriers, and two consumer warpgroups, each owning 64 weight
 // rows of the CTA's 128, that dequantize block i+1 while the wgmmas of block
-// i run. (A tile width may instead give each row half two consumer
-// warpgroups on two k16 steps each: sm90_layout.cuh, Team; off since v9
-// measured it slower.)
+// i run.
 // The grid is persistent: CTA c takes units c, c + grid, ...; a unit is one
 // (128-row, BM-token) tile, or one K-range of it when K is split. Or
 // stream-K: CTA c takes an equal share of all tiles' k-blocks. A tile made of
