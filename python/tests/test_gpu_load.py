@@ -10,7 +10,8 @@ import numpy as np
 from gpu_support import check_against_reference, require_gpu, torch
 
 import w4a16  # noqa: E402
-from toy_model import linear_names, make_checkpoint, meta_model, token_ids  # noqa: E402
+from toy_model import (linear_names, make_checkpoint, meta_model, qwen3_checkpoint,  # noqa: E402
+                       token_ids)
 
 pytestmark = pytest.mark.gpu
 
@@ -81,23 +82,8 @@ def test_state_dict_loads_back_without_packing(tmp_path, monkeypatch):
 
 def test_transformers_qwen3(tmp_path):
     transformers = pytest.importorskip("transformers", reason="transformers is not installed")
-    from w4a16.checkpoint_writer import save_quantized
-    config = transformers.Qwen3Config(vocab_size=512, hidden_size=256, intermediate_size=512,
-                                      num_hidden_layers=2, num_attention_heads=4,
-                                      num_key_value_heads=2, head_dim=64,
-                                      tie_word_embeddings=True)
-    torch.manual_seed(0)
-    reference = transformers.Qwen3ForCausalLM(config).to("cuda", torch.float16).eval()
-    layers = {}
-    for name, module in reference.named_modules():
-        if isinstance(module, torch.nn.Linear) and name != "lm_head":
-            layers[name] = w4a16.quantize(module.weight.detach().float().cpu().numpy(), 128,
-                                          False)
-            with torch.no_grad():
-                module.weight.copy_(torch.from_numpy(layers[name].dequantize()))
-    others = {k: v.cpu().numpy() for k, v in reference.state_dict().items()
-              if k.rpartition(".")[0] not in layers and k != "lm_head.weight"}
-    save_quantized(tmp_path, "awq", layers, others, config=config.to_dict())
+    config, reference = qwen3_checkpoint(tmp_path)
+    reference = reference.to("cuda")
     # On the CPU, not meta: the rotary inv_freq buffer is not in any checkpoint.
     model = transformers.Qwen3ForCausalLM(config).half().eval()
     w4a16.load_quantized(model, tmp_path)

@@ -1,6 +1,7 @@
 """A small decoder named the way Hugging Face models name their modules
 (model.layers.N.self_attn.q_proj, ...), and its quantized checkpoint, for the
-load_quantized tests (transformers itself is not needed)."""
+load_quantized tests (transformers itself is not needed); and a small
+transformers Qwen3 with its checkpoint, for the tests that take it."""
 import numpy as np
 import torch
 from torch import nn
@@ -100,3 +101,28 @@ def meta_model():
 
 def token_ids(batch=2, length=24, seed=1):
     return torch.from_numpy(np.random.default_rng(seed).integers(0, VOCAB, (batch, length)))
+
+
+def qwen3_checkpoint(directory):
+    """transformers' Qwen3 at a small size (2 layers, hidden 256, 4 q and 2 kv
+    heads of 64, vocab 512) with random weights, its linear layers quantized
+    (AWQ, group 128, with zero points) into `directory`. Returns (config, the
+    fp16 model on the CPU with Ŵ in its linear layers: the reference).
+    Needs transformers."""
+    import transformers
+    config = transformers.Qwen3Config(vocab_size=512, hidden_size=256, intermediate_size=512,
+                                      num_hidden_layers=2, num_attention_heads=4,
+                                      num_key_value_heads=2, head_dim=64,
+                                      tie_word_embeddings=True)
+    torch.manual_seed(0)
+    reference = transformers.Qwen3ForCausalLM(config).half().eval()
+    layers = {}
+    for name, module in reference.named_modules():
+        if isinstance(module, nn.Linear) and name != "lm_head":
+            layers[name] = w4a16.quantize(module.weight.detach().float().numpy(), 128, False)
+            with torch.no_grad():
+                module.weight.copy_(torch.from_numpy(layers[name].dequantize()))
+    others = {k: v.numpy() for k, v in reference.state_dict().items()
+              if k.rpartition(".")[0] not in layers and k != "lm_head.weight"}
+    save_quantized(directory, "awq", layers, others, config=config.to_dict())
+    return config, reference
