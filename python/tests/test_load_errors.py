@@ -55,7 +55,5 @@ def test_a_checkpoint_of_another_model(tmp_path):
 def test_arguments():
     with pytest.raises(w4a16.ArgumentError, match="not a CUDA device"):
         w4a16.load_quantized(meta_model(), "unused", device="cpu")
-    with pytest.raises(w4a16.ArgumentError, match="merge=True is not offered"):
-        w4a16.load_quantized(meta_model(), "unused", device="cuda:0", merge=True)
     with pytest.raises(w4a16.ArgumentError, match="pass dtype"):
         w4a16.load_quantized(torch.nn.Linear(4, 4), "unused", device="cuda:0")

@@ -4,7 +4,7 @@ Pure Python over libw4a16 (ctypes). Without torch: checkpoint inspection
 (`inspect`, `Checkpoint`), the RTN quantizer (`quantize`), the formats'
 tensors (`formats.encode`) and a tensor-parallel rank's part of a layer
 (`shard`). With torch: the `torch.ops.w4a16.gemm` custom op,
-`W4A16Linear` and `load_quantized`.
+`W4A16Linear`, `W4A16MergedLinear` and `load_quantized`.
 """
 try:  # before the library loads, so that it shares torch's CUDA runtime and cuBLAS
     import torch as _torch
@@ -25,6 +25,7 @@ if _torch is not None:  # the op registers itself on import
     from . import ops
     from .linear import W4A16Linear, dequantized_linear
     from .loading import load_quantized
+    from .merged import W4A16LinearPart, W4A16MergedLinear
     from .packing import PackedWeight, pack
 
 
@@ -48,5 +49,5 @@ __all__ = ["ArgumentError", "Checkpoint", "CheckpointIOError", "CudaError", "For
            "ShapeError", "Tensor", "UnsupportedError", "W4A16Error", "device_count", "formats",
            "inspect", "library_path", "quantize", "shard", "version"]
 if _torch is not None:
-    __all__ += ["PackedWeight", "W4A16Linear", "dequantized_linear", "load_quantized", "ops",
-                "pack"]
+    __all__ += ["PackedWeight", "W4A16Linear", "W4A16LinearPart", "W4A16MergedLinear",
+                "dequantized_linear", "load_quantized", "ops", "pack"]

@@ -1,0 +1,177 @@
+"""load_quantized(merge=True) on a GPU: the merged model against the unmerged
+one on the same input, one GEMM for q|k|v and gate|up (and again for a new
+or modified input), device memory while loading, the state_dict round trip
+without packing, CUDA graph capture and replay, and transformers' Qwen3
+with its q, k, v reshaped from the parts' views. Skips without CUDA (the
+same logic runs on the CPU with a stand-in GEMM in test_merge.py)."""
+import pytest
+
+from gpu_support import require_gpu, torch
+
+import w4a16  # noqa: E402
+from w4a16.merged import W4A16LinearPart, W4A16MergedLinear  # noqa: E402
+from toy_model import (HIDDEN, KV, linear_names, make_checkpoint, meta_model,  # noqa: E402
+                       qwen3_checkpoint, token_ids)
+
+pytestmark = pytest.mark.gpu
+
+
+@pytest.fixture(autouse=True)
+def gpu():
+    require_gpu()
+
+
+def count_calls(model):
+    """A list that gets one entry per call of any merged layer of the model."""
+    calls = []
+    for name, module in model.named_modules():
+        if isinstance(module, W4A16MergedLinear):
+            module.register_forward_hook(lambda module, *_: calls.append(module))
+    return calls
+
+
+# Rows of x: decode (1), a small batch, a prefill past 256 rows (other kernels).
+SHAPES = [(1, 1), (2, 24), (1, 320)]
+
+
+def assert_parts_equal_whole_layers(merged_model, unmerged_model, x):
+    """Each part's output against its own layer packed alone, on the same x.
+    Bitwise when the kernel sums K the same way at both N (it may split K
+    differently when N differs): the difference must stay within rounding."""
+    for name in ("model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.v_proj",
+                 "model.layers.1.mlp.up_proj"):
+        got, expected = merged_model.get_submodule(name)(x), unmerged_model.get_submodule(name)(x)
+        scale = expected.float().abs().max().item()
+        assert (got.float() - expected.float()).abs().max().item() <= 2e-3 * scale, name
+
+
+@pytest.mark.parametrize("format,symmetric", [("awq", False), ("gptq", True), ("ct", False)])
+def test_merged_model_computes_what_the_unmerged_one_does(tmp_path, format, symmetric):
+    make_checkpoint(tmp_path, format, symmetric)
+    unmerged = w4a16.load_quantized(meta_model(), tmp_path)
+    merged = w4a16.load_quantized(meta_model(), tmp_path, merge=True)
+    assert isinstance(merged.model.layers[0].self_attn.qkv_proj, W4A16MergedLinear)
+    assert isinstance(merged.model.layers[0].self_attn.k_proj, W4A16LinearPart)
+    calls = count_calls(merged)
+    for batch, length in SHAPES:
+        ids = token_ids(batch, length).to("cuda")
+        with torch.inference_mode():
+            got, expected = merged(ids), unmerged(ids)
+            rows = batch * length
+            kernels = {rows: (merged.model.layers[0].self_attn.qkv_proj.kernel_name(rows),
+                              unmerged.model.layers[0].self_attn.q_proj.kernel_name(rows))}
+            if not torch.equal(got, expected):  # say how far, and which kernels ran
+                difference = (got.float() - expected.float()).abs().max().item()
+                pytest.fail(f"{rows} rows: merged logits differ from the unmerged ones by "
+                            f"{difference:.3g} (kernels merged/unmerged {kernels[rows]})")
+            assert_parts_equal_whole_layers(merged, unmerged,
+                                            torch.randn(rows, HIDDEN, device="cuda").half())
+    assert len(calls) == 4 * len(SHAPES), "one call per q|k|v and gate|up of each layer"
+
+
+def test_one_gemm_serves_the_parts_and_a_new_input_runs_again(tmp_path):
+    make_checkpoint(tmp_path)
+    model = w4a16.load_quantized(meta_model(), tmp_path, merge=True)
+    attention = model.model.layers[0].self_attn
+    calls = count_calls(model)
+    x = torch.randn(2, 5, HIDDEN, device="cuda").half()
+    with torch.inference_mode():
+        q, k, v = attention.q_proj(x), attention.k_proj(x), attention.v_proj(x)
+        assert len(calls) == 1
+        whole = attention.qkv_proj(x)
+        assert torch.equal(torch.cat([q, k, v], -1), whole)
+        assert q.data_ptr() + HIDDEN * 2 == k.data_ptr(), "views of one output, not copies"
+        assert q.view(2, 5, -1, 64).shape == (2, 5, 4, 64)
+    y = x.clone()  # outside inference mode: its version counter is read
+    attention.q_proj(y)
+    assert len(calls) == 3
+    y.mul_(2)
+    k = attention.k_proj(y)
+    assert len(calls) == 4, "y changed in place: the kept output is stale"
+    assert torch.equal(k, attention.qkv_proj(y)[..., HIDDEN:HIDDEN + KV])
+    attention.v_proj(y)  # the kept output (from k_proj's call) is not all taken yet
+    assert len(calls) == 5
+
+
+def test_gpu_model_memory_falls_group_by_group(tmp_path):
+    reference, _ = make_checkpoint(tmp_path)
+    model = reference.to("cuda")
+    groups = {}  # dense bytes of each unit the loader packs at once: a group, or a layer
+    for name in linear_names(model):
+        parent, _, leaf = name.rpartition(".")
+        unit = parent if leaf in ("q_proj", "k_proj", "v_proj", "gate_proj", "up_proj") else name
+        groups[unit] = groups.get(unit, 0) + model.get_submodule(name).weight.numel() * 2
+    dense = sum(model.get_submodule(n).weight.numel() * 2 for n in linear_names(model))
+    w4a16._torch_context.device_context(torch.cuda.current_device())  # its workspace: not ours
+    torch.cuda.synchronize()
+    before = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    w4a16.load_quantized(model, tmp_path, merge=True)
+    after = torch.cuda.memory_allocated()
+    packed = sum(m.packed_bytes() for m in model.modules()
+                 if isinstance(m, w4a16.W4A16Linear))
+    assert after <= before - dense + packed + 4096 * len(linear_names(reference))
+    # The peak: the dense model plus about one group (packed, and its staging).
+    assert torch.cuda.max_memory_allocated() <= before + 3 * max(groups.values())
+
+
+def test_state_dict_loads_back_merged_without_packing(tmp_path, monkeypatch):
+    make_checkpoint(tmp_path, "ct", False, group_size=64)
+    model = w4a16.load_quantized(meta_model(), tmp_path, merge=True)
+    ids = token_ids().to("cuda")
+    with torch.inference_mode():
+        expected = model(ids)
+    torch.save(model.state_dict(), tmp_path / "packed.pt")
+    monkeypatch.setattr(w4a16.linear, "pack", lambda *a, **k: pytest.fail("packed again"))
+    monkeypatch.setattr(w4a16.packing, "pack", lambda *a, **k: pytest.fail("packed again"))
+    state = torch.load(tmp_path / "packed.pt", weights_only=True)
+    restored = w4a16.load_quantized(meta_model(), state)
+    assert isinstance(restored.model.layers[1].mlp.gate_proj, W4A16LinearPart)
+    assert restored.model.layers[1].mlp.gate_up_proj.qweight.is_cuda
+    with torch.inference_mode():
+        assert torch.equal(restored(ids), expected)
+
+
+def test_cuda_graph_replays_the_merged_model(tmp_path):
+    make_checkpoint(tmp_path, "gptq", True)
+    model = w4a16.load_quantized(meta_model(), tmp_path, merge=True)
+    calls = count_calls(model)
+    static_ids = token_ids(2, 16, seed=3).to("cuda")
+    with torch.inference_mode():
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(2):
+                model(static_ids)
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            static_out = model(static_ids)
+        assert len(calls) == 3 * 4, "the capture, too, runs one GEMM per group"
+        for seed in (4, 5):
+            ids = token_ids(2, 16, seed=seed).to("cuda")
+            static_ids.copy_(ids)
+            graph.replay()
+            torch.cuda.synchronize()
+            assert torch.equal(static_out, model(ids))
+
+
+def test_transformers_qwen3(tmp_path):
+    transformers = pytest.importorskip("transformers", reason="transformers is not installed")
+    config, _ = qwen3_checkpoint(tmp_path)
+    unmerged = w4a16.load_quantized(transformers.Qwen3ForCausalLM(config).half().eval(),
+                                    tmp_path)
+    merged = w4a16.load_quantized(transformers.Qwen3ForCausalLM(config).half().eval(),
+                                  tmp_path, merge=True)
+    assert isinstance(merged.model.layers[0].self_attn.v_proj, W4A16LinearPart)
+    calls = count_calls(merged)
+    ids = token_ids(1, 32).clamp_max(511).to("cuda")
+    with torch.inference_mode():
+        got, expected = merged(ids).logits, unmerged(ids).logits
+        assert len(calls) == 4
+        difference = (got.float() - expected.float()).abs().max().item()
+        assert difference <= 0.01 * expected.float().std().item(), difference
+        tokens = merged.generate(ids[:, :8], max_new_tokens=8, do_sample=False,
+                                 pad_token_id=0)
+        assert torch.equal(tokens, unmerged.generate(ids[:, :8], max_new_tokens=8,
+                                                     do_sample=False, pad_token_id=0))
