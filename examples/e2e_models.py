@@ -9,8 +9,16 @@ time and its peak memory is its own):
   torch_int4  the same q, z, s in torch's own int4 layout
               (_weight_int4pack_mm), bf16 activations as it requires
 
-lm_head and the embeddings stay in 16 bits in all three.
+and with --merge a fourth after w4a16:
+
+  w4a16_merged  the same Ŵ loaded by load_quantized(merge=True) from a
+                checkpoint of the layers written to a temporary folder:
+                q|k|v and gate|up packed as one layer each
+
+lm_head and the embeddings stay in 16 bits in all of them.
 """
+import json
+import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +28,7 @@ from torch import nn
 
 import w4a16
 from w4a16 import formats
+from w4a16.checkpoint_writer import quantization_config, write_safetensors
 
 
 def linear_names(model):
@@ -94,6 +103,48 @@ def to_w4a16(model, layers, dtype=torch.float16):
             log(f"packed {done}/{len(layers)} layers ({time.time() - start:.1f} s)")
     torch.cuda.empty_cache()
     return model
+
+
+def to_w4a16_merged(model, layers, directory, group_size, symmetric, dtype=torch.float16):
+    """The w4a16 model's layers loaded again by load_quantized(merge=True),
+    from a checkpoint of them written into `directory` (the quantized layers
+    alone: the rest of the model stays as it is). Each W4A16Linear is first
+    swapped for an nn.Linear on the meta device, so only one copy of the
+    packed weights is on the device at a time."""
+    start = time.time()
+    format = next(iter(layers.values())).format
+    tensors = {f"{name}.{tensor}": array for name, layer in layers.items()
+               for tensor, array in layer.tensors.items()}
+    write_safetensors(os.path.join(directory, "model.safetensors"), tensors)
+    with open(os.path.join(directory, "config.json"), "w") as out:
+        json.dump({"quantization_config": quantization_config(format, group_size, symmetric)},
+                  out)
+    log(f"wrote the {format} checkpoint of {len(layers)} layers ({time.time() - start:.0f} s)")
+    device = next(model.parameters()).device
+    for name, layer in layers.items():
+        set_module(model, name, nn.Linear(layer.weight.k, layer.weight.n, bias=False,
+                                          device="meta", dtype=dtype))
+    torch.cuda.empty_cache()
+    start = time.time()
+    w4a16.load_quantized(model, directory, device=device, dtype=dtype, merge=True)
+    log(f"loaded merged ({time.time() - start:.1f} s)")
+    torch.cuda.empty_cache()
+    return model
+
+
+def w4a16_layer_names(model):
+    """The model's W4A16Linear modules (merged ones included, not their parts)."""
+    return [name for name, module in model.named_modules()
+            if isinstance(module, w4a16.W4A16Linear)]
+
+
+def drop_merged(model):
+    """Removes the merged layers (qkv_proj, gate_up_proj) from their parents,
+    once their parts have been replaced."""
+    for name in [n for n, m in model.named_modules() if isinstance(m, w4a16.W4A16MergedLinear)]:
+        parent, _, child = name.rpartition(".")
+        delattr(model.get_submodule(parent), child)
+    torch.cuda.empty_cache()
 
 
 class Int4Linear(nn.Module):

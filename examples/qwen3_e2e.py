@@ -3,7 +3,7 @@
 path, measured on one GPU in one run.
 
 usage: qwen3_e2e.py [--format awq|gptq|gptq_v2|ct] [--group 128] [--sym|--asym]
-                    [--dtype f16|bf16] [--layers 36] [--json FILE]
+                    [--dtype f16|bf16] [--layers 36] [--merge] [--json FILE]
 
 The architecture is transformers' Qwen3 config for Qwen3-4B (36 layers,
 hidden 2560, intermediate 9728, 32 q and 8 kv heads, head_dim 128, vocab
@@ -22,6 +22,14 @@ step's linear layers alone, graph-captured (the rest of the step is the same
 kernels in every model). A table on stdout, progress on stderr,
 `--json FILE` as bench/results/e2e-YYYY-MM-DD-<gpu>.json.
 
+--merge measures a fourth model after w4a16, "w4a16_merged": the same
+layers loaded by load_quantized(merge=True) from a checkpoint written to a
+temporary folder (about 2 GB at 36 layers), so q|k|v and gate|up run as one
+GEMM each. Its rows, peak memory and decode_linears (each merged layer
+called once) carry the model name "w4a16_merged"; correctness.against_fp32
+gets its entry too, and its top-1 agreement with the fp16 model must pass
+the same bar.
+
 Needs torch with CUDA, transformers, and the w4a16 package (pip install
 ./python, or PYTHONPATH=python W4A16_LIBRARY=build/libw4a16.so).
 """
@@ -32,13 +40,15 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import torch
 import transformers
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import w4a16  # noqa: E402
-from e2e_models import log, quantize_model, to_torch_int4, to_w4a16  # noqa: E402
+from e2e_models import (drop_merged, log, quantize_model, to_torch_int4, to_w4a16,  # noqa: E402
+                        to_w4a16_merged, w4a16_layer_names)
 from e2e_timing import (compare, decode_linears_ms, decode_ms, greedy, logits,  # noqa: E402
                         prefill_ms, random_ids)
 
@@ -103,17 +113,17 @@ def print_table(report):
             if r["model"] == "fp16"}
     print(f"device: {report['device']}  date: {report['date']}  commit: {report['commit']}  "
           f"format: {report['format']} g{report['group_size']}  dtype: {report['dtype']}")
-    print(f"{'model':<11} {'phase':<8} {'tokens':>6} {'batch':>5} {'ms':>10} {'x fp16':>7}")
+    print(f"{'model':<12} {'phase':<8} {'tokens':>6} {'batch':>5} {'ms':>10} {'x fp16':>7}")
     for r in report["rows"]:
         ratio = r["ms"] / base[(r["phase"], r["tokens"], r["batch"])]
-        print(f"{r['model']:<11} {r['phase']:<8} {r['tokens']:>6} {r['batch']:>5} "
+        print(f"{r['model']:<12} {r['phase']:<8} {r['tokens']:>6} {r['batch']:>5} "
               f"{r['ms']:>10.3f} {ratio:>7.3f}" + (f"  ({r['how']})" if r.get("how", "cuda graph")
                                                    != "cuda graph" else ""))
     step = {(r["model"], r["batch"]): r["ms"] for r in report["rows"] if r["phase"] == "decode"}
-    print("decode step, linear layers alone (CUDA graph of the 252 decoder linears + lm_head) "
-          "against the whole step:")
+    print("decode step, linear layers alone (CUDA graph of the 252 decoder linears + lm_head; "
+          "merged: 144 layers + lm_head) against the whole step:")
     for r in report["decode_linears"]:
-        print(f"  {r['model']:<11} batch {r['batch']}: {r['ms']:.3f} ms of "
+        print(f"  {r['model']:<12} batch {r['batch']}: {r['ms']:.3f} ms of "
               f"{step[(r['model'], r['batch'])]:.3f} ms")
     memory = report["memory"]
     print(f"linear weights: fp16 {memory['fp16_linear_bytes'] / 1e9:.3f} GB, w4a16 "
@@ -142,6 +152,9 @@ def main():
     parser.add_argument("--asym", dest="symmetric", action="store_false")
     parser.add_argument("--dtype", choices=("f16", "bf16"), default="f16")
     parser.add_argument("--layers", type=int, default=36, help="decoder layers (36: Qwen3-4B)")
+    parser.add_argument("--merge", action="store_true",
+                        help="also measure the w4a16 model loaded with merge=True "
+                             "(q|k|v and gate|up as one GEMM each), as model w4a16_merged")
     parser.add_argument("--json", metavar="FILE")
     args = parser.parse_args()
     symmetric = args.symmetric if args.symmetric is not None else args.format != "awq"
@@ -189,7 +202,28 @@ def main():
     against_fp32["w4a16"] = compare(exact_logits, w4a16_logits, exact_tokens, w4a16_tokens)
     correctness["against_fp32"] = against_fp32
     kernels = kernels_used(model)
-    del reference_logits, exact_logits, w4a16_logits
+    del w4a16_logits
+
+    if args.merge:
+        with tempfile.TemporaryDirectory(prefix="qwen3-e2e-") as directory:
+            to_w4a16_merged(model, layers, directory, args.group, symmetric, dtype)
+        merged_bytes = sum(model.get_submodule(n).packed_bytes() for n in w4a16_layer_names(model))
+        log(f"w4a16_merged: {merged_bytes / 1e9:.3f} GB of packed weights (unmerged "
+            f"{w4a16_linear_bytes / 1e9:.3f} GB); q|k|v kernels (M: kernel) " + ", ".join(
+                f"{m}:{model.model.layers[0].self_attn.qkv_proj.kernel_name(m)}"
+                for m in DECODE_BATCHES + PREFILL_TOKENS))
+        measure("w4a16_merged", model, vocab, rows, peaks, linears,
+                w4a16_layer_names(model) + ["lm_head"])
+        merged_logits, merged_tokens = logits(model, prompt), greedy(model, prompt[:, :32])
+        merged = compare(reference_logits, merged_logits, reference_tokens, merged_tokens)
+        against_fp32["w4a16_merged"] = compare(exact_logits, merged_logits, exact_tokens,
+                                               merged_tokens)
+        log(f"w4a16_merged vs fp16: top-1 {merged['top1_agreement'] * 100:.2f}%, "
+            f"max|dlogits|/std {merged['logits_max_abs_over_std']:.4f}, greedy tokens equal "
+            f"{merged['greedy_tokens_equal']}/64")
+        drop_merged(model)
+        del merged_logits
+    del reference_logits, exact_logits
 
     log("building torch's int4 model (bf16)")
     to_torch_int4(model, layers)
@@ -207,7 +241,10 @@ def main():
         with open(args.json, "w") as out:
             json.dump(report, out, indent=2)
         log(f"wrote {args.json}")
-    return 0 if correctness["top1_agreement"] >= 0.99 else 3
+    passed = correctness["top1_agreement"] >= 0.99
+    if args.merge:
+        passed = passed and merged["top1_agreement"] >= 0.99
+    return 0 if passed else 3
 
 
 if __name__ == "__main__":
