@@ -1,7 +1,7 @@
 """load_quantized on a GPU: a checkpoint written from Python loaded into a
 model on the meta device and into one already on the GPU, logits against the
 same model with the dequantized weights, device memory, and the state_dict
-round trip without packing. A transformers Qwen3 when transformers is
+round trip without packing (merged, too). A transformers Qwen3 when transformers is
 installed. Skips without CUDA."""
 import pytest
 
@@ -64,9 +64,10 @@ def test_gpu_model_memory_falls_layer_by_layer(tmp_path):
         close_logits(model(ids), expected)
 
 
-def test_state_dict_loads_back_without_packing(tmp_path, monkeypatch):
+@pytest.mark.parametrize("merge", [False, True])
+def test_state_dict_loads_back_without_packing(tmp_path, monkeypatch, merge):
     make_checkpoint(tmp_path, "ct", False, group_size=64)
-    model = w4a16.load_quantized(meta_model(), tmp_path)
+    model = w4a16.load_quantized(meta_model(), tmp_path, merge=merge)
     ids = token_ids().to("cuda")
     with torch.inference_mode():
         expected = model(ids)
@@ -76,6 +77,9 @@ def test_state_dict_loads_back_without_packing(tmp_path, monkeypatch):
     state = torch.load(tmp_path / "packed.pt", weights_only=True)
     assert any(key.endswith(".qweight") for key in state)
     restored = w4a16.load_quantized(meta_model(), state)
+    if merge:  # merged as it was saved (test_gpu_merge.py has the rest of merge=True)
+        assert isinstance(restored.model.layers[1].mlp.gate_proj, w4a16.W4A16LinearPart)
+        assert restored.model.layers[1].mlp.gate_up_proj.qweight.is_cuda
     with torch.inference_mode():
         assert torch.equal(restored(ids), expected)
 

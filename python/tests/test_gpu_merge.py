@@ -1,8 +1,8 @@
 """load_quantized(merge=True) on a GPU: the merged model against the unmerged
 one on the same input, one GEMM for q|k|v and gate|up (and again for a new
-or modified input), device memory while loading, the state_dict round trip
-without packing, CUDA graph capture and replay, and transformers' Qwen3
-with its q, k, v reshaped from the parts' views. Skips without CUDA (the
+or modified input), device memory while loading, CUDA graph capture and
+replay, and transformers' Qwen3 with its q, k, v reshaped from the parts'
+views (the state_dict round trip is test_gpu_load.py's). Skips without CUDA (the
 same logic runs on the CPU with a stand-in GEMM in test_merge.py)."""
 import pytest
 
@@ -113,23 +113,6 @@ def test_gpu_model_memory_falls_group_by_group(tmp_path):
     assert after <= before - dense + packed + 4096 * len(linear_names(reference))
     # The peak: the dense model plus about one group (packed, and its staging).
     assert torch.cuda.max_memory_allocated() <= before + 3 * max(groups.values())
-
-
-def test_state_dict_loads_back_merged_without_packing(tmp_path, monkeypatch):
-    make_checkpoint(tmp_path, "ct", False, group_size=64)
-    model = w4a16.load_quantized(meta_model(), tmp_path, merge=True)
-    ids = token_ids().to("cuda")
-    with torch.inference_mode():
-        expected = model(ids)
-    torch.save(model.state_dict(), tmp_path / "packed.pt")
-    monkeypatch.setattr(w4a16.linear, "pack", lambda *a, **k: pytest.fail("packed again"))
-    monkeypatch.setattr(w4a16.packing, "pack", lambda *a, **k: pytest.fail("packed again"))
-    state = torch.load(tmp_path / "packed.pt", weights_only=True)
-    restored = w4a16.load_quantized(meta_model(), state)
-    assert isinstance(restored.model.layers[1].mlp.gate_proj, W4A16LinearPart)
-    assert restored.model.layers[1].mlp.gate_up_proj.qweight.is_cuda
-    with torch.inference_mode():
-        assert torch.equal(restored(ids), expected)
 
 
 def test_cuda_graph_replays_the_merged_model(tmp_path):
