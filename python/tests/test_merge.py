@@ -42,6 +42,15 @@ class CountingMerged(W4A16MergedLinear):
         return x @ self.weight.T
 
 
+def merged_calls(model):
+    """A list that gets an entry at each call of any merged layer of the model."""
+    calls = []
+    for module in model.modules():
+        if isinstance(module, W4A16MergedLinear):
+            module.register_forward_hook(lambda *args: calls.append(module))
+    return calls
+
+
 def counting_attention(seed=0):
     """An nn.Module holding q_proj, k_proj, v_proj as parts of one CountingMerged."""
     generator = torch.Generator().manual_seed(seed)
@@ -157,10 +166,7 @@ def test_merged_model_computes_what_the_unmerged_one_does(tmp_path, monkeypatch)
     on_the_cpu(monkeypatch, w4a16)
     unmerged = w4a16.load_quantized(ToyForCausalLM().half(), tmp_path)
     merged = w4a16.load_quantized(ToyForCausalLM().half(), tmp_path, merge=True)
-    calls = []
-    for module in merged.modules():
-        if isinstance(module, W4A16MergedLinear):
-            module.register_forward_hook(lambda *args: calls.append(1))
+    calls = merged_calls(merged)
     ids = token_ids()
     with torch.inference_mode():
         expected, got = unmerged(ids), merged(ids)
@@ -204,9 +210,11 @@ def test_transformers_qwen3_reshapes_the_parts(tmp_path, monkeypatch):
     merged = w4a16.load_quantized(transformers.Qwen3ForCausalLM(config).float().eval(),
                                   tmp_path, dtype=torch.float16, merge=True)
     assert isinstance(merged.model.layers[1].self_attn.k_proj, W4A16LinearPart)
+    calls = merged_calls(merged)
     ids = token_ids(2, 16).clamp_max(511)
     with torch.inference_mode():  # fp32 activations in the dense parts: Ŵ in float64
         expected, got = unmerged(ids).logits, merged(ids).logits
+    assert len(calls) == 4, "Qwen3 passes q, k and v (gate and up) the same tensor"
     assert torch.allclose(got, expected, rtol=0, atol=1e-4)
 
 
