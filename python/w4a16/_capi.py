@@ -133,6 +133,7 @@ PROTOTYPES = {
     "w4a16_ctx_create_with_workspace": (c_status, [c_int, c_void_p, c_size_t, POINTER(c_void_p)]),
     "w4a16_ctx_set_workspace": (c_status, [c_void_p, c_void_p, c_size_t]),
     "w4a16_ctx_set_kernel": (c_status, [c_void_p, c_char_p]),
+    "w4a16_ctx_set_batch_invariant": (c_status, [c_void_p, c_int]),
     "w4a16_ctx_destroy": (None, [c_void_p]),
     "w4a16_weight_init": (None, [POINTER(Weight)]),
     "w4a16_pack_size": (c_status, [POINTER(Source), c_int, POINTER(Slice), POINTER(PackSizes)]),

@@ -74,6 +74,12 @@ class DeviceContext:
     def set_kernel(self, name):
         check(lib().w4a16_ctx_set_kernel(self.handle, name.encode()))
 
+    def set_batch_invariant(self, on):
+        """w4a16_ctx_set_batch_invariant: every call runs sm90_prefill with one
+        token tile and no K split (Hopper only), so a row's sums do not depend
+        on M (nor, with one tile size and no split, on N)."""
+        check(lib().w4a16_ctx_set_batch_invariant(self.handle, 1 if on else 0))
+
     def __del__(self):
         handle = getattr(self, "handle", None)
         if handle is not None:
