@@ -36,7 +36,8 @@ __device__ void produce(const Sm90Params &p, const CUtensorMap *a_map, const Sme
     Walk walk = walk_begin(p);
     Unit w;
     while (walk_next(p, kBM, walk, w)) {
-        const int rows = min(kRows, p.n_padded - w.n0); // the last tile may hold 64 rows
+        // The last tile may hold fewer rows (64 or 128).
+        const int rows = min(Tile<kBM>::kRows, p.n_padded - w.n0);
         const uint32_t weight_bytes = (uint32_t)(rows / W4A16_TILE_ROWS) * W4A16_TILE_BYTES;
         const uint32_t scale_bytes = (uint32_t)(rows * p.scale_bytes);
         const uint32_t zero_bytes = has_zeros<V>(p) ? (uint32_t)rows : 0u;
@@ -205,7 +206,7 @@ __device__ void consume(const Sm90Params &p, const Smem<kBM> &sm, int consumer,
 }
 
 template <typename T, int kBM, class V>
-__global__ void __launch_bounds__(kThreads, Residency<kBM>::kCtas)
+__global__ void __launch_bounds__(Tile<kBM>::kThreads, Residency<kBM>::kCtas)
     sm90_prefill_kernel(const Sm90Params p, const __grid_constant__ CUtensorMap a_map,
                         const __grid_constant__ CUtensorMap c_map) {
     extern __shared__ uint8_t smem_raw[];
@@ -216,7 +217,7 @@ __global__ void __launch_bounds__(kThreads, Residency<kBM>::kCtas)
     if (threadIdx.x == 0) {
         for (int s = 0; s < kStages; s++) {
             mbarrier_init(sm.full(s), 1);                  // the producer's expect_tx arrival
-            mbarrier_init(sm.empty(s), kConsumers * 4); // one arrival per consumer warp
+            mbarrier_init(sm.empty(s), Tile<kBM>::kConsumers * 4); // one arrival per consumer warp
         }
         fence_barrier_init();
     }
@@ -250,7 +251,7 @@ cudaError_t launch_as(const Sm90Params &p, const CUtensorMap &a_map, const CUten
         if (e != cudaSuccess) return e;
         attribute_set = true;
     }
-    kernel<<<grid, kThreads, Stages<kBM>::kLaunchBytes, stream>>>(p, a_map, c_map);
+    kernel<<<grid, Tile<kBM>::kThreads, Stages<kBM>::kLaunchBytes, stream>>>(p, a_map, c_map);
     return cudaGetLastError();
 }
 

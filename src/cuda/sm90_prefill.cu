@@ -111,7 +111,8 @@ extern "C" cudaError_t w4a16_launch_sm90_prefill(const w4a16_sm90_args *a, cudaS
     p.k_blocks = (int)(w->k_padded / kBlockK);
     p.group_cols = w->group_size < 0 ? (1 << 30) : (int)w->group_size;
     p.group_magic = (uint32_t)(0xffffffffu / (uint32_t)p.group_cols + 1u);
-    p.n_tiles = (int)((w->n_padded + kRows - 1) / kRows);
+    const int rows = rows_of(a->block_m);
+    p.n_tiles = (int)((w->n_padded + rows - 1) / rows);
     p.m_tiles = (int)((a->M + a->block_m - 1) / a->block_m);
     p.splits = a->streamk ? 1 : a->splits;
     p.units = p.n_tiles * p.m_tiles * p.splits;
