@@ -45,24 +45,20 @@ static void test_few_tiles_split_k(void **state) {
     assert_true(w4a16_sm90_partial_bytes(&plan, 17, 2560) <= WORKSPACE);
 }
 
-/* gate_up (19456 x 2560) at M = 100: at 128 tokens a tile is 192 rows
- * (three consumer warpgroups), 102 tiles in one round of 132 SMs: whole
- * tiles. A stream-K plan of that width keeps two partial tiles of 192 rows a
- * CTA. Over several m-tiles (down at M = 2048) or several rounds (M = 8192)
- * stream-K is not chosen: down at 2048 runs 260 whole tiles of 160. */
+/* gate_up (19456 x 2560) at M = 100: 152 tiles of 128 tokens are 1.15 rounds
+ * of 132 SMs; stream-K shares the k-blocks evenly over all of them, two
+ * partial tiles per CTA. Over several m-tiles (down at M = 2048) or several
+ * rounds (M = 8192) it does not: down at 2048 runs 260 whole tiles of 160. */
 static void test_ragged_rounds_use_streamk(void **state) {
     (void)state;
     const w4a16_sm90_plan plan = w4a16_sm90_plan_choose(100, 19456, 2560, SMS, WORKSPACE);
-    assert_int_equal(plan.streamk, 0);
+    assert_int_equal(plan.streamk, 1);
     assert_int_equal(plan.splits, 1);
     assert_int_equal(plan.block_m, 128);
-    assert_int_equal(plan.units, 102);
-    const w4a16_sm90_plan shared =
-        w4a16_sm90_plan_make(100, 19456, 2560, SMS, 128, 1, W4A16_SM90_STREAMK);
-    assert_int_equal(shared.streamk, 1);
-    assert_true(shared.units <= W4A16_SM90_MAX_COUNTED_TILES);
-    assert_int_equal(w4a16_sm90_partial_bytes(&shared, 100, 19456),
-                     (size_t)shared.grid * 2 * W4A16_SM90_WIDE_ROWS * 128 * 4);
+    assert_int_equal(plan.grid, SMS);
+    assert_true(plan.units <= W4A16_SM90_MAX_COUNTED_TILES);
+    assert_int_equal(w4a16_sm90_partial_bytes(&plan, 100, 19456),
+                     (size_t)SMS * 2 * W4A16_SM90_ROWS * plan.block_m * 4);
     /* Without room for the partial tiles it falls back to whole tiles. */
     const w4a16_sm90_plan none = w4a16_sm90_plan_choose(100, 19456, 2560, SMS, 0);
     assert_int_equal(none.streamk, 0);

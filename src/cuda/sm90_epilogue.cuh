@@ -98,7 +98,7 @@ __device__ __forceinline__ bool finish_parts(const Sm90Params &p, const Smem<kBM
     constexpr int kSlotFloats = 64 * kBM; // one row half's 64 rows x kBM tokens
     const int thread = threadIdx.x % 128;
     float4 *mine = reinterpret_cast<float4 *>(
-        p.parts + ((int64_t)my_slot * Tile<kBM>::kHalves + half) * kSlotFloats);
+        p.parts + ((int64_t)my_slot * kHalves + half) * kSlotFloats);
 #pragma unroll
     for (int q = 0; q < kBM / 8; q++)
         __stcg(mine + q * 128 + thread,
@@ -106,7 +106,7 @@ __device__ __forceinline__ bool finish_parts(const Sm90Params &p, const Smem<kBM
     __threadfence();
     named_barrier_sync(1 + half, 128);
     if (thread == 0) {
-        int32_t *counter = p.counters + W4A16_SM90_MAX_HALVES * tile + half;
+        int32_t *counter = p.counters + 2 * tile + half;
         const int arrived = atomicAdd(counter, 1);
         const int last = arrived == parts - 1;
         if (last) *counter = 0; // every part has arrived: nothing else touches it this launch
@@ -125,7 +125,7 @@ __device__ __forceinline__ bool finish_parts(const Sm90Params &p, const Smem<kBM
     for (int pass = 0; pass < kPasses; pass++) {
         for (int i = 0; i < parts; i++) {
             const float4 *part = reinterpret_cast<const float4 *>(
-                p.parts + ((int64_t)slot_of(i) * Tile<kBM>::kHalves + half) * kSlotFloats);
+                p.parts + ((int64_t)slot_of(i) * kHalves + half) * kSlotFloats);
 #pragma unroll
             for (int q = pass * kPerPass; q < (pass + 1) * kPerPass; q++) {
                 const float4 v = __ldcg(part + q * 128 + thread);

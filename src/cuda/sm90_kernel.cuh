@@ -17,6 +17,7 @@
 #include "cuda/packed_scales.cuh"
 #include "cuda/ptx/bulk_copy.cuh"
 #include "cuda/ptx/mbarrier.cuh"
+#include "cuda/ptx/named_barrier.cuh"
 #include "cuda/ptx/shared_load.cuh"
 #include "cuda/ptx/wgmma.cuh"
 #include "cuda/ptx/wgmma_rs.cuh"
@@ -36,8 +37,7 @@ __device__ void produce(const Sm90Params &p, const CUtensorMap *a_map, const Sme
     Walk walk = walk_begin(p);
     Unit w;
     while (walk_next(p, kBM, walk, w)) {
-        // The last tile may hold fewer rows (64 or 128).
-        const int rows = min(Tile<kBM>::kRows, p.n_padded - w.n0);
+        const int rows = min(kRows, p.n_padded - w.n0); // the last tile may hold 64 rows
         const uint32_t weight_bytes = (uint32_t)(rows / W4A16_TILE_ROWS) * W4A16_TILE_BYTES;
         const uint32_t scale_bytes = (uint32_t)(rows * p.scale_bytes);
         const uint32_t zero_bytes = has_zeros<V>(p) ? (uint32_t)rows : 0u;
@@ -65,20 +65,29 @@ __device__ void produce(const Sm90Params &p, const CUtensorMap *a_map, const Sme
     }
 }
 
-// Dequantizes the k16 steps of block `kb` (stage s) into A fragments.
+// Dequantizes this part's k16 steps of block `kb` (stage s) into A fragments.
 template <typename T, int kBM, class V>
 __device__ __forceinline__ void load_fragments(const Sm90Params &p, const Smem<kBM> &sm, int s,
                                                int kb, const Lane &l,
-                                               uint32_t (&frag)[kSteps][4]) {
+                                               uint32_t (&frag)[Team<kBM>::kPartSteps][4]) {
     constexpr bool kScale16 = V::kScale16;
-    static_assert(kSteps == 4, "a lane's 16 bytes are the block's four steps");
+    constexpr int kN = Team<kBM>::kPartSteps;
     // Step j's 32-bit word of the lane's 16 bytes is word j (packed-layout.md).
-    const uint4 packed = ld_shared_u128(sm.weights_at(s) + l.tile * W4A16_TILE_BYTES + l.lane * 16);
-    const uint32_t words[kSteps] = {packed.x, packed.y, packed.z, packed.w};
-    // G = 32: steps 0-1 are the first slot's group, 2-3 the second's. Else
-    // each step's group is computed.
+    const uint32_t at = sm.weights_at(s) + l.tile * W4A16_TILE_BYTES + l.lane * 16;
+    uint32_t words[kN];
+    if constexpr (kN == 4) {
+        const uint4 packed = ld_shared_u128(at);
+        words[0] = packed.x, words[1] = packed.y, words[2] = packed.z, words[3] = packed.w;
+    } else {
+        static_assert(kN == 2, "two parts of two steps");
+        const uint2 packed = ld_shared_u64(at + 4 * kN * l.part);
+        words[0] = packed.x, words[1] = packed.y;
+    }
+    // G = 32: steps 0-1 are the first slot's group, 2-3 the second's; a part
+    // of two steps needs one slot only. Else each step's group is computed.
     constexpr bool kStepPairs = V::kGroupCols == 32;
-    constexpr int kLoadSlots = V::kSlots;
+    constexpr bool kPartOneSlot = kStepPairs && kN == 2;
+    constexpr int kLoadSlots = kPartOneSlot ? 1 : V::kSlots;
     constexpr int kLast = kLoadSlots - 1; // the slot of a k16 step in the second group
     const int first_group = V::kOneGroup || kStepPairs ? 0 : group_of(p, kb * kBlockK);
     FragmentZeros<T> zeros[kLoadSlots];
@@ -86,27 +95,29 @@ __device__ __forceinline__ void load_fragments(const Sm90Params &p, const Smem<k
     float scale32[kLoadSlots][2];
 #pragma unroll
     for (int slot = 0; slot < kLoadSlots; slot++) {
+        const int held = kPartOneSlot ? l.part : slot; // the stage's slot this one holds
         uint32_t z[2] = {W4A16_PAD_VALUE, W4A16_PAD_VALUE};
 #pragma unroll
         for (int h = 0; h < 2; h++) {
             const int r = l.row + 8 * h;
-            if (has_zeros<V>(p)) z[h] = ld_shared_u8(sm.zeros_at(s, slot) + r);
+            if (has_zeros<V>(p)) z[h] = ld_shared_u8(sm.zeros_at(s, held) + r);
             if (kScale16) {
-                scale16[slot][h] = Pair16<T>::splat((uint16_t)ld_shared_u16(sm.scales_at(s, slot) + 2 * r));
+                scale16[slot][h] = Pair16<T>::splat((uint16_t)ld_shared_u16(sm.scales_at(s, held) + 2 * r));
             } else {
-                scale32[slot][h] = load_packed_scale(sm.scales(s, slot), p.scale_kind, r);
+                scale32[slot][h] = load_packed_scale(sm.scales(s, held), p.scale_kind, r);
             }
         }
         zeros[slot] = fragment_zeros<T>(z[0], z[1]);
     }
 #pragma unroll
-    for (int j = 0; j < kSteps; j++) {
+    for (int j = 0; j < kN; j++) {
         // Each k16 step lies inside one group (G is a multiple of 16).
+        const int step = kN * l.part + j;
         bool second = false;
-        if constexpr (kStepPairs)
-            second = j >= 2;
-        else if constexpr (!V::kOneGroup)
-            second = group_of(p, kb * kBlockK + 16 * j) != first_group;
+        if constexpr (kStepPairs && !kPartOneSlot)
+            second = step >= 2;
+        else if constexpr (!V::kOneGroup && !kStepPairs)
+            second = group_of(p, kb * kBlockK + 16 * step) != first_group;
         FragmentZeros<T> z = zeros[0]; // a select, not a run-time index (local memory)
         if (second) z = zeros[kLast];
         if (kScale16) {
@@ -121,12 +132,12 @@ __device__ __forceinline__ void load_fragments(const Sm90Params &p, const Smem<k
     }
 }
 
-// The k16 steps of one block; `desc` points at the block's A.
-template <typename T, int kBM>
-__device__ __forceinline__ void mma_block(float (&acc)[kBM / 2], const uint32_t (&frag)[kSteps][4],
+// This part's k16 steps of one block; `desc` points at the part's first step.
+template <typename T, int kBM, int kN>
+__device__ __forceinline__ void mma_block(float (&acc)[kBM / 2], const uint32_t (&frag)[kN][4],
                                           uint64_t desc) {
 #pragma unroll
-    for (int j = 0; j < kSteps; j++) {
+    for (int j = 0; j < kN; j++) {
         // One k16 step is 32 bytes along the 128-byte swizzled row.
         const uint64_t d = wgmma_desc_advance(desc, 32 * j);
         if constexpr (std::is_same<T, __half>::value)
@@ -143,18 +154,69 @@ template <int N> __device__ __forceinline__ void hold_all(uint32_t (&frag)[N][4]
         for (int i = 0; i < 4; i++) wgmma_hold(frag[j][i]);
 }
 
+// Named barriers: 1 + half for a row half's epilogue (sm90_epilogue.cuh);
+// the parts' exchange of row half h: free (part 0 has read the last pass)
+// and full (part 1 has written this one).
+constexpr int kExchangeFreeBarrier = 1 + kHalves;
+constexpr int kExchangeFullBarrier = 1 + 2 * kHalves;
+
+// The unit's end with two parts: part 1 hands its sums to part 0 through
+// shared memory, in passes, and is done with the unit (returns false); part 0
+// adds them and stores the tile (returns true). The same bits every run: the
+// order of the addition is fixed.
+template <int kBM>
+__device__ __forceinline__ bool gather_parts(const Smem<kBM> &sm, const Lane &l,
+                                             float (&acc)[kBM / 2]) {
+    if constexpr (Team<kBM>::kParts == 1) {
+        return true;
+    } else {
+        constexpr int kFloats = Team<kBM>::kExchangeFloats;
+        const int thread = threadIdx.x % 128;
+        float4 *slots = sm.exchange(l.half) + thread;
+        const int free_id = kExchangeFreeBarrier + l.half, full_id = kExchangeFullBarrier + l.half;
+#pragma unroll
+        for (int pass = 0; pass < kBM / 2 / kFloats; pass++) {
+            const int a0 = pass * kFloats;
+            if (l.part == 1) {
+                named_barrier_sync(free_id, 256);
+#pragma unroll
+                for (int q = 0; q < kFloats / 4; q++)
+                    slots[q * 128] = make_float4(acc[a0 + 4 * q], acc[a0 + 4 * q + 1],
+                                                 acc[a0 + 4 * q + 2], acc[a0 + 4 * q + 3]);
+                named_barrier_arrive(full_id, 256);
+            } else {
+                named_barrier_arrive(free_id, 256);
+                named_barrier_sync(full_id, 256);
+#pragma unroll
+                for (int q = 0; q < kFloats / 4; q++) {
+                    const float4 v = slots[q * 128];
+                    acc[a0 + 4 * q] += v.x;
+                    acc[a0 + 4 * q + 1] += v.y;
+                    acc[a0 + 4 * q + 2] += v.z;
+                    acc[a0 + 4 * q + 3] += v.w;
+                }
+            }
+        }
+        return l.part == 0;
+    }
+}
+
 template <typename T, int kBM, class V>
 __device__ void consume(const Sm90Params &p, const Smem<kBM> &sm, int consumer,
                         const CUtensorMap *c_map) {
     constexpr int kStages = Stages<kBM>::kCount;
+    constexpr int kN = Team<kBM>::kPartSteps;
     Lane l;
     const int warp = (threadIdx.x / 32) % 4;
     l.lane = threadIdx.x % 32;
     l.g = l.lane / 4;
     l.t = l.lane % 4;
-    l.half = consumer;
+    l.half = consumer % kHalves;
+    l.part = consumer / kHalves;
     l.tile = 4 * l.half + warp;
     l.row = W4A16_TILE_ROWS * l.tile + l.g;
+    // The part's first k16 step within a stage's 128-byte rows of A.
+    const uint32_t a_part = 32u * kN * l.part;
     Ring<kStages> ring; // the next block to consume
     Walk walk = walk_begin(p);
     Unit w;
@@ -163,16 +225,16 @@ __device__ void consume(const Sm90Params &p, const Smem<kBM> &sm, int consumer,
         float acc[kBM / 2];
 #pragma unroll
         for (int i = 0; i < kBM / 2; i++) acc[i] = 0.0f;
-        uint32_t frag_a[kSteps][4], frag_b[kSteps][4];
+        uint32_t frag_a[kN][4], frag_b[kN][4];
         // Frees the stage of the block before the ring's current one.
         auto release_previous = [&]() {
             if (l.lane == 0) mbarrier_arrive_at(sm.empty_at(ring.s() == 0 ? kStages - 1 : ring.s() - 1));
         };
         // Block i is in `cur` (stage ring.s()): issue its wgmmas, wait for block
         // i - 1's, free that stage, and dequantize block i + 1 into `next`.
-        auto step = [&](uint32_t (&cur)[kSteps][4], uint32_t (&next)[kSteps][4], int i) {
+        auto step = [&](uint32_t (&cur)[kN][4], uint32_t (&next)[kN][4], int i) {
             wgmma_fence();
-            mma_block<T, kBM>(acc, cur, wgmma_desc_k_major_sw128_at(sm.a_at(ring.s())));
+            mma_block<T, kBM, kN>(acc, cur, wgmma_desc_k_major_sw128_at(sm.a_at(ring.s()) + a_part));
             wgmma_commit();
             wgmma_wait<1>();
             hold_all(next); // block i - 1 read these until the wait above
@@ -195,6 +257,7 @@ __device__ void consume(const Sm90Params &p, const Smem<kBM> &sm, int consumer,
             hold_all(frag_b);
             release_previous();
         }
+        if (!gather_parts<kBM>(sm, l, acc)) continue;
         if ((w.slot >= 0 || p.splits > 1) && !finish_tile<kBM>(p, sm, w, l.half, acc)) continue;
         if (p.c_tma)
             store_unit_tma<T, kBM>(p, sm, w, l, l.half, acc, c_map);
@@ -206,7 +269,7 @@ __device__ void consume(const Sm90Params &p, const Smem<kBM> &sm, int consumer,
 }
 
 template <typename T, int kBM, class V>
-__global__ void __launch_bounds__(Tile<kBM>::kThreads, Residency<kBM>::kCtas)
+__global__ void __launch_bounds__(Team<kBM>::kThreads, Residency<kBM>::kCtas)
     sm90_prefill_kernel(const Sm90Params p, const __grid_constant__ CUtensorMap a_map,
                         const __grid_constant__ CUtensorMap c_map) {
     extern __shared__ uint8_t smem_raw[];
@@ -217,7 +280,7 @@ __global__ void __launch_bounds__(Tile<kBM>::kThreads, Residency<kBM>::kCtas)
     if (threadIdx.x == 0) {
         for (int s = 0; s < kStages; s++) {
             mbarrier_init(sm.full(s), 1);                  // the producer's expect_tx arrival
-            mbarrier_init(sm.empty(s), Tile<kBM>::kConsumers * 4); // one arrival per consumer warp
+            mbarrier_init(sm.empty(s), Team<kBM>::kConsumers * 4); // one arrival per consumer warp
         }
         fence_barrier_init();
     }
@@ -251,7 +314,7 @@ cudaError_t launch_as(const Sm90Params &p, const CUtensorMap &a_map, const CUten
         if (e != cudaSuccess) return e;
         attribute_set = true;
     }
-    kernel<<<grid, Tile<kBM>::kThreads, Stages<kBM>::kLaunchBytes, stream>>>(p, a_map, c_map);
+    kernel<<<grid, Team<kBM>::kThreads, Stages<kBM>::kLaunchBytes, stream>>>(p, a_map, c_map);
     return cudaGetLastError();
 }
 

@@ -11,7 +11,9 @@
 // and zeros as contiguous bulk copies) into a ring of stages guarded by
 // full/empty mbarriers, and two consumer warpgroups, each owning 64 weight
 // rows of the CTA's 128, that dequantize block i+1 while the wgmmas of block
-// i run.
+// i run. (A tile width may instead give each row half two consumer
+// warpgroups on two k16 steps each: sm90_layout.cuh, Team; off since v9
+// measured it slower.)
 // The grid is persistent: CTA c takes units c, c + grid, ...; a unit is one
 // (128-row, BM-token) tile, or one K-range of it when K is split. Or
 // stream-K: CTA c takes an equal share of all tiles' k-blocks. A tile made of
@@ -111,8 +113,7 @@ extern "C" cudaError_t w4a16_launch_sm90_prefill(const w4a16_sm90_args *a, cudaS
     p.k_blocks = (int)(w->k_padded / kBlockK);
     p.group_cols = w->group_size < 0 ? (1 << 30) : (int)w->group_size;
     p.group_magic = (uint32_t)(0xffffffffu / (uint32_t)p.group_cols + 1u);
-    const int rows = rows_of(a->block_m);
-    p.n_tiles = (int)((w->n_padded + rows - 1) / rows);
+    p.n_tiles = (int)((w->n_padded + kRows - 1) / kRows);
     p.m_tiles = (int)((a->M + a->block_m - 1) / a->block_m);
     p.splits = a->streamk ? 1 : a->splits;
     p.units = p.n_tiles * p.m_tiles * p.splits;

@@ -24,7 +24,7 @@ __device__ __forceinline__ void place_tile(const Sm90Params &p, int kBM, Unit &w
     const int group_m = min(p.m_tiles - first_m, kRasterGroupM);
     const int local = w.tile - group * per_group;
     w.m0 = (first_m + local % group_m) * kBM;
-    w.n0 = (local / group_m) * rows_of(kBM);
+    w.n0 = (local / group_m) * kRows;
 }
 
 // Stream-K counts k-blocks tile after tile: the dp_tiles of whole rounds

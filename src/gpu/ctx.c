@@ -123,7 +123,7 @@ static w4a16_status allocate(w4a16_ctx *ctx, size_t workspace_bytes) {
     W4A16_TRY(w4a16_device_alloc(&ctx->cublas_workspace, W4A16_CUBLAS_WORKSPACE_BYTES,
                                  "cuBLAS's workspace"));
     /* Zeroed once here, and synchronously: the kernels keep them zero. */
-    const size_t counter_bytes = (size_t)W4A16_SM90_MAX_COUNTED_TILES * W4A16_SM90_MAX_HALVES * sizeof(int32_t);
+    const size_t counter_bytes = (size_t)W4A16_SM90_MAX_COUNTED_TILES * 2 * sizeof(int32_t);
     W4A16_TRY(w4a16_device_alloc((void **)&ctx->tile_counters, counter_bytes,
                                  "the Hopper kernel's tile counters"));
     CUDA_TRY(cudaMemset(ctx->tile_counters, 0, counter_bytes));

@@ -57,7 +57,7 @@ struct w4a16_ctx {
     size_t workspace_bytes;
     int workspace_owned;     /* 1: the ctx allocated it and frees it */
     int32_t *tile_counters;  /* sm90_prefill's arrivals of tile parts (split K, stream-K):
-                                [W4A16_SM90_MAX_COUNTED_TILES][W4A16_SM90_MAX_HALVES],
+                                [W4A16_SM90_MAX_COUNTED_TILES][2],
                                 zeroed at creation, left zero by every launch */
 
     cudaStream_t side_stream; /* the fallback dequantizes the next chunk here */

@@ -46,8 +46,7 @@ static w4a16_sm90_plan plan_for(const w4a16_ctx *ctx, int64_t rows, const w4a16_
         return w4a16_sm90_plan_choose(rows, w->n_padded, w->k_padded, ctx->sm_count,
                                       workspace_bytes);
     w4a16_sm90_plan plan = {W4A16_SM90_INVARIANT_BLOCK_M, 1, 0, 0, 0, 0.0, 0};
-    const int tile_rows = w4a16_sm90_rows(plan.block_m);
-    plan.units = (w->n_padded + tile_rows - 1) / tile_rows *
+    plan.units = (w->n_padded + W4A16_SM90_ROWS - 1) / W4A16_SM90_ROWS *
                  ((rows + plan.block_m - 1) / plan.block_m);
     plan.grid = w4a16_sm90_grid(plan.units, plan.block_m, ctx->sm_count);
     return plan;

@@ -24,11 +24,6 @@
  * cost per token. */
 static const double BLOCK_FIXED_US = 0.124;
 static const double BLOCK_US_PER_TOKEN = 0.00222;
-/* The three-warpgroup tile's k-block (192 rows at 128 tokens): until it is
- * measured, 1.5x the two-warpgroup block at 128 tokens (the same cost a row),
- * so that the plan does not favour it on a prediction alone. The prediction
- * (bench/NOTES.md, v10) is ~0.50 us: tensor-bound like the 256-token tile. */
-static const double WIDE_BLOCK_US = 1.5 * (0.124 + 0.00222 * 128);
 static const double FIXUP_BYTES_PER_SM_US = 48.7e3;  /* stream-K's partial tiles */
 static const double SPLIT_BYTES_PER_US = 2.0e6;      /* split K's parts, mostly in L2 */
 /* A unit's start (its first blocks' latency) and its epilogue. */
@@ -43,14 +38,13 @@ static const int64_t PAIRED_MAX_M = 256;
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 static size_t tile_part_bytes(int block_m) {
-    return (size_t)w4a16_sm90_rows(block_m) * (size_t)block_m * sizeof(float);
+    return (size_t)W4A16_SM90_ROWS * (size_t)block_m * sizeof(float);
 }
 
 size_t w4a16_sm90_partial_bytes(const w4a16_sm90_plan *plan, int64_t M, int64_t n_padded) {
     if (plan->streamk) return (size_t)plan->grid * 2 * tile_part_bytes(plan->block_m);
     if (plan->splits <= 1) return 0;
-    const int64_t tiles =
-        ceil_div(n_padded, w4a16_sm90_rows(plan->block_m)) * ceil_div(M, plan->block_m);
+    const int64_t tiles = ceil_div(n_padded, W4A16_SM90_ROWS) * ceil_div(M, plan->block_m);
     return (size_t)plan->splits * (size_t)tiles * tile_part_bytes(plan->block_m);
 }
 
@@ -59,14 +53,13 @@ size_t w4a16_sm90_partial_bytes(const w4a16_sm90_plan *plan, int64_t M, int64_t 
  * DRAM's rate down to 32 tokens), slower when `ctas` CTAs exceed the SMs and
  * the tile width pairs them on an SM. */
 static double block_us(int block_m, int64_t ctas, int sm_count) {
-    if (block_m == W4A16_SM90_WIDE_BM) return WIDE_BLOCK_US; /* one CTA an SM */
     const int shared = w4a16_sm90_ctas_per_sm(block_m) > 1 && ctas > sm_count;
     return (BLOCK_FIXED_US + BLOCK_US_PER_TOKEN * block_m) * (shared ? PAIRED_SLOWDOWN : 1.0);
 }
 
 static double predict(int64_t M, int64_t n_padded, int64_t k_padded, int sm_count, int block_m,
                       int splits, int64_t *units_out) {
-    const int64_t n_tiles = ceil_div(n_padded, w4a16_sm90_rows(block_m));
+    const int64_t n_tiles = ceil_div(n_padded, W4A16_SM90_ROWS);
     const int64_t m_tiles = ceil_div(M, block_m);
     const int64_t k_blocks = k_padded / W4A16_SM90_BLOCK_K;
     const int64_t units = n_tiles * m_tiles * splits;
@@ -122,7 +115,7 @@ w4a16_sm90_plan w4a16_sm90_plan_make(int64_t M, int64_t n_padded, int64_t k_padd
         (mode != W4A16_SM90_WHOLE && splits != 1))
         return plan;
     if (sm_count < 1) sm_count = 1;
-    const int64_t tiles = ceil_div(n_padded, w4a16_sm90_rows(block_m)) * ceil_div(M, block_m);
+    const int64_t tiles = ceil_div(n_padded, W4A16_SM90_ROWS) * ceil_div(M, block_m);
     /* Tiles in parts count their arrivals in the ctx's counters. */
     if ((mode != W4A16_SM90_WHOLE || splits > 1) && tiles > W4A16_SM90_MAX_COUNTED_TILES)
         return plan;
@@ -189,7 +182,7 @@ w4a16_sm90_plan w4a16_sm90_plan_choose(int64_t M, int64_t n_padded, int64_t k_pa
          * M = 2048 took 209-214 µs by stream-K over 160 tiles of 256 tokens
          * against 149 µs in 260 whole tiles of 160 (v8). */
         const int64_t m_tiles = ceil_div(M, block_m);
-        const int64_t tiles = ceil_div(n_padded, w4a16_sm90_rows(block_m)) * m_tiles;
+        const int64_t tiles = ceil_div(n_padded, W4A16_SM90_ROWS) * m_tiles;
         if (tiles > sm_count && 4 * tiles <= 5 * (int64_t)sm_count &&
             m_tiles == 1 && k_blocks >= 2 * MIN_BLOCKS_PER_SPLIT) {
             w4a16_sm90_plan plan =

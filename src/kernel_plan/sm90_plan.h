@@ -8,14 +8,7 @@
 #include <stdint.h>
 
 enum {
-    W4A16_SM90_ROWS = 128,     /* weight rows per CTA tile: two consumer warpgroups of 64 */
-    /* The token tile whose CTA has three consumer warpgroups, 192 weight
-     * rows (0: none): at 128 tokens one warp's k-block takes about as long
-     * as the tensor work of two, so a third warpgroup's wgmmas fill the gap
-     * (bench/NOTES.md, v10). */
-    W4A16_SM90_WIDE_BM = 128,
-    W4A16_SM90_WIDE_ROWS = 192,
-    W4A16_SM90_MAX_HALVES = 3, /* 64-row halves of a tile: arrival counters per tile */
+    W4A16_SM90_ROWS = 128,     /* weight rows per CTA tile */
     W4A16_SM90_BLOCK_K = 64,   /* k per pipeline stage */
     W4A16_SM90_MAX_SPLITS = 16,
     /* Tiles made of parts (split K, stream-K) count their arrivals in the
@@ -31,11 +24,6 @@ enum {
      * instruction dependencies). */
     W4A16_SM90_PAIRED_MAX_BM = 64,
 };
-
-/* Weight rows of a CTA tile at a token tile of `block_m`. */
-static inline int w4a16_sm90_rows(int block_m) {
-    return block_m == W4A16_SM90_WIDE_BM ? W4A16_SM90_WIDE_ROWS : W4A16_SM90_ROWS;
-}
 
 /* CTAs that share an SM at a token tile of `block_m`: the persistent grid's
  * size is this times the SMs. */

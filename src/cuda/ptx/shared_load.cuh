@@ -14,6 +14,12 @@ __device__ __forceinline__ uint4 ld_shared_u128(uint32_t address) {
     return v;
 }
 
+__device__ __forceinline__ uint2 ld_shared_u64(uint32_t address) {
+    uint2 v;
+    asm volatile("ld.shared.v2.u32 {%0, %1}, [%2];\n" : "=r"(v.x), "=r"(v.y) : "r"(address));
+    return v;
+}
+
 __device__ __forceinline__ uint32_t ld_shared_u16(uint32_t address) {
     uint16_t v;
     asm volatile("ld.shared.u16 %0, [%1];\n" : "=h"(v) : "r"(address));
