@@ -47,7 +47,7 @@ def merged_calls(model):
     calls = []
     for module in model.modules():
         if isinstance(module, W4A16MergedLinear):
-            module.register_forward_hook(lambda *args: calls.append(module))
+            module.register_forward_hook(lambda layer, inputs, output: calls.append(layer))
     return calls
 
 
