@@ -189,7 +189,7 @@ template <int kBM> struct Smem {
         return reinterpret_cast<uint64_t *>(base + S::kBarrierOffset) + s;
     }
     __device__ uint64_t *empty(int s) const { return full(S::kCount + s); }
-    // Stream-K: whether this row half's warpgroup finishes the tile (one int each).
+    // Split K, stream-K: whether this row half's warpgroup finishes the tile (one int each).
     __device__ int *last_flag(int half) const {
         return reinterpret_cast<int *>(base + S::kFlagOffset) + half;
     }
