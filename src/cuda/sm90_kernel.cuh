@@ -111,8 +111,9 @@ __device__ __forceinline__ void load_fragments(const Sm90Params &p, const Smem<k
     }
 #pragma unroll
     for (int j = 0; j < kN; j++) {
-        // Each k16 step lies inside one group (G is a multiple of 16).
-        const int step = kN * l.part + j;
+        // Each k16 step lies inside one group (G is a multiple of 16). One
+        // part: the step is known at compile time (no selects below).
+        const int step = Team<kBM>::kParts == 1 ? j : kN * l.part + j;
         bool second = false;
         if constexpr (kStepPairs && !kPartOneSlot)
             second = step >= 2;

@@ -54,16 +54,18 @@ cudaError_t launch_width(const Sm90Params &p, const CUtensorMap &a_map, const CU
                          int bm, int grid, cudaStream_t stream);
 
 // The variant for the weight: the common cases (16-bit scales, groups a
-// multiple of 64 or per-channel, with or without zeros; G = 32) compiled on
-// their own; the rest decided in the kernel.
+// multiple of 64 or per-channel, and G = 32, each with or without zeros)
+// compiled on their own; the rest decided in the kernel.
 template <typename T>
 cudaError_t launch_variant(const Sm90Params &p, const w4a16_weight *w, const CUtensorMap &a_map,
                            const CUtensorMap &c_map, int bm, int grid, cudaStream_t stream) {
     const bool scale16 = w->scales_dtype == w->act_dtype;
     const bool one_group = w->group_size < 0 || w->group_size % kBlockK == 0;
     if (!scale16) return launch_width<T, Variant<false, false, -1>>(p, a_map, c_map, bm, grid, stream);
+    if (!one_group && w->group_size == 32 && w->zeros != nullptr)
+        return launch_width<T, Variant<true, false, 1, 32>>(p, a_map, c_map, bm, grid, stream);
     if (!one_group && w->group_size == 32)
-        return launch_width<T, Variant<true, false, -1, 32>>(p, a_map, c_map, bm, grid, stream);
+        return launch_width<T, Variant<true, false, 0, 32>>(p, a_map, c_map, bm, grid, stream);
     if (!one_group) return launch_width<T, Variant<true, false, -1>>(p, a_map, c_map, bm, grid, stream);
     if (w->zeros != nullptr)
         return launch_width<T, Variant<true, true, 1>>(p, a_map, c_map, bm, grid, stream);
