@@ -77,6 +77,9 @@ typedef struct {
     int splits;            /* K-ranges, the cluster size: 1 .. W4A16_DECODE_MAX_SPLITS */
     w4a16_decode_smem smem; /* the plan's shared-memory layout; smem.bytes per CTA */
     int64_t smem_limit;    /* the device's opt-in maximum per CTA */
+    int pdl;               /* launch programmatically: start during the previous
+                              kernel's tail, waiting for it before reading A or
+                              writing C (W4A16_PDL=0 turns it off) */
 } w4a16_decode_args;
 
 cudaError_t w4a16_launch_decode(const w4a16_decode_args *args, cudaStream_t stream);

@@ -31,6 +31,7 @@
 #include "cuda/ptx/async_copy.cuh"
 #include "cuda/ptx/cluster.cuh"
 #include "cuda/ptx/global_load.cuh"
+#include "cuda/ptx/grid_dependency.cuh"
 #include "cuda/ptx/ldmatrix.cuh"
 #include "cuda/ptx/mbarrier.cuh"
 #include "cuda/ptx/mma_sync.cuh"
@@ -211,8 +212,16 @@ __global__ void __launch_bounds__(kThreads, W4A16_DECODE_CTAS_BY_REGISTERS)
     }
 
     // 2. Stage A's columns of this K-range and the rows' scales and zeros.
+    // Launched programmatically (w4a16_decode_args.pdl), this kernel may run
+    // while the one before it in the stream finishes: the weights, scales,
+    // zeros and perm are the weight's, read-only, so they go out first; A
+    // (that kernel's output, perhaps) and C (its input, perhaps) wait for it.
+    // The next kernel may start as soon as every CTA here has, to stream its
+    // own weights during this one's tail.
+    grid_dependency_launch_dependents();
     const int last_group = group_of(p, col0 + W4A16_TILE_COLS * count - 1);
     stage_groups(p, smem, blockIdx.y * kRows, first_group, last_group - first_group + 1);
+    grid_dependency_wait();
     if (p.a_async) stage_a_async(p, smem, col0, count * W4A16_TILE_COLS / 8);
     else if (p.perm != nullptr) stage_perm(p, smem, col0, count * W4A16_TILE_COLS);
     async_copy_wait_all();
@@ -335,13 +344,22 @@ cudaError_t launch_as(const DecodeParams &p, const w4a16_decode_args *a, cudaStr
     config.blockDim = dim3(kThreads, 1, 1);
     config.dynamicSmemBytes = (size_t)a->smem.bytes;
     config.stream = stream;
-    cudaLaunchAttribute cluster[1];
-    cluster[0].id = cudaLaunchAttributeClusterDimension;
-    cluster[0].val.clusterDim.x = (unsigned)p.splits;
-    cluster[0].val.clusterDim.y = 1;
-    cluster[0].val.clusterDim.z = 1;
-    config.attrs = cluster;
-    config.numAttrs = p.splits > 1 ? 1 : 0;
+    cudaLaunchAttribute attrs[2];
+    unsigned n_attrs = 0;
+    if (p.splits > 1) {
+        attrs[n_attrs].id = cudaLaunchAttributeClusterDimension;
+        attrs[n_attrs].val.clusterDim.x = (unsigned)p.splits;
+        attrs[n_attrs].val.clusterDim.y = 1;
+        attrs[n_attrs].val.clusterDim.z = 1;
+        n_attrs++;
+    }
+    if (a->pdl) {
+        attrs[n_attrs].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        attrs[n_attrs].val.programmaticStreamSerializationAllowed = 1;
+        n_attrs++;
+    }
+    config.attrs = attrs;
+    config.numAttrs = n_attrs;
     const cudaError_t e = cudaLaunchKernelEx(&config, kernel, p);
     return e != cudaSuccess ? e : cudaGetLastError();
 }

@@ -100,6 +100,14 @@ static w4a16_status read_environment(w4a16_ctx *ctx) {
             return w4a16_fail(W4A16_ERR_ARG,
                               "W4A16_FALLBACK_SPLIT='%s' is not none, even or head", split);
     }
+    /* For A/B runs: the decode kernel launched as an ordinary kernel. */
+    const char *pdl = getenv("W4A16_PDL");
+    ctx->pdl = 1;
+    if (pdl != NULL && pdl[0] != '\0') {
+        if (strcmp(pdl, "0") != 0 && strcmp(pdl, "1") != 0)
+            return w4a16_fail(W4A16_ERR_ARG, "W4A16_PDL='%s' is not 0 or 1", pdl);
+        ctx->pdl = pdl[0] == '1';
+    }
     /* For A/B runs and tests of the decode kernel's split K. */
     const char *splits = getenv("W4A16_DECODE_SPLITS");
     ctx->decode_splits = 0;

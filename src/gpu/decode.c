@@ -102,7 +102,8 @@ w4a16_status w4a16_decode_run(const w4a16_gemm_call *call) {
                   w4a16_decode_cannot_run(call));
     const w4a16_decode_args args = {call->w,    call->A,     call->lda, call->C,
                                     call->ldc,  call->M,     call->bias, plan.splits,
-                                    plan.smem,  call->ctx->smem_per_block_optin};
+                                    plan.smem,  call->ctx->smem_per_block_optin,
+                                    call->ctx->pdl};
     /* One launch: the only step that writes C, and the last that can fail. */
     CUDA_TRY(W4A16_FAULT_OR(W4A16_FAULT_DECODE_LAUNCH, cudaErrorLaunchOutOfResources,
                             w4a16_launch_decode(&args, call->stream)));
