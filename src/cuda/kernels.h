@@ -118,6 +118,8 @@ typedef struct {
     int dp_tiles;      /* stream-K: tiles run whole first, a multiple of grid (0: none) */
     int grid;          /* the persistent grid's CTAs (the plan's) */
     int32_t *counters; /* split K, stream-K: [tiles][2] zeros, left zero by the kernel */
+    int pdl;           /* launch programmatically: start during the previous kernel's tail
+                          with the weight's first stages, waiting for it before A (W4A16_PDL) */
 } w4a16_sm90_args;
 
 cudaError_t w4a16_launch_sm90_prefill(const w4a16_sm90_args *args, cudaStream_t stream);

@@ -121,6 +121,7 @@ extern "C" cudaError_t w4a16_launch_sm90_prefill(const w4a16_sm90_args *a, cudaS
     p.units = p.n_tiles * p.m_tiles * p.splits;
     p.dp_tiles = a->streamk ? a->dp_tiles : 0;
     p.total_blocks = ((int64_t)p.n_tiles * p.m_tiles - p.dp_tiles) * p.k_blocks;
+    p.pdl = a->pdl;
     const int grid = a->grid;
     if (w->act_dtype == W4A16_BF16) return launch_variant<__nv_bfloat16>(p, w, a_map, c_map, a->block_m, grid, stream);
     return launch_variant<__half>(p, w, a_map, c_map, a->block_m, grid, stream);

@@ -70,7 +70,7 @@ struct w4a16_ctx {
     int batch_invariant;       /* w4a16_ctx_set_batch_invariant: sm90_prefill, one plan for all M */
     w4a16_fallback_split fallback_split; /* W4A16_FALLBACK_SPLIT; none when unset */
     int decode_splits;   /* W4A16_DECODE_SPLITS: K-ranges of the decode kernel; 0: planned */
-    int pdl;             /* programmatic dependent launch of the decode kernel; W4A16_PDL=0: off */
+    int pdl;             /* programmatic dependent launch of decode and sm90_prefill; W4A16_PDL=0: off */
     int sm90_block_m, sm90_splits, sm90_mode; /* W4A16_SM90_PLAN; block_m 0: planned */
     int log_choices;     /* W4A16_LOG=1 or a log callback, at creation */
     w4a16_choice_key logged[W4A16_LOGGED_CHOICES];

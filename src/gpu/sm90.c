@@ -173,6 +173,7 @@ w4a16_status w4a16_sm90_run(const w4a16_gemm_call *call) {
         args.dp_tiles = plan.dp_tiles;
         args.grid = plan.grid;
         args.counters = ctx->tile_counters;
+        args.pdl = ctx->pdl;
         CUDA_TRY(W4A16_FAULT_OR(W4A16_FAULT_SM90_LAUNCH, cudaErrorLaunchOutOfResources,
                                 w4a16_launch_sm90_prefill(&args, call->stream)));
     }

@@ -500,3 +500,71 @@ w4a16_ctx *gpu_forced_ctx(const char *kernel, size_t workspace_bytes) {
     unsetenv("W4A16_KERNEL");
     return status == W4A16_OK ? ctx : NULL;
 }
+
+/* One run of gpu_check_chain's chain: `how` 0 back to back, 1 synchronized
+ * after each call, 2 captured in a graph and replayed. The last output, on
+ * the host. */
+static uint16_t *run_chain(w4a16_ctx *ctx, const w4a16_weight *packed, const uint16_t *x0,
+                           int64_t M, int steps, int how, cudaStream_t stream) {
+    const int64_t n = packed->n;
+    const size_t bytes = (size_t)(M * n) * 2;
+    void *buf[2] = {gpu_upload(x0, bytes), gpu_alloc(bytes)};
+    gpu_poison(buf[1], bytes);
+    cudaGraph_t graph = NULL;
+    cudaGraphExec_t exec = NULL;
+    if (how == 2) CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
+    for (int i = 0; i < steps; i++) {
+        W4A16_CHECK(w4a16_gemm(ctx, packed, buf[i % 2], n, buf[(i + 1) % 2], n, M, NULL, stream));
+        if (how == 1) CUDA_CHECK(cudaStreamSynchronize(stream));
+    }
+    if (how == 2) {
+        CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
+        CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+        CUDA_CHECK(cudaGraphLaunch(exec, stream));
+    }
+    CUDA_CHECK(cudaStreamSynchronize(stream));
+    uint16_t *out = malloc(bytes);
+    assert_non_null(out);
+    gpu_download(out, buf[steps % 2], bytes);
+    if (how == 2) {
+        CUDA_CHECK(cudaGraphExecDestroy(exec));
+        CUDA_CHECK(cudaGraphDestroy(graph));
+    }
+    CUDA_CHECK(cudaFree(buf[0]));
+    CUDA_CHECK(cudaFree(buf[1]));
+    return out;
+}
+
+void gpu_check_chain(w4a16_ctx *ctx, w4a16_ctx *plain, const char *kernel,
+                     const gpu_weight_spec *spec, int64_t M, uint64_t seed) {
+    assert_non_null(ctx);
+    assert_non_null(plain);
+    assert_int_equal(spec->n, spec->k);
+    const int steps = 6;
+    cudaStream_t stream;
+    CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    gpu_packed p;
+    gpu_packed_make(ctx, spec, W4A16_F16, seed, &p);
+    assert_string_equal(w4a16_gemm_kernel_name(ctx, &p.packed, M), kernel);
+    uint16_t *x0 = gpu_random_halves(M * spec->n, W4A16_F16, -1, 1, seed + 1);
+    uint16_t *want = run_chain(ctx, &p.packed, x0, M, steps, 1, stream);
+    for (int64_t i = 0; i < M * spec->n; i++) {
+        const double v = w4a16_f16_to_float(want[i]);
+        if (!isfinite(v) || v == 0.0)
+            fail_msg("%s chain: output %lld is %g", kernel, (long long)i, v);
+    }
+    uint16_t *runs[3] = {run_chain(ctx, &p.packed, x0, M, steps, 0, stream),
+                         run_chain(ctx, &p.packed, x0, M, steps, 2, stream),
+                         run_chain(plain, &p.packed, x0, M, steps, 0, stream)};
+    const char *names[3] = {"back to back", "a graph replay", "W4A16_PDL=0"};
+    for (int r = 0; r < 3; r++) {
+        if (memcmp(want, runs[r], (size_t)(M * spec->n) * 2) != 0)
+            fail_msg("%s chain (%s, M=%lld): %s differs from the synchronized chain", kernel,
+                     gpu_weight_describe(spec), (long long)M, names[r]);
+        free(runs[r]);
+    }
+    free(want);
+    free(x0);
+    gpu_packed_free(&p);
+    CUDA_CHECK(cudaStreamDestroy(stream));
+}

@@ -11,7 +11,6 @@
  * declines, and auto choosing it at M <= 8 (to 16 where
  * sm90_prefill lacks workspace). decode_v2 (kept for A/B and pre-Hopper
  * GPUs): a smaller cross-product, so the A/B kernel stays correct. */
-#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,7 +21,6 @@
 
 #include <cmocka.h>
 
-#include "common/dtype.h"
 #include "gpu_support.h"
 
 static const int64_t MS[] = {1, 3, 8, 9, 16};
@@ -365,87 +363,25 @@ static void test_capture_and_repeat(void **state) {
     CUDA_CHECK(cudaStreamDestroy(stream));
 }
 
-/* One chain of `steps` calls on `stream`: call i reads buffer i % 2 and
- * writes buffer (i + 1) % 2, so each call reads what the one before wrote and
- * overwrites what it read. `how`: 0 back to back, 1 synchronized after each
- * call, 2 captured in a graph and replayed. Returns the last output (host). */
-static uint16_t *run_chain(w4a16_ctx *ctx, const w4a16_weight *packed, const uint16_t *x0,
-                           int64_t M, int steps, int how, cudaStream_t stream) {
-    const int64_t n = packed->n;
-    const size_t bytes = (size_t)(M * n) * 2;
-    void *buf[2] = {gpu_upload(x0, bytes), gpu_alloc(bytes)};
-    gpu_poison(buf[1], bytes);
-    cudaGraph_t graph = NULL;
-    cudaGraphExec_t exec = NULL;
-    if (how == 2) CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
-    for (int i = 0; i < steps; i++) {
-        W4A16_CHECK(w4a16_gemm(ctx, packed, buf[i % 2], n, buf[(i + 1) % 2], n, M, NULL, stream));
-        if (how == 1) CUDA_CHECK(cudaStreamSynchronize(stream));
-    }
-    if (how == 2) {
-        CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
-        CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
-        CUDA_CHECK(cudaGraphLaunch(exec, stream));
-    }
-    CUDA_CHECK(cudaStreamSynchronize(stream));
-    uint16_t *out = malloc(bytes);
-    assert_non_null(out);
-    gpu_download(out, buf[steps % 2], bytes);
-    if (how == 2) {
-        CUDA_CHECK(cudaGraphExecDestroy(exec));
-        CUDA_CHECK(cudaGraphDestroy(graph));
-    }
-    CUDA_CHECK(cudaFree(buf[0]));
-    CUDA_CHECK(cudaFree(buf[1]));
-    return out;
-}
-
-/* Programmatic dependent launch (W4A16_PDL, on by default): a call may start
- * during the previous call's tail and must wait for it before reading A or
- * writing C. Chains of calls that each read the previous output and overwrite
- * the previous input give, back to back and in a replayed graph, bitwise what
- * they give synchronized after every call and with W4A16_PDL=0, without and
- * with the cluster's split (N = 1024, K = 1024: the plan splits K). */
+/* Programmatic dependent launch (W4A16_PDL, on by default): chains of calls
+ * that each read the previous output and overwrite the previous input
+ * (gpu_check_chain), without and with the cluster's split (N = K = 1024: the
+ * plan splits K). */
 static void test_programmatic_chain(void **state) {
     fixture *f = *state;
     HOPPER_REQUIRED(f);
-    cudaStream_t stream;
-    CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-    setenv("W4A16_PDL", "0", 1);
-    w4a16_ctx *plain = gpu_forced_ctx("decode", 0);
-    unsetenv("W4A16_PDL");
-    const int64_t M = 4, n = 1024;
-    const int steps = 6;
-    for (int splits = 1; splits <= 2; splits++) {
-        w4a16_ctx *ctx = forced_ctx("decode", splits == 1 ? 1 : 0);
-        const gpu_weight_spec spec = {W4A16_FORMAT_GPTQ, n, n, 128, 1, 0, W4A16_F16};
-        gpu_packed p;
-        gpu_packed_make(ctx, &spec, W4A16_F16, 870 + splits, &p);
-        uint16_t *x0 = gpu_random_halves(M * n, W4A16_F16, -1, 1, 880 + splits);
-        uint16_t *want = run_chain(ctx, &p.packed, x0, M, steps, 1, stream);
-        for (int64_t i = 0; i < M * n; i++) {
-            const double v = w4a16_f16_to_float(want[i]);
-            if (!isfinite(v) || v == 0.0) fail_msg("chain output %lld is %g", (long long)i, v);
-        }
-        uint16_t *runs[3] = {run_chain(ctx, &p.packed, x0, M, steps, 0, stream),
-                             run_chain(ctx, &p.packed, x0, M, steps, 2, stream),
-                             run_chain(plain, &p.packed, x0, M, steps, 0, stream)};
-        const char *names[3] = {"back to back", "graph replay", "W4A16_PDL=0"};
-        for (int r = 0; r < 3; r++) {
-            if (memcmp(want, runs[r], (size_t)(M * n) * 2) != 0)
-                fail_msg("chain (%s split): %s differs from the synchronized chain",
-                         splits == 1 ? "no" : "a", names[r]);
-            free(runs[r]);
-        }
-        free(want);
-        free(x0);
-        gpu_packed_free(&p);
+    const gpu_weight_spec spec = {W4A16_FORMAT_GPTQ, 1024, 1024, 128, 1, 0, W4A16_F16};
+    for (int splits = 1; splits >= 0; splits--) { /* 1, then the plan's */
+        w4a16_ctx *ctx = forced_ctx("decode", splits);
+        setenv("W4A16_PDL", "0", 1);
+        w4a16_ctx *plain = forced_ctx("decode", splits);
+        unsetenv("W4A16_PDL");
+        gpu_check_chain(ctx, plain, "decode", &spec, 4, 870 + splits);
         w4a16_ctx_destroy(ctx);
+        w4a16_ctx_destroy(plain);
     }
-    w4a16_ctx_destroy(plain);
     /* Anything but 0 or 1 is refused at ctx creation. */
     assert_ctx_refuses("W4A16_PDL", "yes");
-    CUDA_CHECK(cudaStreamDestroy(stream));
 }
 
 /* decode_v2, the A/B kernel: the small cross-product and two Qwen shapes. */

@@ -5,8 +5,9 @@
  * shapes, a workspace too small for its splits or for act-order's whole A;
  * what it declines (misaligned A, lda not a multiple of 8, groups of 8 and
  * 24) with the fallback taking them under auto; CUDA-graph capture and
- * bitwise repeat; and plans forced with W4A16_SM90_PLAN (the hybrid, paired
- * tiles with stream-K and split K). Skips on a GPU that is not Hopper, saying so. */
+ * bitwise repeat; plans forced with W4A16_SM90_PLAN (the hybrid, paired
+ * tiles with stream-K and split K); chains of calls launched
+ * programmatically (W4A16_PDL). Skips on a GPU that is not Hopper, saying so. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -344,6 +345,42 @@ static void test_batch_invariant(void **state) {
     w4a16_ctx_destroy(ctx);
 }
 
+/* A ctx forcing sm90_prefill with W4A16_SM90_PLAN = `plan` (NULL: planned)
+ * and W4A16_PDL = `pdl`. */
+static w4a16_ctx *plan_ctx(const char *plan, const char *pdl) {
+    if (plan != NULL) setenv("W4A16_SM90_PLAN", plan, 1);
+    setenv("W4A16_PDL", pdl, 1);
+    w4a16_ctx *ctx = forced_ctx(0);
+    unsetenv("W4A16_SM90_PLAN");
+    unsetenv("W4A16_PDL");
+    return ctx;
+}
+
+/* Programmatic dependent launch (W4A16_PDL): chains of calls that each read
+ * the previous output and overwrite the previous input (gpu_check_chain):
+ * whole tiles, split K and stream-K (the parts and counters in the
+ * workspace), and act-order (A permuted into the workspace by a kernel of its
+ * own before each call). */
+static void test_programmatic_chain(void **state) {
+    fixture *f = *state;
+    HOPPER_REQUIRED(f);
+    const struct {
+        const char *plan;
+        int64_t M;
+        int act_order;
+    } cases[] = {{"64,1", 64, 0}, {"32,3", 64, 0}, {"64,sk", 48, 0}, {NULL, 100, 1}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const gpu_weight_spec spec = {W4A16_FORMAT_GPTQ, 1024, 1024, 128, 1, cases[i].act_order,
+                                      W4A16_F16};
+        w4a16_ctx *ctx = plan_ctx(cases[i].plan, "1"), *plain = plan_ctx(cases[i].plan, "0");
+        gpu_check_chain(ctx, plain, "sm90_prefill", &spec, cases[i].M, 9400 + i);
+        printf("chain ok: plan %s, M = %lld%s\n", cases[i].plan ? cases[i].plan : "planned",
+               (long long)cases[i].M, cases[i].act_order ? ", act-order" : "");
+        w4a16_ctx_destroy(ctx);
+        w4a16_ctx_destroy(plain);
+    }
+}
+
 /* Plans forced with W4A16_SM90_PLAN (read when the ctx is created), each
  * against the reference: the hybrid (a whole round of 132 tiles, then
  * stream-K over the rest) with one CTA an SM and with two (64-token tiles),
@@ -432,7 +469,7 @@ int main(void) {
         cmocka_unit_test(test_odd_shapes),      cmocka_unit_test(test_large_and_qwen),
         cmocka_unit_test(test_small_workspace), cmocka_unit_test(test_declines),
         cmocka_unit_test(test_auto_choice),     cmocka_unit_test(test_capture_and_repeat),
-        cmocka_unit_test(test_forced_plans),
+        cmocka_unit_test(test_forced_plans),    cmocka_unit_test(test_programmatic_chain),
     };
     return gpu_tests_exit_code(cmocka_run_group_tests(tests, setup, teardown));
 }
