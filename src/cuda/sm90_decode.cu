@@ -200,9 +200,19 @@ __global__ void __launch_bounds__(kThreads, W4A16_DECODE_CTAS_BY_REGISTERS)
     const int col0 = W4A16_TILE_COLS * kt_begin;
     const int first_group = group_of(p, col0);
 
-    // 1. The ring's first tiles go out before anything else.
+    // 1. Launched programmatically (w4a16_decode_args.pdl), this kernel may
+    // start while the one before it in the stream finishes: the ring's first
+    // tiles are only pulled into L2 before waiting for it, then loaded. The
+    // next kernel may start as soon as every CTA here has, and do the same
+    // during this one's tail.
+    grid_dependency_launch_dependents();
     const int64_t stride = (int64_t)p.tiles_n * W4A16_TILE_LANES; // uint4s per k-tile
     const uint4 *next = p.qweight + ((int64_t)kt_begin * p.tiles_n + tile_n) * W4A16_TILE_LANES + lane;
+    if (has_tile)
+#pragma unroll
+        for (int i = 0; i < kDepth; i++)
+            if (i < count) prefetch_l2(next + i * stride);
+    grid_dependency_wait();
     uint4 ring[kDepth];
 #pragma unroll
     for (int i = 0; i < kDepth; i++) {
@@ -212,16 +222,8 @@ __global__ void __launch_bounds__(kThreads, W4A16_DECODE_CTAS_BY_REGISTERS)
     }
 
     // 2. Stage A's columns of this K-range and the rows' scales and zeros.
-    // Launched programmatically (w4a16_decode_args.pdl), this kernel may run
-    // while the one before it in the stream finishes: the weights, scales,
-    // zeros and perm are the weight's, read-only, so they go out first; A
-    // (that kernel's output, perhaps) and C (its input, perhaps) wait for it.
-    // The next kernel may start as soon as every CTA here has, to stream its
-    // own weights during this one's tail.
-    grid_dependency_launch_dependents();
     const int last_group = group_of(p, col0 + W4A16_TILE_COLS * count - 1);
     stage_groups(p, smem, blockIdx.y * kRows, first_group, last_group - first_group + 1);
-    grid_dependency_wait();
     if (p.a_async) stage_a_async(p, smem, col0, count * W4A16_TILE_COLS / 8);
     else if (p.perm != nullptr) stage_perm(p, smem, col0, count * W4A16_TILE_COLS);
     async_copy_wait_all();

@@ -32,9 +32,8 @@ namespace w4a16_sm90 {
 // The producer's one thread: every k-block of every unit of this CTA, in order.
 // Launched programmatically (Sm90Params.pdl), the kernel may start while the
 // one before it in the stream finishes: the first unit's first stages of
-// weights, scales and zeros (the weight's, read-only) go out before waiting
-// for that kernel, A (perhaps its output) after it; everything the consumers
-// write (C, the parts, the counters) comes after A.
+// weights and scales are only pulled into L2 before waiting for that kernel;
+// every copy, and so everything the consumers write, comes after.
 template <int kBM, class V>
 __device__ void produce(const Sm90Params &p, const CUtensorMap *a_map, const Smem<kBM> &sm) {
     constexpr int kStages = Stages<kBM>::kCount;
@@ -42,7 +41,22 @@ __device__ void produce(const Sm90Params &p, const CUtensorMap *a_map, const Sme
     Ring<kStages> ring;
     Walk walk = walk_begin(p);
     Unit w;
-    bool waited = false;
+    {
+        Walk first_walk = walk;
+        if (walk_next(p, kBM, first_walk, w)) {
+            const int rows = min(kRows, p.n_padded - w.n0);
+            const int early = min(kStages, w.kb_end - w.kb_begin);
+            for (int kb = w.kb_begin; kb < w.kb_begin + early; kb++) {
+                prefetch_l2_bulk(p.qweight + ((int64_t)kb * p.tiles_n_all + w.n0 / W4A16_TILE_ROWS) *
+                                                 W4A16_TILE_BYTES,
+                                 (uint32_t)(rows / W4A16_TILE_ROWS) * W4A16_TILE_BYTES);
+                const int64_t group = group_of(p, kb * kBlockK);
+                prefetch_l2_bulk(p.scales + (group * p.n_padded + w.n0) * p.scale_bytes,
+                                 (uint32_t)(rows * p.scale_bytes));
+            }
+        }
+    }
+    grid_dependency_wait();
     while (walk_next(p, kBM, walk, w)) {
         const int rows = min(kRows, p.n_padded - w.n0); // the last tile may hold 64 rows
         const uint32_t weight_bytes = (uint32_t)(rows / W4A16_TILE_ROWS) * W4A16_TILE_BYTES;
@@ -50,12 +64,12 @@ __device__ void produce(const Sm90Params &p, const CUtensorMap *a_map, const Sme
         const uint32_t zero_bytes = has_zeros<V>(p) ? (uint32_t)rows : 0u;
         const uint32_t stage_bytes = Stages<kBM>::kABytes + weight_bytes +
                                      V::kSlots * (scale_bytes + zero_bytes);
-        // Stage s of block kb, less A: its barrier expects the whole stage.
-        auto issue_weight = [&](int kb, const Ring<kStages> &at) {
-            const int s = at.s();
-            mbarrier_wait(sm.empty(s), at.phase() ^ 1);
+        for (int kb = w.kb_begin; kb < w.kb_end; kb++, ring.advance()) {
+            const int s = ring.s();
+            mbarrier_wait(sm.empty(s), ring.phase() ^ 1);
             uint64_t *bar = sm.full(s);
             mbarrier_arrive_expect_tx(bar, stage_bytes);
+            copy_tensor_2d(sm.a(s), a_map, kb * kBlockK, w.m0, bar);
             copy_bulk((void *)sm.weights(s),
                       p.qweight + ((int64_t)kb * p.tiles_n_all + w.n0 / W4A16_TILE_ROWS) *
                                       W4A16_TILE_BYTES,
@@ -64,26 +78,10 @@ __device__ void produce(const Sm90Params &p, const CUtensorMap *a_map, const Sme
 #pragma unroll
             for (int slot = 0; slot < V::kSlots; slot++) {
                 const int64_t group = group_of(p, kb * kBlockK + slot * (kBlockK - 1));
-                const int64_t at_group = group * p.n_padded + w.n0;
-                copy_bulk(sm.scales(s, slot), p.scales + at_group * p.scale_bytes, scale_bytes, bar);
-                if (has_zeros<V>(p)) copy_bulk(sm.zeros(s, slot), p.zeros + at_group, zero_bytes, bar);
+                const int64_t at = group * p.n_padded + w.n0;
+                copy_bulk(sm.scales(s, slot), p.scales + at * p.scale_bytes, scale_bytes, bar);
+                if (has_zeros<V>(p)) copy_bulk(sm.zeros(s, slot), p.zeros + at, zero_bytes, bar);
             }
-        };
-        auto issue_a = [&](int kb, int s) {
-            copy_tensor_2d(sm.a(s), a_map, kb * kBlockK, w.m0, sm.full(s));
-        };
-        int kb = w.kb_begin;
-        if (!waited) {
-            const int early = min(kStages, w.kb_end - w.kb_begin);
-            Ring<kStages> ahead = ring;
-            for (int i = 0; i < early; i++, ahead.advance()) issue_weight(kb + i, ahead);
-            grid_dependency_wait();
-            waited = true;
-            for (int i = 0; i < early; i++, kb++, ring.advance()) issue_a(kb, ring.s());
-        }
-        for (; kb < w.kb_end; kb++, ring.advance()) {
-            issue_weight(kb, ring);
-            issue_a(kb, ring.s());
         }
     }
 }
