@@ -21,6 +21,13 @@
 
 enum { ALIGN = 256 };
 
+/* Programmatic dependent launch (W4A16_PDL) up to this many rows. Measured
+ * (H100, bench/NOTES.md "decode v4"): at M = 16, 11-17% faster on qkv,
+ * gate_up and down (o_proj even); at M = 64, 10-34% slower: the next grid's
+ * CTAs take the SMs' free slots early and land where the plan did not put
+ * them. */
+enum { PDL_MAX_ROWS = 16 };
+
 static size_t align_up(size_t x) { return (x + ALIGN - 1) / ALIGN * ALIGN; }
 
 /* Bytes of one permuted row of A (0 without act-order). */
@@ -173,7 +180,7 @@ w4a16_status w4a16_sm90_run(const w4a16_gemm_call *call) {
         args.dp_tiles = plan.dp_tiles;
         args.grid = plan.grid;
         args.counters = ctx->tile_counters;
-        args.pdl = ctx->pdl;
+        args.pdl = ctx->pdl && rows <= PDL_MAX_ROWS;
         CUDA_TRY(W4A16_FAULT_OR(W4A16_FAULT_SM90_LAUNCH, cudaErrorLaunchOutOfResources,
                                 w4a16_launch_sm90_prefill(&args, call->stream)));
     }

@@ -540,7 +540,7 @@ void gpu_check_chain(w4a16_ctx *ctx, w4a16_ctx *plain, const char *kernel,
     assert_non_null(ctx);
     assert_non_null(plain);
     assert_int_equal(spec->n, spec->k);
-    const int steps = 6;
+    const int steps = 4;
     cudaStream_t stream;
     CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
     gpu_packed p;

@@ -157,11 +157,12 @@ void gpu_check_runs(w4a16_ctx *ctx, cublasHandle_t cublas, const w4a16_weight *p
                     const void *dense, const void *A, int64_t lda, const void *bias, int64_t ldc,
                     const gpu_reference *ref, const int64_t *ms, int n_ms, const char *what);
 
-/* Programmatic dependent launch (W4A16_PDL): a chain of six w4a16_gemm calls
+/* Programmatic dependent launch (W4A16_PDL): a chain of four w4a16_gemm calls
  * of M rows on one stream, call i reading buffer i % 2 and writing buffer
  * (i + 1) % 2 (each reads what the call before wrote and overwrites what it
  * read), on a random square weight of `spec` packed by ctx, which must run
- * `kernel`. Fails the test, naming it, unless the chain run back to back,
+ * `kernel` (symmetric: zero points with a mean offset grow the outputs ~10x a
+ * call and overflow fp16). Fails the test, naming it, unless the chain run back to back,
  * captured in a graph and replayed, and under `plain` (the same settings made
  * with W4A16_PDL=0) all give bitwise what it gives synchronized after every
  * call, and that is finite and not zero. */

@@ -370,7 +370,7 @@ static void test_capture_and_repeat(void **state) {
 static void test_programmatic_chain(void **state) {
     fixture *f = *state;
     HOPPER_REQUIRED(f);
-    const gpu_weight_spec spec = {W4A16_FORMAT_GPTQ, 1024, 1024, 128, 1, 0, W4A16_F16};
+    const gpu_weight_spec spec = {W4A16_FORMAT_GPTQ, 1024, 1024, 128, 0, 0, W4A16_F16};
     for (int splits = 1; splits >= 0; splits--) { /* 1, then the plan's */
         w4a16_ctx *ctx = forced_ctx("decode", splits);
         setenv("W4A16_PDL", "0", 1);

@@ -356,11 +356,12 @@ static w4a16_ctx *plan_ctx(const char *plan, const char *pdl) {
     return ctx;
 }
 
-/* Programmatic dependent launch (W4A16_PDL): chains of calls that each read
- * the previous output and overwrite the previous input (gpu_check_chain):
- * whole tiles, split K and stream-K (the parts and counters in the
- * workspace), and act-order (A permuted into the workspace by a kernel of its
- * own before each call). */
+/* Programmatic dependent launch (W4A16_PDL, up to 16 rows for sm90_prefill):
+ * chains of calls that each read the previous output and overwrite the
+ * previous input (gpu_check_chain): whole tiles, split K and stream-K (the
+ * parts and counters in the workspace), act-order (A permuted into the
+ * workspace by a kernel of its own before each call), and 64 rows (launched
+ * as ordinary kernels). */
 static void test_programmatic_chain(void **state) {
     fixture *f = *state;
     HOPPER_REQUIRED(f);
@@ -368,9 +369,9 @@ static void test_programmatic_chain(void **state) {
         const char *plan;
         int64_t M;
         int act_order;
-    } cases[] = {{"64,1", 64, 0}, {"32,3", 64, 0}, {"64,sk", 48, 0}, {NULL, 100, 1}};
+    } cases[] = {{"32,1", 16, 0}, {"32,3", 16, 0}, {"32,sk", 12, 0}, {NULL, 9, 1}, {"64,2", 64, 0}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const gpu_weight_spec spec = {W4A16_FORMAT_GPTQ, 1024, 1024, 128, 1, cases[i].act_order,
+        const gpu_weight_spec spec = {W4A16_FORMAT_GPTQ, 1024, 1024, 128, 0, cases[i].act_order,
                                       W4A16_F16};
         w4a16_ctx *ctx = plan_ctx(cases[i].plan, "1"), *plain = plan_ctx(cases[i].plan, "0");
         gpu_check_chain(ctx, plain, "sm90_prefill", &spec, cases[i].M, 9400 + i);
