@@ -78,8 +78,9 @@ typedef struct {
     w4a16_decode_smem smem; /* the plan's shared-memory layout; smem.bytes per CTA */
     int64_t smem_limit;    /* the device's opt-in maximum per CTA */
     int pdl;               /* launch programmatically: start during the previous
-                              kernel's tail, waiting for it before reading A or
-                              writing C (W4A16_PDL=0 turns it off) */
+                              kernel's tail, prefetching the first weight tiles
+                              into L2, and wait for it before loading anything
+                              or writing C (W4A16_PDL=0 turns it off) */
 } w4a16_decode_args;
 
 cudaError_t w4a16_launch_decode(const w4a16_decode_args *args, cudaStream_t stream);
@@ -118,8 +119,9 @@ typedef struct {
     int dp_tiles;      /* stream-K: tiles run whole first, a multiple of grid (0: none) */
     int grid;          /* the persistent grid's CTAs (the plan's) */
     int32_t *counters; /* split K, stream-K: [tiles][2] zeros, left zero by the kernel */
-    int pdl;           /* launch programmatically: start during the previous kernel's tail
-                          with the weight's first stages, waiting for it before A (W4A16_PDL) */
+    int pdl;           /* launch programmatically: start during the previous kernel's tail,
+                          prefetching the first stages' weights into L2, and wait for it
+                          before any copy (W4A16_PDL, up to 16 rows: src/gpu/sm90.c) */
 } w4a16_sm90_args;
 
 cudaError_t w4a16_launch_sm90_prefill(const w4a16_sm90_args *args, cudaStream_t stream);

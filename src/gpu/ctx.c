@@ -100,7 +100,7 @@ static w4a16_status read_environment(w4a16_ctx *ctx) {
             return w4a16_fail(W4A16_ERR_ARG,
                               "W4A16_FALLBACK_SPLIT='%s' is not none, even or head", split);
     }
-    /* For A/B runs: the decode kernel launched as an ordinary kernel. */
+    /* For A/B runs: decode and sm90_prefill launched as ordinary kernels. */
     const char *pdl = getenv("W4A16_PDL");
     ctx->pdl = 1;
     if (pdl != NULL && pdl[0] != '\0') {

@@ -161,11 +161,12 @@ void gpu_check_runs(w4a16_ctx *ctx, cublasHandle_t cublas, const w4a16_weight *p
  * of M rows on one stream, call i reading buffer i % 2 and writing buffer
  * (i + 1) % 2 (each reads what the call before wrote and overwrites what it
  * read), on a random square weight of `spec` packed by ctx, which must run
- * `kernel` (symmetric: zero points with a mean offset grow the outputs ~10x a
- * call and overflow fp16). Fails the test, naming it, unless the chain run back to back,
- * captured in a graph and replayed, and under `plain` (the same settings made
- * with W4A16_PDL=0) all give bitwise what it gives synchronized after every
- * call, and that is finite and not zero. */
+ * `kernel` (make it symmetric: random zero points give the rows a mean offset
+ * that grows the outputs ~10x a call, past fp16 in four). Fails the test,
+ * naming it, unless the chain run back to back, captured in a graph and
+ * replayed, and under `plain` (the same settings made with W4A16_PDL=0) all
+ * give bitwise what it gives synchronized after every call, and that is
+ * finite and not zero. */
 void gpu_check_chain(w4a16_ctx *ctx, w4a16_ctx *plain, const char *kernel,
                      const gpu_weight_spec *spec, int64_t M, uint64_t seed);
 
