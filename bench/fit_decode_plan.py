@@ -3,12 +3,14 @@
 (src/kernel_plan/decode_plan.c) to measured times, and says how well the
 model predicts them and which split it would pick.
 
+    python3 bench/fit_decode_plan.py OUT/decode-splits.json
     python3 bench/fit_decode_plan.py 1:OUT/dsplit1.json 2:OUT/dsplit2.json 4:OUT/dsplit4.json
     python3 bench/fit_decode_plan.py OUT/bench-f16.json 8:OUT/dsplit8.json --only LAUNCH_US
 
 Input: `w4a16 bench --kernel decode --json FILE` output. "S:FILE" says the
-rows were measured with W4A16_DECODE_SPLITS=S; a bare FILE holds rows of the
-model's own split (computed here with the C constants). Only the "decode"
+rows were measured with W4A16_DECODE_SPLITS=S; in a bare FILE a row's own
+"splits" (scripts/gpu-check's decode-splits set writes it) says so, or else
+the row ran the model's own split (computed here with the C constants). Only the "decode"
 rows are read (symmetric or not, f16 or bf16, any group; act-order rows are
 not in bench's output). The model is the C code's, term for term; keep the
 two in step. Prints the fitted constants, the rms of log(predicted /
@@ -110,7 +112,7 @@ def load(args, dev):
         for row in json.load(open(path))["rows"]:
             if row["kernel"] != "decode" or row.get("us") is None:
                 continue
-            splits = int(forced) if forced else choose(START, row, dev)
+            splits = int(forced) if forced else row.get("splits") or choose(START, row, dev)
             splits = min(splits, MAX_SPLITS, pad(row["k"], 64) // 64)
             points.append((row, splits, row["us"]))
     return points
