@@ -10,8 +10,8 @@ from gpu_support import require_gpu, torch
 
 import w4a16  # noqa: E402
 from w4a16.merged import W4A16LinearPart, W4A16MergedLinear  # noqa: E402
-from toy_model import (HIDDEN, KV, linear_names, make_checkpoint, meta_model,  # noqa: E402
-                       qwen3_checkpoint, token_ids)
+from toy_model import (HIDDEN, KV, linear_names, make_checkpoint, merged_calls,  # noqa: E402
+                       meta_model, qwen3_checkpoint, token_ids)
 
 pytestmark = pytest.mark.gpu
 
@@ -19,15 +19,6 @@ pytestmark = pytest.mark.gpu
 @pytest.fixture(autouse=True)
 def gpu():
     require_gpu()
-
-
-def count_calls(model):
-    """A list that gets one entry per call of any merged layer of the model."""
-    calls = []
-    for name, module in model.named_modules():
-        if isinstance(module, W4A16MergedLinear):
-            module.register_forward_hook(lambda module, *_: calls.append(module))
-    return calls
 
 
 # Rows of x: decode (1), a small batch, a prefill past 256 rows (other kernels).
@@ -76,7 +67,7 @@ def batch_invariant():
 def test_merged_model_equals_the_unmerged_one_bitwise(tmp_path, format, symmetric,
                                                       batch_invariant):
     merged, unmerged = merged_and_unmerged(tmp_path, format, symmetric)
-    calls = count_calls(merged)
+    calls = merged_calls(merged)
     for batch, length in SHAPES:
         ids = token_ids(batch, length).to("cuda")
         before = len(calls)
@@ -111,7 +102,7 @@ def test_one_gemm_serves_the_parts_and_a_new_input_runs_again(tmp_path):
     make_checkpoint(tmp_path)
     model = w4a16.load_quantized(meta_model(), tmp_path, merge=True)
     attention = model.model.layers[0].self_attn
-    calls = count_calls(model)
+    calls = merged_calls(model)
     x = torch.randn(2, 5, HIDDEN, device="cuda").half()
     with torch.inference_mode():
         q, k, v = attention.q_proj(x), attention.k_proj(x), attention.v_proj(x)
@@ -157,7 +148,7 @@ def test_gpu_model_memory_falls_group_by_group(tmp_path):
 def test_cuda_graph_replays_the_merged_model(tmp_path):
     make_checkpoint(tmp_path, "gptq", True)
     model = w4a16.load_quantized(meta_model(), tmp_path, merge=True)
-    calls = count_calls(model)
+    calls = merged_calls(model)
     static_ids = token_ids(2, 16, seed=3).to("cuda")
     with torch.inference_mode():
         side = torch.cuda.Stream()
@@ -186,7 +177,7 @@ def test_transformers_qwen3(tmp_path):
     merged = w4a16.load_quantized(transformers.Qwen3ForCausalLM(config).half().eval(),
                                   tmp_path, merge=True)
     assert isinstance(merged.model.layers[0].self_attn.v_proj, W4A16LinearPart)
-    calls = count_calls(merged)
+    calls = merged_calls(merged)
     ids = token_ids(1, 32).clamp_max(511).to("cuda")
     with torch.inference_mode():
         got, expected = merged(ids).logits, unmerged(ids).logits

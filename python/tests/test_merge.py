@@ -20,7 +20,7 @@ from w4a16.merged import W4A16LinearPart, W4A16MergedLinear, install_merged  # n
 from w4a16.packing import PackedWeight  # noqa: E402
 from host_pack import on_the_cpu  # noqa: E402
 from toy_model import (HIDDEN, KV, ToyForCausalLM, linear_names, make_checkpoint,  # noqa: E402
-                       meta_model, qwen3_checkpoint, token_ids)
+                       merged_calls, meta_model, qwen3_checkpoint, token_ids)
 
 QKV = [f"model.layers.0.self_attn.{p}_proj" for p in "qkv"]
 
@@ -40,15 +40,6 @@ class CountingMerged(W4A16MergedLinear):
     def forward(self, x):
         self.calls += 1
         return x @ self.weight.T
-
-
-def merged_calls(model):
-    """A list that gets an entry at each call of any merged layer of the model."""
-    calls = []
-    for module in model.modules():
-        if isinstance(module, W4A16MergedLinear):
-            module.register_forward_hook(lambda layer, inputs, output: calls.append(layer))
-    return calls
 
 
 def counting_attention(seed=0):

@@ -1,7 +1,8 @@
 """A small decoder named the way Hugging Face models name their modules
 (model.layers.N.self_attn.q_proj, ...), and its quantized checkpoint, for the
-load_quantized tests (transformers itself is not needed); and a small
-transformers Qwen3 with its checkpoint, for the tests that take it."""
+load_quantized tests (transformers itself is not needed); a small
+transformers Qwen3 with its checkpoint, for the tests that take it; and a
+counter of a merged model's GEMM calls."""
 import numpy as np
 import torch
 from torch import nn
@@ -126,3 +127,12 @@ def qwen3_checkpoint(directory):
               if k.rpartition(".")[0] not in layers and k != "lm_head.weight"}
     save_quantized(directory, "awq", layers, others, config=config.to_dict())
     return config, reference
+
+
+def merged_calls(model):
+    """A list that gets an entry at each call of any merged layer of the model."""
+    calls = []
+    for module in model.modules():
+        if isinstance(module, w4a16.W4A16MergedLinear):
+            module.register_forward_hook(lambda layer, inputs, output: calls.append(layer))
+    return calls
