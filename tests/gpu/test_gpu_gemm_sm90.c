@@ -419,9 +419,7 @@ static void test_forced_plans(void **state) {
                    sms);
             continue;
         }
-        setenv("W4A16_SM90_PLAN", cases[i].plan, 1);
-        w4a16_ctx *ctx = forced_ctx(0);
-        unsetenv("W4A16_SM90_PLAN");
+        w4a16_ctx *ctx = plan_ctx(cases[i].plan, "1");
         assert_non_null(ctx);
         gpu_check_options options = {cases[i].act, 1, (int)i % 2, 0, cases[i].ldc_pad, 3, 9300 + i};
         gpu_check_gemm(ctx, f->cublas, &cases[i].spec, &cases[i].M, 1, &options);
@@ -430,9 +428,7 @@ static void test_forced_plans(void **state) {
         w4a16_ctx_destroy(ctx);
     }
     /* 48 tokens is no tile width: the call fails and C stays poisoned. */
-    setenv("W4A16_SM90_PLAN", "48,1", 1);
-    w4a16_ctx *ctx = forced_ctx(0);
-    unsetenv("W4A16_SM90_PLAN");
+    w4a16_ctx *ctx = plan_ctx("48,1", "1");
     assert_non_null(ctx);
     const gpu_weight_spec spec = {W4A16_FORMAT_AWQ, 256, 256, 128, 1, 0, W4A16_F16};
     gpu_packed p;
