@@ -25,12 +25,12 @@ import random
 
 # The C model's constants (decode_plan.c), the starting point of the fit.
 START = {
-    "DRAM_BYTES_PER_US": 2.8e6,
-    "LOADED_LATENCY_US": 1.5,
-    "WAVE_FILL_US": 1.0,
-    "LAUNCH_US": 2.0,
-    "CLUSTER_REDUCE_US": 0.3,
-    "STAGE_BYTES_PER_US": 2.0e5,
+    "DRAM_BYTES_PER_US": 1.265e7,
+    "LOADED_LATENCY_US": 1.275,
+    "WAVE_FILL_US": 3.624,
+    "LAUNCH_US": 0.0,
+    "CLUSTER_REDUCE_US": 0.117,
+    "STAGE_BYTES_PER_US": 1.35e6,
 }
 WARPS, DEPTH, MAX_SPLITS, CTAS_BY_REGISTERS, SMEM_RESERVED = 8, 8, 8, 2, 1024
 ROWS = 16 * WARPS
@@ -42,8 +42,26 @@ def cdiv(a, b):
 
 
 class Device:
-    def __init__(self, sms, smem_per_sm, smem_per_block):
+    def __init__(self, sms, smem_per_sm, smem_per_block, clusters):
         self.sms, self.smem_per_sm, self.smem_per_block = sms, smem_per_sm, smem_per_block
+        self.clusters = clusters  # {S: (clusters at 1 CTA an SM, at 2)}; missing: SMs x CTAs / S
+
+
+def parse_clusters(text):
+    """"2:66/132,4:32/64" -> {2: (66, 132), 4: (32, 64)}."""
+    table = {}
+    for item in filter(None, (text or "").split(",")):
+        size, _, counts = item.partition(":")
+        one, _, two = counts.partition("/")
+        table[int(size)] = (int(one), int(two))
+    return table
+
+
+def cta_slots(dev, splits, ctas_per_sm):
+    """CTAs that run at once: whole clusters of `splits`, as the C code asks the driver."""
+    if splits > 1 and splits in dev.clusters:
+        return dev.clusters[splits][ctas_per_sm - 1] * splits
+    return dev.sms * ctas_per_sm // splits * splits
 
 
 def pad(x, to):
@@ -80,19 +98,19 @@ def predict(c, row, splits, dev):
     if ctas_per_sm < 1:
         return None
     ctas = cdiv(n_tiles, WARPS) * splits
-    slots = dev.sms * ctas_per_sm
+    slots = cta_slots(dev, splits, ctas_per_sm)
     bytes_per_cta = WARPS * k_tiles * 512
 
     def wave(active):
-        rate = min(active * WARPS * DEPTH * 512 / c["LOADED_LATENCY_US"], c["DRAM_BYTES_PER_US"])
-        return active * bytes_per_cta / rate + c["WAVE_FILL_US"]
+        per_cta = WARPS * DEPTH * 512 / c["LOADED_LATENCY_US"]
+        return active * bytes_per_cta / c["DRAM_BYTES_PER_US"] + bytes_per_cta / per_cta + c["WAVE_FILL_US"]
 
     us = c["LAUNCH_US"] + (ctas // slots) * wave(slots)
     if ctas % slots:
         us += wave(ctas % slots)
     if splits > 1:
         us += c["CLUSTER_REDUCE_US"]
-    return us + m * k_tiles * 64 * 2 / c["STAGE_BYTES_PER_US"]
+    return us + ctas * m * k_tiles * 64 * 2 / c["STAGE_BYTES_PER_US"]
 
 
 def choose(c, row, dev):
@@ -129,12 +147,15 @@ def main():
     parser.add_argument("--sms", type=int, default=132)
     parser.add_argument("--smem-per-sm", type=int, default=233472)
     parser.add_argument("--smem-per-block", type=int, default=232448)
+    parser.add_argument("--clusters", metavar="S:ONE/TWO,...",
+                        help="clusters of S CTAs that run at once with one and two CTAs an SM "
+                             "(cudaOccupancyMaxActiveClusters; scripts/gpu-check prints them)")
     parser.add_argument("--steps", type=int, default=40000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", action="append", metavar="NAME",
                         help="fit only this constant (repeatable); the others stay as in START")
     args = parser.parse_args()
-    dev = Device(args.sms, args.smem_per_sm, args.smem_per_block)
+    dev = Device(args.sms, args.smem_per_sm, args.smem_per_block, parse_clusters(args.clusters))
     points = [p for p in load(args.json, dev) if predict(START, p[0], p[1], dev) is not None]
     if not points:
         raise SystemExit("fit_decode_plan: no decode rows in the input")

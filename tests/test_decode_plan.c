@@ -13,7 +13,17 @@
 
 #include "kernel_plan/decode_plan.h"
 
-static const w4a16_decode_device H100 = {132, 233472, 232448};
+static const w4a16_decode_device H100 = {132, 233472, 232448, NULL, NULL};
+
+/* A driver that runs 30 clusters of 8 at two CTAs an SM (not 33), asked with
+ * what the plan knows. */
+static int asked_splits, asked_ctas_per_sm;
+static int64_t asked_smem;
+static int thirty_clusters_of_8(void *opaque, int splits, int ctas_per_sm, int64_t smem_bytes) {
+    (void)opaque;
+    asked_splits = splits, asked_ctas_per_sm = ctas_per_sm, asked_smem = smem_bytes;
+    return splits == 8 ? 30 : -1;
+}
 
 static w4a16_decode_shape shape_of(int64_t M, int64_t n, int64_t k, int64_t group_size) {
     const w4a16_decode_shape shape = {M, (n + 63) / 64 * 64, (k + 63) / 64 * 64, group_size, 2, 0, 0};
@@ -107,6 +117,26 @@ static void test_too_long_k_has_no_plan(void **state) {
     assert_true(w4a16_decode_plan_choose(&one_token, &H100, 0).splits >= 1);
 }
 
+/* q (4096 x 2560) split 8 ways is 32 clusters: with room for 33 one wave,
+ * with room for 30 (a cluster stays in one GPC) two; the driver's count is
+ * asked with the plan's own figures, and an unknown count falls back. */
+static void test_clusters_that_do_not_fit_take_a_second_wave(void **state) {
+    (void)state;
+    w4a16_decode_device gpcs = H100;
+    gpcs.max_clusters = thirty_clusters_of_8;
+    const w4a16_decode_shape shape = shape_of(1, 4096, 2560, 128);
+    const w4a16_decode_plan ideal = w4a16_decode_plan_choose(&shape, &H100, 8);
+    const w4a16_decode_plan real = w4a16_decode_plan_choose(&shape, &gpcs, 8);
+    assert_int_equal(real.ctas, 256);
+    assert_int_equal(asked_splits, 8);
+    assert_int_equal(asked_ctas_per_sm, real.ctas_per_sm);
+    assert_int_equal(asked_smem, real.smem.bytes);
+    assert_true(real.predicted_us > ideal.predicted_us * 1.2);
+    assert_true(w4a16_decode_plan_choose(&shape, &gpcs, 0).splits < 8);
+    const w4a16_decode_plan unknown = w4a16_decode_plan_choose(&shape, &gpcs, 4);
+    assert_true(unknown.predicted_us == w4a16_decode_plan_choose(&shape, &H100, 4).predicted_us);
+}
+
 /* A forced split is used as given, clamped to the k-tiles (K = 200: 4). */
 static void test_forced_splits(void **state) {
     (void)state;
@@ -178,6 +208,7 @@ int main(void) {
         cmocka_unit_test(test_long_k_splits_to_fit),
         cmocka_unit_test(test_too_long_k_has_no_plan),
         cmocka_unit_test(test_forced_splits),
+        cmocka_unit_test(test_clusters_that_do_not_fit_take_a_second_wave),
         cmocka_unit_test(test_groups_cover_every_range),
         cmocka_unit_test(test_layout_regions),
     };

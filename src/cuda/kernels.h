@@ -85,6 +85,12 @@ typedef struct {
 
 cudaError_t w4a16_launch_decode(const w4a16_decode_args *args, cudaStream_t stream);
 
+/* How many clusters of `splits` decode CTAs of `smem_bytes` each the current
+ * device runs at once (cudaOccupancyMaxActiveClusters: the driver knows how
+ * its SMs group into GPCs, which a count of SMs does not tell). */
+cudaError_t w4a16_decode_max_clusters(int splits, int64_t smem_bytes, int64_t smem_limit,
+                                      int *clusters);
+
 /* The decode kernel v2 (gemm_small_m.cu, sm_80+), kept for GPUs before
  * Hopper and for A/B runs: the same contract in one launch, K split over a
  * CTA's warps, no shared-memory staging. The caller (src/gpu/decode_v2.c)

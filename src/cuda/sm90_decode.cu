@@ -329,18 +329,24 @@ __global__ void __launch_bounds__(kThreads, W4A16_DECODE_CTAS_BY_REGISTERS)
     cluster_sync_relaxed(); // no CTA leaves while another reads its shared memory
 }
 
+// Once per instantiation (and harmless if two threads race to it): allow the
+// device's whole opt-in shared memory; each launch asks for its plan's.
+template <typename T, int kBlocks, bool kStepGroups>
+cudaError_t allow_shared_memory(int64_t smem_limit) {
+    static bool attribute_set = false;
+    if (attribute_set) return cudaSuccess;
+    const cudaError_t e = cudaFuncSetAttribute(decode_kernel<T, kBlocks, kStepGroups>,
+                                               cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                               (int)smem_limit);
+    if (e == cudaSuccess) attribute_set = true;
+    return e;
+}
+
 template <typename T, int kBlocks, bool kStepGroups>
 cudaError_t launch_as(const DecodeParams &p, const w4a16_decode_args *a, cudaStream_t stream) {
     auto kernel = decode_kernel<T, kBlocks, kStepGroups>;
-    // Once per instantiation (and harmless if two threads race to it): allow
-    // the device's whole opt-in shared memory; each launch asks for its plan's.
-    static bool attribute_set = false;
-    if (!attribute_set) {
-        cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                             (int)a->smem_limit);
-        if (e != cudaSuccess) return e;
-        attribute_set = true;
-    }
+    cudaError_t e = allow_shared_memory<T, kBlocks, kStepGroups>(a->smem_limit);
+    if (e != cudaSuccess) return e;
     cudaLaunchConfig_t config = {};
     config.gridDim = dim3((unsigned)p.splits, (unsigned)((p.tiles_n + kWarps - 1) / kWarps), 1);
     config.blockDim = dim3(kThreads, 1, 1);
@@ -362,7 +368,7 @@ cudaError_t launch_as(const DecodeParams &p, const w4a16_decode_args *a, cudaStr
     }
     config.attrs = attrs;
     config.numAttrs = n_attrs;
-    const cudaError_t e = cudaLaunchKernelEx(&config, kernel, p);
+    e = cudaLaunchKernelEx(&config, kernel, p);
     return e != cudaSuccess ? e : cudaGetLastError();
 }
 
@@ -407,4 +413,24 @@ extern "C" cudaError_t w4a16_launch_decode(const w4a16_decode_args *a, cudaStrea
     const bool step_groups = w->group_size > 0 && w->group_size % W4A16_TILE_COLS != 0;
     if (w->act_dtype == W4A16_BF16) return launch_dtype<__nv_bfloat16>(p, step_groups, a, stream);
     return launch_dtype<__half>(p, step_groups, a, stream);
+}
+
+extern "C" cudaError_t w4a16_decode_max_clusters(int splits, int64_t smem_bytes, int64_t smem_limit,
+                                                 int *clusters) {
+    // Every instantiation has the same launch bounds and no static shared
+    // memory, so one stands for all.
+    cudaError_t e = allow_shared_memory<__half, 1, false>(smem_limit);
+    if (e != cudaSuccess) return e;
+    cudaLaunchConfig_t config = {};
+    config.gridDim = dim3((unsigned)splits, 1, 1);
+    config.blockDim = dim3(kThreads, 1, 1);
+    config.dynamicSmemBytes = (size_t)smem_bytes;
+    cudaLaunchAttribute cluster;
+    cluster.id = cudaLaunchAttributeClusterDimension;
+    cluster.val.clusterDim.x = (unsigned)splits;
+    cluster.val.clusterDim.y = 1;
+    cluster.val.clusterDim.z = 1;
+    config.attrs = &cluster;
+    config.numAttrs = 1;
+    return cudaOccupancyMaxActiveClusters(clusters, decode_kernel<__half, 1, false>, &config);
 }

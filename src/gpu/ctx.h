@@ -80,6 +80,9 @@ struct w4a16_ctx {
     /* Recent decode plans (gpu/decode.c), replaced round-robin. */
     w4a16_decode_plan_entry decode_plans[W4A16_DECODE_PLANS];
     int n_decode_plans, next_decode_plan;
+    /* Clusters of S decode CTAs that run at once, with one or two CTAs an SM
+     * ([ctas_per_sm - 1][S]): 0 not asked yet, -1 the driver did not say. */
+    int decode_clusters[W4A16_DECODE_CTAS_BY_REGISTERS][W4A16_DECODE_MAX_SPLITS + 1];
 
     /* The fallback's cuBLASLt algorithms (gpu/cublaslt_gemm.c), valid for
      * `cublaslt` on this device only. */

@@ -41,6 +41,33 @@ static int same_shape(const w4a16_decode_shape *a, const w4a16_decode_shape *b) 
            a->asymmetric == b->asymmetric && a->act_order == b->act_order;
 }
 
+/* The plan's w4a16_decode_device.max_clusters: the driver's count, asked
+ * once per (CTAs an SM, cluster size) and remembered on the ctx. The first
+ * plan that asks lends its shared memory size; any size with as many CTAs an
+ * SM gives the same count. */
+static int max_clusters(void *opaque, int splits, int ctas_per_sm, int64_t smem_bytes) {
+    w4a16_ctx *ctx = opaque;
+    if (ctas_per_sm < 1 || ctas_per_sm > W4A16_DECODE_CTAS_BY_REGISTERS || splits < 1 ||
+        splits > W4A16_DECODE_MAX_SPLITS)
+        return -1;
+    int *known = &ctx->decode_clusters[ctas_per_sm - 1][splits];
+    if (*known == 0) {
+        int clusters = 0;
+        const cudaError_t e =
+            w4a16_decode_max_clusters(splits, smem_bytes, ctx->smem_per_block_optin, &clusters);
+        if (e != cudaSuccess) (void)cudaGetLastError(); /* a question, not a failed call */
+        *known = e == cudaSuccess && clusters > 0 ? clusters : -1;
+    }
+    return *known;
+}
+
+int w4a16_decode_clusters(w4a16_ctx *ctx, int splits, int ctas_per_sm) {
+    /* The most shared memory that still lets ctas_per_sm CTAs share an SM. */
+    const int64_t smem = ctx->smem_per_sm / ctas_per_sm - W4A16_DECODE_SMEM_RESERVED;
+    const int clusters = max_clusters(ctx, splits, ctas_per_sm, smem);
+    return clusters > 0 ? clusters : 0;
+}
+
 /* The call's plan: remembered, or chosen and remembered. */
 static w4a16_decode_plan plan_call(const w4a16_gemm_call *call) {
     w4a16_ctx *ctx = call->ctx;
@@ -55,7 +82,7 @@ static w4a16_decode_plan plan_call(const w4a16_gemm_call *call) {
     for (int i = 0; i < ctx->n_decode_plans; i++)
         if (same_shape(&ctx->decode_plans[i].shape, &shape)) return ctx->decode_plans[i].plan;
     const w4a16_decode_device device = {ctx->sm_count, ctx->smem_per_sm,
-                                        ctx->smem_per_block_optin};
+                                        ctx->smem_per_block_optin, max_clusters, ctx};
     w4a16_decode_plan_entry *entry = &ctx->decode_plans[ctx->next_decode_plan];
     entry->shape = shape;
     entry->plan = w4a16_decode_plan_choose(&shape, &device, ctx->decode_splits);

@@ -17,6 +17,11 @@ enum { W4A16_DECODE_MAX_M = 16 }; /* two n8 token blocks of mma.sync m16n8k16 */
 const char *w4a16_decode_cannot_run(const w4a16_gemm_call *call);
 w4a16_status w4a16_decode_run(const w4a16_gemm_call *call);
 
+/* Clusters of `splits` (2 .. W4A16_DECODE_MAX_SPLITS) decode CTAs that the
+ * device runs at once with ctas_per_sm (1 or 2) of them an SM, as the plan
+ * sees it; 0 when the driver does not say. For `w4a16 tune`'s report. */
+int w4a16_decode_clusters(w4a16_ctx *ctx, int splits, int ctas_per_sm);
+
 const char *w4a16_decode_v2_cannot_run(const w4a16_gemm_call *call);
 w4a16_status w4a16_decode_v2_run(const w4a16_gemm_call *call);
 

@@ -10,14 +10,15 @@
  * CTA first stages its K-range of A from L2. */
 #include "kernel_plan/decode_plan.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
-static const double DRAM_BYTES_PER_US = 2.8e6;  /* ~93% of the 3.0 TB/s copy */
-static const double LOADED_LATENCY_US = 1.5;
-static const double WAVE_FILL_US = 1.0;
-static const double LAUNCH_US = 2.0;
-static const double CLUSTER_REDUCE_US = 0.3;
-static const double STAGE_BYTES_PER_US = 2.0e5; /* one CTA's A from L2 */
+static const double DRAM_BYTES_PER_US = 1.265e7;
+static const double LOADED_LATENCY_US = 1.275;
+static const double WAVE_FILL_US = 3.624;
+static const double LAUNCH_US = 0.0;
+static const double CLUSTER_REDUCE_US = 0.117;
+static const double STAGE_BYTES_PER_US = 1.35e6; /* the call's staging of A, from L2 */
 static const double FEWER_SPLITS_MARGIN = 0.02; /* prefer fewer K-ranges within 2% */
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -53,13 +54,26 @@ static int groups_per_range(const w4a16_decode_shape *shape, int64_t k_tiles_tot
     return most;
 }
 
-/* One wave of `active` CTAs, each streaming `bytes_per_cta` of weights. */
+/* One wave of `active` CTAs, each streaming `bytes_per_cta` of weights: the
+ * wave's bytes at the DRAM's rate, plus one CTA's own chain of loads (its
+ * warps issue, they do not only wait: bench/NOTES.md "decode plan v5"). */
 static double wave_us(int64_t active, double bytes_per_cta) {
     const double per_cta_rate = (double)W4A16_DECODE_WARPS * W4A16_DECODE_DEPTH * 512 /
                                 LOADED_LATENCY_US;
-    double rate = (double)active * per_cta_rate;
-    if (rate > DRAM_BYTES_PER_US) rate = DRAM_BYTES_PER_US;
-    return (double)active * bytes_per_cta / rate + WAVE_FILL_US;
+    return (double)active * bytes_per_cta / DRAM_BYTES_PER_US + bytes_per_cta / per_cta_rate +
+           WAVE_FILL_US;
+}
+
+/* CTAs that run at once: whole clusters of `splits`. */
+static int64_t cta_slots(const w4a16_decode_device *device, int splits, int ctas_per_sm,
+                         int64_t smem_bytes) {
+    const int64_t sms = device->sm_count > 0 ? device->sm_count : 1;
+    int64_t clusters = sms * ctas_per_sm / splits;
+    if (splits > 1 && device->max_clusters != NULL) {
+        const int known = device->max_clusters(device->opaque, splits, ctas_per_sm, smem_bytes);
+        if (known > 0) clusters = known;
+    }
+    return max64(clusters, 1) * splits;
 }
 
 /* The plan for `splits` K-ranges; splits = 0 in it when it does not fit. */
@@ -81,13 +95,14 @@ static w4a16_decode_plan plan_for(const w4a16_decode_shape *shape,
     plan.smem = smem;
     plan.ctas_per_sm = ctas_per_sm;
     plan.ctas = ceil_div(n_tiles, W4A16_DECODE_WARPS) * splits;
-    const int64_t slots = (int64_t)(device->sm_count > 0 ? device->sm_count : 1) * ctas_per_sm;
+    const int64_t slots = cta_slots(device, splits, ctas_per_sm, smem.bytes);
     const double bytes_per_cta = (double)W4A16_DECODE_WARPS * k_tiles * 512;
     const int64_t full_waves = plan.ctas / slots, rest = plan.ctas % slots;
     double us = LAUNCH_US + (double)full_waves * wave_us(slots, bytes_per_cta);
     if (rest > 0) us += wave_us(rest, bytes_per_cta);
     if (splits > 1) us += CLUSTER_REDUCE_US;
-    us += (double)shape->M * k_tiles * 64 * 2 / STAGE_BYTES_PER_US;
+    /* Every CTA stages its K-range of A: the call's staging shares L2. */
+    us += (double)plan.ctas * shape->M * k_tiles * 64 * 2 / STAGE_BYTES_PER_US;
     plan.predicted_us = us;
     return plan;
 }

@@ -32,6 +32,12 @@ typedef struct {
     int sm_count;
     int64_t smem_per_sm;    /* cudaDevAttrMaxSharedMemoryPerMultiprocessor */
     int64_t smem_per_block; /* cudaDevAttrMaxSharedMemoryPerBlockOptin */
+    /* Clusters of `splits` CTAs of `smem_bytes` (ctas_per_sm of them fit an
+     * SM) that run at once, as the driver says; <= 0 or a NULL function: not
+     * known, and the plan assumes every SM's slots fill. A cluster stays in
+     * one GPC, so on the H100 fewer run than SMs x CTAs / splits. */
+    int (*max_clusters)(void *opaque, int splits, int ctas_per_sm, int64_t smem_bytes);
+    void *opaque;
 } w4a16_decode_device;
 
 /* One CTA's shared memory, in bytes from its start; every offset is a

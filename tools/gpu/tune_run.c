@@ -10,8 +10,10 @@
 
 #include "bench_bed.h"
 #include "commands.h"
+#include "gpu/decode.h"
 #include "gpu/dispatch.h"
 #include "gpu/dispatch_rules.h"
+#include "kernel_plan/decode_plan.h"
 #include "tune.h"
 #include "tune_table.h"
 
@@ -33,6 +35,16 @@ static void print_rule(FILE *out, const w4a16_dispatch_rule *rule) {
         for (int k = 0; k < W4A16_RULE_KERNELS && band->kernels[k] != W4A16_KERNEL_AUTO; k++)
             fprintf(out, "%s %s", k ? "," : "", w4a16_kernel_name(band->kernels[k]));
     }
+    fprintf(out, "\n");
+}
+
+/* The decode plan's view of the device: clusters of S CTAs that run at once
+ * with one and two CTAs an SM, as bench/fit_decode_plan.py's --clusters. */
+static void print_decode_clusters(FILE *out, w4a16_ctx *ctx) {
+    fprintf(out, "decode clusters that run at once (S:one/two CTAs an SM):");
+    for (int s = 2; s <= W4A16_DECODE_MAX_SPLITS; s++)
+        fprintf(out, "%s%d:%d/%d", s > 2 ? "," : " ", s, w4a16_decode_clusters(ctx, s, 1),
+                w4a16_decode_clusters(ctx, s, 2));
     fprintf(out, "\n");
 }
 
@@ -97,6 +109,7 @@ int tune_run(const tune_options *options) {
     if (!bench_bed_open(&b, sw, enabled, stderr)) goto done;
     bench_bed_print_config(&b, stdout);
     print_rule(stdout, device_rule(&b));
+    if (b.device.sm_major == 9) print_decode_clusters(stdout, b.auto_ctx);
     bench_print_header(stderr);
     for (int i = 0; i < sw->shapes.count; i++) {
         const tool_shape *shape = &sw->shapes.items[i];
