@@ -9,11 +9,13 @@
 #include "common/error.h"
 #include "common/rng.h"
 
-w4a16_status random_weight_make(int64_t n, int64_t k, int64_t group, int asym,
+w4a16_status random_weight_make(int64_t n, int64_t k, int64_t group, int asym, int act_order,
                                 w4a16_dtype scales_dtype, uint64_t *rng, random_weight *out) {
     memset(out, 0, sizeof *out);
     W4A16_FAIL_IF(group != -1 && (group <= 0 || k % group != 0), W4A16_ERR_SHAPE,
                   "group=%lld does not divide K=%lld", (long long)group, (long long)k);
+    W4A16_FAIL_IF(act_order && group == -1, W4A16_ERR_ARG,
+                  "act-order needs a group size (per-channel has one group)");
     int64_t groups = group == -1 ? 1 : k / group;
     w4a16_format_layout layout;
     W4A16_TRY(w4a16_format_layout_get(W4A16_FORMAT_CT, n, k, groups, &layout));
@@ -24,10 +26,12 @@ w4a16_status random_weight_make(int64_t n, int64_t k, int64_t group, int asym,
     out->qweight_bytes = (size_t)qweight_words * 4;
     out->qzeros_bytes = asym ? (size_t)qzeros_words * 4 : 0;
     out->scales_bytes = (size_t)scale_count * (size_t)(w4a16_dtype_bits(scales_dtype) / 8);
+    out->g_idx_bytes = act_order ? (size_t)k * sizeof(int32_t) : 0;
     out->qweight = malloc(out->qweight_bytes);
     out->qzeros = asym ? malloc(out->qzeros_bytes) : NULL;
     out->scales = malloc(out->scales_bytes);
-    if (!out->qweight || (asym && !out->qzeros) || !out->scales) {
+    out->g_idx = act_order ? malloc(out->g_idx_bytes) : NULL;
+    if (!out->qweight || (asym && !out->qzeros) || !out->scales || (act_order && !out->g_idx)) {
         random_weight_free(out);
         return w4a16_fail(W4A16_ERR_NOMEM, "random weight %lldx%lld: out of host memory",
                           (long long)n, (long long)k);
@@ -37,6 +41,17 @@ w4a16_status random_weight_make(int64_t n, int64_t k, int64_t group, int asym,
     for (int64_t i = 0; asym && i < qzeros_words; i++)
         out->qzeros[i] = (int32_t)w4a16_rng_next(rng);
     w4a16_rng_fill(out->scales, scales_dtype, scale_count, 0.004, 0.02, rng);
+    if (act_order) {
+        /* Column j of the sorted order belongs to group j / G; a Fisher-Yates
+         * shuffle of the columns scatters each group over K. */
+        for (int64_t j = 0; j < k; j++) out->g_idx[j] = (int32_t)(j / group);
+        for (int64_t j = k - 1; j > 0; j--) {
+            const int64_t other = (int64_t)(w4a16_rng_next(rng) % (uint64_t)(j + 1));
+            const int32_t kept = out->g_idx[j];
+            out->g_idx[j] = out->g_idx[other];
+            out->g_idx[other] = kept;
+        }
+    }
 
     w4a16_source *src = &out->source;
     src->n = n;
@@ -50,6 +65,7 @@ w4a16_status random_weight_make(int64_t n, int64_t k, int64_t group, int asym,
     src->scales_dtype = scales_dtype;
     src->scales_stride_n = layout.scales_stride_n;
     src->scales_stride_g = layout.scales_stride_g;
+    src->g_idx = out->g_idx;
     return W4A16_OK;
 }
 
@@ -58,6 +74,7 @@ void random_weight_free(random_weight *w) {
     free(w->qweight);
     free(w->qzeros);
     free(w->scales);
+    free(w->g_idx);
     memset(w, 0, sizeof *w);
 }
 

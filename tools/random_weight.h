@@ -14,14 +14,17 @@ typedef struct {
     w4a16_source source; /* host pointers into the arrays below */
     int32_t *qweight;
     int32_t *qzeros;     /* NULL when symmetric */
+    int32_t *g_idx;      /* act-order: [k], G columns per group in a random order; else NULL */
     void *scales;
-    size_t qweight_bytes, qzeros_bytes, scales_bytes;
+    size_t qweight_bytes, qzeros_bytes, scales_bytes, g_idx_bytes;
 } random_weight;
 
 /* Every q and z uniform over 0..15; scales uniform in [0.004, 0.02) rounded
- * to scales_dtype, which keeps C's entries near 1 for activations in [-1, 1].
- * k must be a multiple of 8 and of group (or group = -1). */
-w4a16_status random_weight_make(int64_t n, int64_t k, int64_t group, int asym,
+ * to scales_dtype, which keeps C's entries near 1 for activations in [-1, 1];
+ * with act_order a g_idx as GPTQ's desc_act leaves it (each group's G columns
+ * scattered over K). k must be a multiple of 8 and of group (or group = -1,
+ * which act_order excludes). */
+w4a16_status random_weight_make(int64_t n, int64_t k, int64_t group, int asym, int act_order,
                                 w4a16_dtype scales_dtype, uint64_t *rng, random_weight *out);
 void random_weight_free(random_weight *w); /* accepts NULL */
 

@@ -12,7 +12,7 @@ int sweep_group_fits(int64_t group, int64_t k) { return group == -1 || k % group
 /* The sweep options as given: NULL / 0 when absent. */
 typedef struct {
     const char *shapes, *m, *dtype, *group;
-    int sym, asym;
+    int sym, asym, act_order;
 } sweep_args;
 
 static void sweep_options(sweep_args *a, arg_option *out) {
@@ -20,6 +20,7 @@ static void sweep_options(sweep_args *a, arg_option *out) {
         {"--shapes", NULL, ARG_STRING, &a->shapes}, {"--m", NULL, ARG_STRING, &a->m},
         {"--dtype", NULL, ARG_STRING, &a->dtype},   {"--group", NULL, ARG_STRING, &a->group},
         {"--sym", NULL, ARG_FLAG, &a->sym},         {"--asym", NULL, ARG_FLAG, &a->asym},
+        {"--act-order", NULL, ARG_FLAG, &a->act_order},
     };
     memcpy(out, options, sizeof options);
 }
@@ -87,6 +88,14 @@ static int sweep_apply(sweep *s, const char *command, const sweep_args *a) {
         s->n_asyms = 0;
         if (a->sym) s->asyms[s->n_asyms++] = 0;
         if (a->asym) s->asyms[s->n_asyms++] = 1;
+    }
+    if (a->act_order) {
+        /* A command's default per-channel case is skipped instead (check). */
+        for (int i = 0; a->group && i < s->n_groups; i++)
+            if (s->groups[i] == -1)
+                return usage_error(command, "--act-order needs a group size: per-channel (-1) "
+                                            "has one group, which no column order changes"), 0;
+        s->act_order = 1;
     }
     return 1;
 }

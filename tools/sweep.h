@@ -18,11 +18,13 @@ typedef struct {
     int n_groups;
     int asyms[2];          /* 0: symmetric (z = 8), 1: a zero point per group */
     int n_asyms;
+    int act_order;         /* --act-order: a random g_idx (GPTQ's desc_act), not k / G */
 } sweep;
 
-#define SWEEP_OPTION_COUNT 6
+#define SWEEP_OPTION_COUNT 7
 /* Parses a command's argv: the command's own options, table[0..n_own),
- * then the sweep options (--shapes, --m, --dtype, --group, --sym, --asym),
+ * then the sweep options (--shapes, --m, --dtype, --group, --sym, --asym,
+ * --act-order),
  * which it writes into table[n_own..n_own + SWEEP_OPTION_COUNT), and
  * overrides the defaults in s with those given. --dtype and --group take one
  * value or a comma list ("f16,bf16", "128,-1"); --sym and --asym together

@@ -43,6 +43,7 @@ int bench_bed_open(bench_bed *bed, const sweep *sw, const int kernel_enabled[KER
     bed->dtype = sw->dtypes[0];
     bed->group = sw->groups[0];
     bed->asym = sw->asyms[0];
+    bed->act_order = sw->act_order;
     bed->row_echo = row_echo;
     bed->rng = 0x7e57be4c4ull;
     return device_info_get(&bed->device) &&
@@ -64,10 +65,11 @@ void bench_bed_close(bench_bed *bed) {
 
 void bench_bed_print_config(const bench_bed *bed, FILE *out) {
     device_info_print(out, &bed->device);
-    fprintf(out, "%s: %s, group %lld, %s, commit %s; median of >= 30 graph replays of >= 20 calls,"
+    fprintf(out, "%s: %s, group %lld, %s%s, commit %s; median of >= 30 graph replays of >= 20 calls,"
             " weights cycled past 2x L2\n",
             gpu_tool_command(), sweep_dtype_name(bed->dtype), (long long)bed->group,
-            bed->asym ? "asymmetric" : "symmetric", W4A16_GIT_COMMIT);
+            bed->asym ? "asymmetric" : "symmetric", bed->act_order ? ", act-order" : "",
+            W4A16_GIT_COMMIT);
 }
 
 int bench_bed_shape_fits(const bench_bed *bed, const tool_shape *shape) {
@@ -81,23 +83,27 @@ int bench_bed_shape_fits(const bench_bed *bed, const tool_shape *shape) {
 static int upload_source(bench_bed *bed, bench_weights *w) {
     const tool_shape *shape = w->shape;
     random_weight host;
-    if (!W4A16_OK_CALL(random_weight_make(shape->n, shape->k, bed->group, bed->asym, bed->dtype,
-                                          &bed->rng, &host)))
+    if (!W4A16_OK_CALL(random_weight_make(shape->n, shape->k, bed->group, bed->asym,
+                                          bed->act_order, bed->dtype, &bed->rng, &host)))
         return 0;
     w->source = host.source;
     w->source.qweight = NULL;
     w->source.qzeros = NULL;
     w->source.scales = NULL;
+    w->source.g_idx = NULL;
     w->source.on_device = 1;
-    void *qweight = NULL, *qzeros = NULL, *scales = NULL;
+    void *qweight = NULL, *qzeros = NULL, *scales = NULL, *g_idx = NULL;
     int ok = (qweight = gpu_tool_upload_new(host.qweight, host.qweight_bytes, "checkpoint qweight")) &&
              (!bed->asym || (qzeros = gpu_tool_upload_new(host.qzeros, host.qzeros_bytes, "checkpoint zeros"))) &&
-             (scales = gpu_tool_upload_new(host.scales, host.scales_bytes, "checkpoint scales"));
-    w->source_bytes = (double)(host.qweight_bytes + host.qzeros_bytes + host.scales_bytes);
+             (scales = gpu_tool_upload_new(host.scales, host.scales_bytes, "checkpoint scales")) &&
+             (!bed->act_order || (g_idx = gpu_tool_upload_new(host.g_idx, host.g_idx_bytes, "checkpoint g_idx")));
+    w->source_bytes =
+        (double)(host.qweight_bytes + host.qzeros_bytes + host.scales_bytes + host.g_idx_bytes);
     random_weight_free(&host);
     w->source.qweight = qweight;
     w->source.qzeros = qzeros;
     w->source.scales = scales;
+    w->source.g_idx = g_idx;
     return ok;
 }
 
@@ -133,6 +139,7 @@ void bench_weights_free(bench_weights *w) {
     cudaFree((void *)w->source.qweight);
     cudaFree((void *)w->source.qzeros);
     cudaFree((void *)w->source.scales);
+    cudaFree((void *)w->source.g_idx);
     memset(w, 0, sizeof *w);
 }
 
@@ -144,6 +151,7 @@ bench_row bench_bed_row(const bench_bed *bed, const tool_shape *shape, int64_t m
     snprintf(row.kernel, sizeof row.kernel, "%s", kernel);
     row.n = shape->n, row.k = shape->k, row.m = m;
     row.group = bed->group, row.dtype = bed->dtype, row.asym = bed->asym;
+    row.act_order = bed->act_order;
     row.us = row.tflops = row.gbps = row.ratio_vs_cublas = row.host_us = NAN;
     return row;
 }

@@ -21,6 +21,7 @@ typedef struct {
     w4a16_dtype dtype; /* one activation dtype, group size and zero-point kind */
     int64_t group;
     int asym;
+    int act_order;
     device_info device;
     cudaStream_t stream;
     dense_gemm dense;

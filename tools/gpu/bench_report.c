@@ -68,6 +68,7 @@ static json_t *row_json(const bench_row *row) {
     json_object_set_new(object, "group", json_integer(row->group));
     json_object_set_new(object, "dtype", json_string(sweep_dtype_name(row->dtype)));
     json_object_set_new(object, "asym", json_boolean(row->asym));
+    json_object_set_new(object, "act_order", json_boolean(row->act_order));
     json_object_set_new(object, "m", json_integer(row->m));
     json_object_set_new(object, "kernel", json_string(row->kernel));
     json_object_set_new(object, "us", number_or_null(row->us));

@@ -17,6 +17,7 @@ typedef struct {
     int64_t n, k, group;
     w4a16_dtype dtype;
     int asym;
+    int act_order;
     int64_t m;
     char kernel[24];
     char chosen[24];        /* auto rows: the kernel the dispatch chose */

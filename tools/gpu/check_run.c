@@ -33,6 +33,7 @@ typedef struct {
     const tool_shape *shape;
     w4a16_dtype dtype;
     int asym;
+    int act_order;
     int64_t group;
     random_weight host;
     w4a16_weight packed;
@@ -51,7 +52,7 @@ typedef struct {
 } check_io;
 
 static void print_header(void) {
-    printf("%-10s %6s %6s %5s %-5s %-4s %5s %-13s %10s %10s %10s  %s\n", "shape", "N", "K", "M",
+    printf("%-10s %6s %6s %5s %-5s %-4s %5s  %-13s %10s %10s %10s  %s\n", "shape", "N", "K", "M",
            "dtype", "sym", "group", "kernel", "err", "cublas_err", "limit", "result");
 }
 
@@ -65,9 +66,10 @@ static void print_error(double value) {
 
 static void print_result(const check_case *c, int64_t m, const char *kernel, double err,
                          double cublas_err, const char *result, const char *note) {
-    printf("%-10s %6lld %6lld %5lld %-5s %-4s %5lld %-13s", c->shape->name,
+    printf("%-10s %6lld %6lld %5lld %-5s %-4s %5lld%s %-13s", c->shape->name,
            (long long)c->shape->n, (long long)c->shape->k, (long long)m,
-           sweep_dtype_name(c->dtype), c->asym ? "asym" : "sym", (long long)c->group, kernel);
+           sweep_dtype_name(c->dtype), c->asym ? "asym" : "sym", (long long)c->group,
+           c->act_order ? "a" : " ", kernel);
     print_error(err);
     print_error(cublas_err);
     print_error(check_limit(cublas_err, c->dtype));
@@ -160,8 +162,8 @@ static int check_m(check_state *s, const check_case *c, int64_t m) {
  * (printed as a FAIL row). */
 static int prepare_case(check_state *s, check_case *c) {
     const tool_shape *shape = c->shape;
-    if (!W4A16_OK_CALL(random_weight_make(shape->n, shape->k, c->group, c->asym, c->dtype,
-                                          &s->rng, &c->host)))
+    if (!W4A16_OK_CALL(random_weight_make(shape->n, shape->k, c->group, c->asym, c->act_order,
+                                          c->dtype, &s->rng, &c->host)))
         return 0;
     w4a16_weight_init(&c->packed);
     w4a16_status status = w4a16_pack(s->pack_ctx, &c->host.source, 1, NULL, c->dtype,
@@ -187,9 +189,9 @@ static int prepare_case(check_state *s, check_case *c) {
 }
 
 static int check_case_run(check_state *s, check_case *c, const m_list *ms) {
-    fprintf(stderr, "check: %s %lldx%lld %s %s group %lld\n", c->shape->name,
+    fprintf(stderr, "check: %s %lldx%lld %s %s group %lld%s\n", c->shape->name,
             (long long)c->shape->n, (long long)c->shape->k, sweep_dtype_name(c->dtype),
-            c->asym ? "asym" : "sym", (long long)c->group);
+            c->asym ? "asym" : "sym", (long long)c->group, c->act_order ? " act-order" : "");
     int ready = prepare_case(s, c);
     for (int i = 0; ready > 0 && i < ms->count; i++)
         if (!check_m(s, c, ms->values[i])) ready = 0;
@@ -221,6 +223,12 @@ static int run_sweep(check_state *s, const sweep *sw) {
                     c.dtype = sw->dtypes[d];
                     c.asym = sw->asyms[a];
                     c.group = sw->groups[g];
+                    c.act_order = sw->act_order;
+                    if (c.act_order && c.group == -1) {
+                        fprintf(stderr, "check: %s: per-channel skipped: act-order needs groups\n",
+                                c.shape->name);
+                        continue;
+                    }
                     if (!sweep_group_fits(c.group, c.shape->k)) {
                         fprintf(stderr, "check: %s: group %lld skipped: it does not divide K=%lld\n",
                                 c.shape->name, (long long)c.group, (long long)c.shape->k);

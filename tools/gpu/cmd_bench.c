@@ -15,6 +15,7 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: w4a16 bench [--shapes %s|N,K[;N,K...]]\n"
             "                   [--m M1,M2,...] [--dtype f16|bf16] [--group 32|64|128|-1] [--asym]\n"
+            "                   [--act-order]\n"
             "                   [--kernel %s] [--json FILE]\n"
             "\n"
             "Times cuBLAS on a dense weight of each shape (row \"cublas\"), every kernel that\n"
@@ -25,6 +26,7 @@ static void usage(FILE *out) {
             "checkpoint tensors read plus the packed weight written) and \"dequant\" the\n"
             "fallback's dequantize alone (GB/s: packed bytes read plus 16-bit bytes written).\n"
             "Defaults: qwen3-4b, M = 1,2,4,...,2048,3968,8192, f16, group 128, symmetric.\n"
+            "--act-order gives each weight a random g_idx (GPTQ's desc_act).\n"
             "--kernel limits the kernel rows (a comma list); cublas and auto always run.\n"
             "The table goes to stdout, progress to stderr; --json writes every row.\n",
             shape_set_names(), kernel_names_joined());

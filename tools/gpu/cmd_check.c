@@ -14,7 +14,7 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: w4a16 check [--shapes %s|N,K[;N,K...]]\n"
             "                   [--m M1,M2,...] [--dtype f16|bf16] [--group 32|64|128|-1] [--sym|--asym]\n"
-            "                   [--seed S]\n"
+            "                   [--act-order] [--seed S]\n"
             "\n"
             "Runs every kernel, forced in turn, on random data (A uniform in [-1, 1], random\n"
             "4-bit q, zeros and scales) with C poisoned beforehand, and compares sampled rows\n"
@@ -24,6 +24,7 @@ static void usage(FILE *out) {
             "output is NaN, Inf or unwritten; a kernel that cannot take a call is skipped.\n"
             "Defaults: qwen3-4b, M = 1,5,16,100,2048, both dtypes, symmetric and asymmetric,\n"
             "group 128 and per-channel (-1), seed 1. --dtype and --group take comma lists.\n"
+            "--act-order: a random g_idx (GPTQ's desc_act); per-channel cases are skipped.\n"
             "Exit status 3 when any kernel fails.\n",
             shape_set_names());
 }

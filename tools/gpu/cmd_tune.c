@@ -15,6 +15,7 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: w4a16 tune [--shapes %s|N,K[;N,K...]]\n"
             "                  [--m M1,M2,...] [--dtype f16|bf16] [--group 32|64|128|-1] [--asym]\n"
+            "                  [--act-order]\n"
             "                  [--json FILE]\n"
             "\n"
             "Times every kernel that can take each call (forced in turn) and cuBLAS on a\n"
