@@ -42,6 +42,35 @@ def prefill_ms(model, tokens, vocab):
     return timed(lambda: model(input_ids=ids, use_cache=False, logits_to_keep=1))
 
 
+# Kernel names of the linear layers' GEMMs: this library's, cuBLAS's and torch's int4.
+LINEAR_KERNELS = ("sm90_prefill_kernel", "decode_kernel", "dequantize_kernel",
+                  "permute_columns_kernel", "gemm", "nvjet", "xmma", "cutlass", "int4")
+
+
+@torch.inference_mode()
+def prefill_profile(model, tokens, vocab):
+    """One prefill forward under the profiler: {kernel_ms, linear_kernel_ms}, the
+    device time of all its kernels and of the linear layers' GEMMs. Set beside
+    the timed wall time, it says whether the kernels or something else (the
+    host, a synchronization) set the forward's pace."""
+    ids = random_ids(1, tokens, vocab, seed=tokens)
+    run = lambda: model(input_ids=ids, use_cache=False, logits_to_keep=1)
+    run()
+    torch.cuda.synchronize()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        run()
+        torch.cuda.synchronize()
+    total = linear = 0.0
+    for event in prof.key_averages():
+        if event.device_type != torch.autograd.DeviceType.CUDA:
+            continue  # a host op: its kernels are events of their own
+        us = event.self_device_time_total
+        total += us
+        if any(part in event.key.lower() for part in LINEAR_KERNELS):
+            linear += us
+    return {"kernel_ms": total / 1e3, "linear_kernel_ms": linear / 1e3}
+
+
 def captured(run, warmups):
     """run() captured in a CUDA graph, after `warmups` calls on a side stream
     (lazy allocations and library set-up happen outside the capture)."""

@@ -50,7 +50,7 @@ import w4a16  # noqa: E402
 from e2e_models import (drop_merged, log, quantize_model, to_torch_int4, to_w4a16,  # noqa: E402
                         to_w4a16_merged, w4a16_layer_names)
 from e2e_timing import (compare, decode_linears_ms, decode_ms, greedy, logits,  # noqa: E402
-                        prefill_ms, random_ids)
+                        prefill_ms, prefill_profile, random_ids)
 
 PREFILL_TOKENS = (2048, 3968)
 DECODE_BATCHES = (1, 8)
@@ -76,15 +76,21 @@ def commit():
         return "unknown"
 
 
-def measure(name, model, vocab, rows, peaks, linears, linear_names):
-    """Prefill and decode rows of one model, its peak device memory, and the
-    time of a decode step's linear layers alone."""
+def measure(name, model, vocab, rows, peaks, linears, linear_names, profiles):
+    """Prefill and decode rows of one model, its peak device memory, the
+    time of a decode step's linear layers alone, and the kernels' share of the
+    first prefill."""
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
     for tokens in PREFILL_TOKENS:
         ms = prefill_ms(model, tokens, vocab)
         rows.append({"model": name, "phase": "prefill", "tokens": tokens, "batch": 1, "ms": ms})
         log(f"{name}: prefill {tokens} tokens {ms:.2f} ms")
+    profile = prefill_profile(model, PREFILL_TOKENS[0], vocab)
+    profiles[name] = {"tokens": PREFILL_TOKENS[0], **profile}
+    log(f"{name}: prefill {PREFILL_TOKENS[0]} tokens under the profiler: kernels "
+        f"{profile['kernel_ms']:.2f} ms, of which the linear layers' GEMMs "
+        f"{profile['linear_kernel_ms']:.2f} ms")
     for batch in DECODE_BATCHES:
         ms, how = decode_ms(model, batch, vocab)
         rows.append({"model": name, "phase": "decode", "tokens": 1, "batch": batch, "ms": ms,
@@ -139,6 +145,9 @@ def print_table(report):
         print(f"  {name} vs the same model in fp32 (the arithmetic's noise floor): top-1 "
               f"{e['top1_agreement'] * 100:.2f}%, max|dlogits|/std "
               f"{e['logits_max_abs_over_std']:.4f}, greedy tokens equal {e['greedy_tokens_equal']}/64")
+    for name, p in report["prefill_profile"].items():
+        print(f"  {name}: prefill {p['tokens']} under the profiler: kernels {p['kernel_ms']:.2f} ms "
+              f"(linear GEMMs {p['linear_kernel_ms']:.2f} ms)")
     print("kernels (M: kernel): " + "; ".join(
         f"{shape} " + ", ".join(f"{m}:{k}" for m, k in used.items())
         for shape, used in report["kernels"].items()))
@@ -171,7 +180,7 @@ def main():
         model = transformers.AutoModelForCausalLM.from_config(config, dtype=dtype).eval()
     layers = quantize_model(model, args.format, args.group, symmetric)
     vocab = config.vocab_size
-    rows, peaks, linears = [], {}, []
+    rows, peaks, linears, profiles = [], {}, [], {}
     timed_linears = list(layers) + ["lm_head"]
 
     prompt = random_ids(1, CORRECTNESS_TOKENS, vocab, seed=7)
@@ -187,7 +196,7 @@ def main():
     del exact
     torch.cuda.empty_cache()
 
-    measure("fp16", model, vocab, rows, peaks, linears, timed_linears)
+    measure("fp16", model, vocab, rows, peaks, linears, timed_linears, profiles)
     reference_logits = logits(model, prompt)
     reference_tokens = greedy(model, prompt[:, :32])
     against_fp32 = {"fp16": compare(exact_logits, reference_logits, exact_tokens,
@@ -196,7 +205,7 @@ def main():
     fp16_linear_bytes = sum(l.weight.n * l.weight.k * 2 for l in layers.values())
     to_w4a16(model, layers, dtype)
     w4a16_linear_bytes = sum(model.get_submodule(n).packed_bytes() for n in layers)
-    measure("w4a16", model, vocab, rows, peaks, linears, timed_linears)
+    measure("w4a16", model, vocab, rows, peaks, linears, timed_linears, profiles)
     w4a16_logits, w4a16_tokens = logits(model, prompt), greedy(model, prompt[:, :32])
     correctness = compare(reference_logits, w4a16_logits, reference_tokens, w4a16_tokens)
     against_fp32["w4a16"] = compare(exact_logits, w4a16_logits, exact_tokens, w4a16_tokens)
@@ -213,7 +222,7 @@ def main():
                 f"{m}:{model.model.layers[0].self_attn.qkv_proj.kernel_name(m)}"
                 for m in DECODE_BATCHES + PREFILL_TOKENS))
         measure("w4a16_merged", model, vocab, rows, peaks, linears,
-                w4a16_layer_names(model) + ["lm_head"])
+                w4a16_layer_names(model) + ["lm_head"], profiles)
         merged_logits, merged_tokens = logits(model, prompt), greedy(model, prompt[:, :32])
         merged = compare(reference_logits, merged_logits, reference_tokens, merged_tokens)
         against_fp32["w4a16_merged"] = compare(exact_logits, merged_logits, exact_tokens,
@@ -227,7 +236,7 @@ def main():
 
     log("building torch's int4 model (bf16)")
     to_torch_int4(model, layers)
-    measure("torch_int4", model, vocab, rows, peaks, linears, timed_linears)
+    measure("torch_int4", model, vocab, rows, peaks, linears, timed_linears, profiles)
 
     gpu = torch.cuda.get_device_name()
     report = {"device": gpu, "date": datetime.date.today().isoformat(), "commit": commit(),
@@ -235,7 +244,7 @@ def main():
               "dtype": args.dtype, "layers": args.layers, "rows": rows, "decode_linears": linears,
               "memory": {"fp16_linear_bytes": fp16_linear_bytes,
                          "w4a16_linear_bytes": w4a16_linear_bytes, "peak_bytes": peaks},
-              "correctness": correctness, "kernels": kernels}
+              "correctness": correctness, "kernels": kernels, "prefill_profile": profiles}
     print_table(report)
     if args.json:
         with open(args.json, "w") as out:
