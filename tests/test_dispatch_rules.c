@@ -1,5 +1,5 @@
 /* auto's rule (src/gpu/dispatch_rules.c): Hopper's bands are today's
- * measured crossovers (decode to M = 8, sm90_prefill above), other devices
+ * measured crossovers (decode to M = 16, sm90_prefill above), other devices
  * get the kernels that run there, and every rule is
  * well formed: bands ascending, the last open-ended, each naming a kernel. */
 #include <setjmp.h>
@@ -13,26 +13,47 @@
 #include "gpu/dispatch_rules.h"
 
 static w4a16_kernel first_choice(int sm_major, int64_t m) {
-    return w4a16_dispatch_rule_band(w4a16_dispatch_rule_for(sm_major), m)->kernels[0];
+    return w4a16_dispatch_rule_band(w4a16_dispatch_rule_for(sm_major, W4A16_WEIGHTS_PLAIN), m)->kernels[0];
 }
 
 static void test_hopper_bands(void **state) {
     (void)state;
-    const w4a16_dispatch_rule *rule = w4a16_dispatch_rule_for(9);
+    const w4a16_dispatch_rule *rule = w4a16_dispatch_rule_for(9, W4A16_WEIGHTS_PLAIN);
     assert_string_equal(rule->device_class, "sm_90");
-    for (int64_t m = 0; m <= 8; m++) {
+    for (int64_t m = 0; m <= 16; m++) {
         const w4a16_dispatch_band *band = w4a16_dispatch_rule_band(rule, m);
         assert_int_equal(band->kernels[0], W4A16_KERNEL_DECODE);
         assert_int_equal(band->kernels[1], W4A16_KERNEL_DECODE_V2); /* where decode declines */
+        assert_int_equal(band->kernels[2], W4A16_KERNEL_SM90_PREFILL);
     }
-    for (int64_t m = 9; m <= 16; m++) { /* decode where sm90_prefill's workspace does not fit */
-        const w4a16_dispatch_band *band = w4a16_dispatch_rule_band(rule, m);
-        assert_int_equal(band->kernels[0], W4A16_KERNEL_SM90_PREFILL);
-        assert_int_equal(band->kernels[1], W4A16_KERNEL_DECODE);
-    }
-    const int64_t prefill[] = {9, 16, 17, 64, 1000, 1024, 1025, 2048, 8192, INT64_MAX};
+    const int64_t prefill[] = {17, 64, 1000, 1024, 1025, 2048, 8192, INT64_MAX};
     for (size_t i = 0; i < sizeof prefill / sizeof prefill[0]; i++)
         assert_int_equal(first_choice(9, prefill[i]), W4A16_KERNEL_SM90_PREFILL);
+}
+
+/* Act-order and groups that split a 64-column tile: decode hands over at 8;
+ * those weights on other devices take the plain rule. */
+static void test_gathered_or_fine_weights(void **state) {
+    (void)state;
+    assert_int_equal(w4a16_weight_class_of(1, 128), W4A16_WEIGHTS_GATHERED_OR_FINE);
+    assert_int_equal(w4a16_weight_class_of(0, 32), W4A16_WEIGHTS_GATHERED_OR_FINE);
+    assert_int_equal(w4a16_weight_class_of(0, 96), W4A16_WEIGHTS_GATHERED_OR_FINE);
+    assert_int_equal(w4a16_weight_class_of(0, 64), W4A16_WEIGHTS_PLAIN);
+    assert_int_equal(w4a16_weight_class_of(0, 128), W4A16_WEIGHTS_PLAIN);
+    assert_int_equal(w4a16_weight_class_of(0, -1), W4A16_WEIGHTS_PLAIN);
+    const w4a16_dispatch_rule *rule = w4a16_dispatch_rule_for(9, W4A16_WEIGHTS_GATHERED_OR_FINE);
+    assert_string_equal(rule->device_class, "sm_90");
+    assert_int_equal(rule->weights, W4A16_WEIGHTS_GATHERED_OR_FINE);
+    for (int64_t m = 1; m <= 8; m++)
+        assert_int_equal(w4a16_dispatch_rule_band(rule, m)->kernels[0], W4A16_KERNEL_DECODE);
+    for (int64_t m = 9; m <= 16; m++) {
+        const w4a16_dispatch_band *band = w4a16_dispatch_rule_band(rule, m);
+        assert_int_equal(band->kernels[0], W4A16_KERNEL_SM90_PREFILL);
+        assert_int_equal(band->kernels[1], W4A16_KERNEL_DECODE); /* sm90 lacks workspace */
+    }
+    assert_int_equal(w4a16_dispatch_rule_band(rule, 4096)->kernels[0], W4A16_KERNEL_SM90_PREFILL);
+    assert_string_equal(w4a16_dispatch_rule_for(8, W4A16_WEIGHTS_GATHERED_OR_FINE)->device_class,
+                        "default");
 }
 
 /* Ampere, Ada, Blackwell: not measured; never a Hopper-only kernel. */
@@ -40,7 +61,7 @@ static void test_other_devices_get_the_default(void **state) {
     (void)state;
     const int majors[] = {8, 10, 12, 7};
     for (size_t i = 0; i < sizeof majors / sizeof majors[0]; i++) {
-        const w4a16_dispatch_rule *rule = w4a16_dispatch_rule_for(majors[i]);
+        const w4a16_dispatch_rule *rule = w4a16_dispatch_rule_for(majors[i], W4A16_WEIGHTS_PLAIN);
         assert_string_equal(rule->device_class, "default");
         assert_int_equal(first_choice(majors[i], 1), W4A16_KERNEL_DECODE_V2);
         assert_int_equal(first_choice(majors[i], 16), W4A16_KERNEL_DECODE_V2);
@@ -77,13 +98,14 @@ static void test_rules_are_well_formed(void **state) {
             /* The band that M = max_m falls in is this one. */
             assert_ptr_equal(w4a16_dispatch_rule_band(rule, band->max_m), band);
         }
-        if (r < count - 1) assert_ptr_equal(w4a16_dispatch_rule_for(rule->sm_major), rule);
+        if (r < count - 1) assert_ptr_equal(w4a16_dispatch_rule_for(rule->sm_major, rule->weights), rule);
     }
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hopper_bands),
+        cmocka_unit_test(test_gathered_or_fine_weights),
         cmocka_unit_test(test_other_devices_get_the_default),
         cmocka_unit_test(test_rules_are_well_formed),
     };

@@ -58,7 +58,8 @@ static int fits_workspace(w4a16_kernel kernel, const w4a16_gemm_call *call) {
  * naming the bytes it needs). Where none can, the fallback, or sm90_prefill
  * where the fallback cannot run either. */
 static w4a16_kernel auto_choice(const w4a16_gemm_call *call) {
-    const w4a16_dispatch_rule *rule = w4a16_dispatch_rule_for(call->ctx->sm_major);
+    const w4a16_dispatch_rule *rule = w4a16_dispatch_rule_for(
+        call->ctx->sm_major, w4a16_weight_class_of(call->w->perm != NULL, call->w->group_size));
     const w4a16_dispatch_band *band = w4a16_dispatch_rule_band(rule, call->M);
     for (int need_fit = 1; need_fit >= 0; need_fit--)
         for (int i = 0; i < W4A16_RULE_KERNELS && band->kernels[i] != W4A16_KERNEL_AUTO; i++)

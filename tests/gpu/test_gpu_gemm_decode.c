@@ -8,8 +8,7 @@
  * for one CTA's shared memory, a 256-byte workspace (the kernel needs none),
  * CUDA-graph capture and bitwise repeat with and without the cluster's
  * reduction, chains of calls launched programmatically (W4A16_PDL); what it
- * declines, and auto choosing it at M <= 8 (to 16 where
- * sm90_prefill lacks workspace). decode_v2 (kept for A/B and pre-Hopper
+ * declines, and auto choosing it at M <= 16. decode_v2 (kept for A/B and pre-Hopper
  * GPUs): a smaller cross-product, so the A/B kernel stays correct. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -295,7 +294,7 @@ static void test_declines(void **state) {
 }
 
 /* Qwen3-4B shapes at M = 1 and 16 forced (gate_up g64, down act-order g128,
- * o_proj per-channel bf16, qkv AWQ), and auto: decode at M <= 8. */
+ * o_proj per-channel bf16, qkv AWQ), and auto: decode at M <= 16. */
 static void test_qwen_shapes(void **state) {
     fixture *f = *state;
     HOPPER_REQUIRED(f);
@@ -318,7 +317,8 @@ static void test_qwen_shapes(void **state) {
     W4A16_CHECK(w4a16_pack(f->automatic, &w.src, 1, NULL, W4A16_F16, &packed, &packed_owner, NULL));
     assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &packed, 1), "decode");
     assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &packed, 8), "decode");
-    assert_string_not_equal(w4a16_gemm_kernel_name(f->automatic, &packed, 9), "decode");
+    assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &packed, 16), "decode");
+    assert_string_not_equal(w4a16_gemm_kernel_name(f->automatic, &packed, 17), "decode");
     w4a16_buffers_free(packed_owner);
     gpu_weight_free(&w);
 }

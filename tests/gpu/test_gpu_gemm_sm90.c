@@ -219,8 +219,8 @@ static void test_auto_choice(void **state) {
     const gpu_weight_spec spec = {W4A16_FORMAT_AWQ, 6144, 2560, 128, 1, 0, W4A16_F16};
     gpu_packed p;
     gpu_packed_make(f->automatic, &spec, W4A16_F16, 5100, &p);
-    assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &p.packed, 8), "decode");
-    assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &p.packed, 9), "sm90_prefill");
+    assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &p.packed, 16), "decode");
+    assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &p.packed, 17), "sm90_prefill");
     assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &p.packed, 1024), "sm90_prefill");
     assert_string_equal(w4a16_gemm_kernel_name(f->automatic, &p.packed, 8192), "sm90_prefill");
     gpu_packed_free(&p);

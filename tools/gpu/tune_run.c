@@ -20,12 +20,15 @@
 _Static_assert(KERNELS_MAX <= TUNE_KERNELS_MAX, "the tune table holds every kernel");
 
 static const w4a16_dispatch_rule *device_rule(const bench_bed *b) {
-    return w4a16_dispatch_rule_for(b->device.sm_major);
+    return w4a16_dispatch_rule_for(b->device.sm_major,
+                                   w4a16_weight_class_of(b->act_order, b->group));
 }
 
 /* E.g. "M <= 16: decode, decode_v2; above: sm90_prefill". */
 static void print_rule(FILE *out, const w4a16_dispatch_rule *rule) {
-    fprintf(out, "auto's rule on this device (%s, src/gpu/dispatch_rules.c):", rule->device_class);
+    fprintf(out, "auto's rule on this device (%s%s, src/gpu/dispatch_rules.c):", rule->device_class,
+            rule->weights == W4A16_WEIGHTS_GATHERED_OR_FINE ? ", act-order or G not a multiple of 64"
+                                                             : "");
     for (int b = 0; b < rule->n_bands; b++) {
         const w4a16_dispatch_band *band = &rule->bands[b];
         if (band->max_m == INT64_MAX)
@@ -61,7 +64,10 @@ static json_t *rule_json(const w4a16_dispatch_rule *rule) {
                                                                         : json_integer(band->max_m),
                                                "kernels", kernels));
     }
-    return json_pack("{s:s, s:o}", "device_class", rule->device_class, "bands", bands);
+    return json_pack("{s:s, s:s, s:o}", "device_class", rule->device_class, "weights",
+                     rule->weights == W4A16_WEIGHTS_GATHERED_OR_FINE ? "act-order or fine groups"
+                                                                      : "plain",
+                     "bands", bands);
 }
 
 /* bench's document (device, date, commit, rows) with tune's members. */
