@@ -64,6 +64,30 @@ def test_bitwise_equal_to_the_c_api(m):
     check_against_reference(layer(a), a, weight, layer.bias)
 
 
+def test_eager_path_equals_the_op():
+    """W4A16Linear's eager calls skip the dispatcher (ops.eager_gemm); they give
+    the op's bits, and a's mistakes still raise after the weight is known."""
+    weight = random_quantized(256, 384, 128, True, seed=6)
+    bias = random_activations(1, 256, torch.float16, seed=10)[0]
+    layer = w4a16.W4A16Linear.from_quantized(weight, bias=bias)
+    for m in (1, 16, 100):
+        a = random_activations(m, 384, torch.float16, seed=m + 2)
+        eager = w4a16.ops.eager_gemm(a, layer.qweight, layer.scales, layer.zeros, layer.perm,
+                                     layer.bias, layer._header)
+        assert eager is not None
+        op = torch.ops.w4a16.gemm(a, layer.qweight, layer.scales, layer.zeros, layer.perm,
+                                  layer.bias, layer._header)
+        assert torch.equal(eager, op)
+        assert torch.equal(layer(a), op)
+    with pytest.raises(w4a16.ShapeError, match="in_features K=384"):
+        layer(random_activations(2, 383, torch.float16))
+    with pytest.raises(w4a16.ArgumentError, match="packed for torch.float16"):
+        layer(random_activations(2, 384, torch.bfloat16))
+    x = random_activations(2, 384, torch.float16).requires_grad_()
+    assert w4a16.ops.eager_gemm(x, layer.qweight, layer.scales, layer.zeros, layer.perm,
+                                layer.bias, layer._header) is None  # autograd: the op
+
+
 def test_strided_and_batched_inputs():
     weight = random_quantized(128, 256, 64, True, seed=4)
     layer = w4a16.W4A16Linear.from_quantized(weight)

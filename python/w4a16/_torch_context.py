@@ -42,27 +42,36 @@ class DeviceContext:
         self.workspace_captured = False  # a captured graph holds its address
         self._retired = []  # workspaces captured graphs still use
         self._streams = set()  # streams the workspace was used on besides its own
+        self._setting = 0  # counts set_kernel / set_batch_invariant: what a call needs changes
         self._replace(min(DEFAULT_WORKSPACE_BYTES, _workspace_cap()))
 
     def prepare(self, weight, m, stream):
-        """Grows the workspace for a call of M rows (outside capture) and tells
-        the caching allocator which streams use it."""
+        """Grows the workspace for a call of M rows on the raw stream handle
+        `stream` (outside capture) and tells the caching allocator which
+        streams use it. A weight's need at each M is asked of the library once
+        per ctx setting (kept on the weight's view)."""
         capturing = torch.cuda.is_current_stream_capturing()
         if not capturing:
-            need = ctypes.c_size_t()
-            check(lib().w4a16_workspace_size(self.handle, ctypes.byref(weight), m,
-                                             ctypes.byref(need)))
+            needs = weight.__dict__.setdefault("workspace_needs", {})
+            key = (self.handle.value, self._setting, m)
+            want = needs.get(key)
+            if want is None:
+                need = ctypes.c_size_t()
+                check(lib().w4a16_workspace_size(self.handle, ctypes.byref(weight), m,
+                                                 ctypes.byref(need)))
+                want = needs[key] = min(need.value, _workspace_cap())
             have = 0 if self.workspace is None else self.workspace.numel()
-            want = min(need.value, _workspace_cap())
             if want > have:
                 self._replace(-(-want // _WORKSPACE_ROUNDING) * _WORKSPACE_ROUNDING)
         if self.workspace is None:
             return
         if capturing:
             self.workspace_captured = True
-        if stream.cuda_stream not in self._streams:
-            self.workspace.record_stream(stream)  # freed only after that stream's work
-            self._streams.add(stream.cuda_stream)
+        if stream not in self._streams:
+            current = torch.cuda.current_stream(self.device)
+            if current.cuda_stream == stream:
+                self.workspace.record_stream(current)  # freed only after that stream's work
+            self._streams.add(stream)
 
     def _replace(self, nbytes):
         workspace = torch.empty(nbytes, dtype=torch.uint8, device=self.device)
@@ -73,12 +82,14 @@ class DeviceContext:
 
     def set_kernel(self, name):
         check(lib().w4a16_ctx_set_kernel(self.handle, name.encode()))
+        self._setting += 1
 
     def set_batch_invariant(self, on):
         """w4a16_ctx_set_batch_invariant: every call runs sm90_prefill with one
         token tile and no K split (Hopper only), so a row's sums do not depend
         on M (nor, with one tile size and no split, on N)."""
         check(lib().w4a16_ctx_set_batch_invariant(self.handle, 1 if on else 0))
+        self._setting += 1
 
     def __del__(self):
         handle = getattr(self, "handle", None)

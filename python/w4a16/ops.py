@@ -64,14 +64,15 @@ def _check(a, qweight, scales, zeros, perm, bias, header):
     return fields
 
 
-@torch.library.custom_op("w4a16::gemm", mutates_args=())
-def gemm(a: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor,
-         zeros: Optional[torch.Tensor], perm: Optional[torch.Tensor],
-         bias: Optional[torch.Tensor], header: List[int]) -> torch.Tensor:
-    fields = _check(a, qweight, scales, zeros, perm, bias, header)
-    if not a.is_cuda:
-        raise argument_error(f"a is on {a.device}: w4a16::gemm runs on CUDA devices")
-    n, k = fields["n"], fields["k"]
+def _current_stream(device):
+    """The raw handle of the device's current stream (what the library takes)."""
+    raw = getattr(torch._C, "_cuda_getCurrentRawStream", None)
+    return raw(device) if raw is not None else torch.cuda.current_stream(device).cuda_stream
+
+
+def _launch(a, n, k, view, bias):
+    """The library call into a new output on the current stream: the op's
+    body, and W4A16Linear's eager path (run_checked) without the dispatcher."""
     out = a.new_empty((*a.shape[:-1], n))
     rows = a.reshape(-1, k)
     m = rows.shape[0]
@@ -80,7 +81,6 @@ def gemm(a: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor,
     if rows.stride(1) != 1 or (m > 1 and rows.stride(0) < k):
         rows = rows.contiguous()
     lda = rows.stride(0) if m > 1 else k
-    view = weight_view(header, qweight, scales, zeros, perm)
     device = a.device.index
     switch = torch.cuda.current_device() != device
     if switch:
@@ -88,14 +88,60 @@ def gemm(a: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor,
         torch.cuda.set_device(device)
     try:
         context = device_context(device)
-        stream = torch.cuda.current_stream(a.device)
+        stream = _current_stream(device)
         context.prepare(view, m, stream)
         check(lib().w4a16_gemm(context.handle, view, rows.data_ptr(), lda, out.data_ptr(), n, m,
-                               None if bias is None else bias.data_ptr(), stream.cuda_stream))
+                               None if bias is None else bias.data_ptr(), stream))
     finally:
         if switch:
             torch.cuda.set_device(previous)
     return out
+
+
+@torch.library.custom_op("w4a16::gemm", mutates_args=())
+def gemm(a: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor,
+         zeros: Optional[torch.Tensor], perm: Optional[torch.Tensor],
+         bias: Optional[torch.Tensor], header: List[int]) -> torch.Tensor:
+    fields = _check(a, qweight, scales, zeros, perm, bias, header)
+    if not a.is_cuda:
+        raise argument_error(f"a is on {a.device}: w4a16::gemm runs on CUDA devices")
+    return _launch(a, fields["n"], fields["k"], weight_view(header, qweight, scales, zeros, perm),
+                   bias)
+
+
+# eager_gemm's checked calls: (header, a's device and dtype, the buffers'
+# addresses and sizes) -> (n, k, view). A key is only made after _check passed.
+_eager_calls = {}
+_EAGER_CACHE_LIMIT = 4096
+
+
+def eager_gemm(a, qweight, scales, zeros, perm, bias, header):
+    """The op's result for W4A16Linear's eager calls, without the dispatcher's
+    and the custom op's Python layers (tens of µs a call, which the eager
+    forward of a model with hundreds of linear layers feels): the full checks
+    the first time a (weight, device, dtype) is seen, then only a's shape.
+    None when the call must go through the op instead: under torch.compile,
+    for a tensor subclass (fake, functional), a tensor not on CUDA, or a call
+    autograd records."""
+    if (type(a) is not torch.Tensor or not a.is_cuda or torch.compiler.is_compiling() or
+            (torch.is_grad_enabled() and (a.requires_grad or
+                                          (bias is not None and bias.requires_grad)))):
+        return None
+    buffers = (qweight, scales, zeros, perm, bias)
+    key = (tuple(header), a.device, a.dtype) + tuple(
+        (t.data_ptr(), t.numel()) if t is not None else None for t in buffers)
+    known = _eager_calls.get(key)
+    if known is None:
+        fields = _check(a, qweight, scales, zeros, perm, bias, header)
+        if len(_eager_calls) >= _EAGER_CACHE_LIMIT:
+            _eager_calls.clear()
+        known = _eager_calls[key] = (fields["n"], fields["k"],
+                                     weight_view(header, qweight, scales, zeros, perm))
+    n, k, view = known
+    if a.dim() < 1 or a.shape[-1] != k:
+        raise shape_error(f"a has shape {list(a.shape)}: its last dimension must be "
+                          f"in_features K={k}")
+    return _launch(a, n, k, view, bias)
 
 
 @gemm.register_fake
