@@ -8,6 +8,7 @@ KV cache of 2048 positions, captured in a CUDA graph by hand and replayed
 kernels), median over samples of 20 replays each.
 """
 import statistics
+import time
 
 import torch
 from transformers import StaticCache
@@ -49,13 +50,17 @@ LINEAR_KERNELS = ("sm90_prefill_kernel", "decode_kernel", "dequantize_kernel",
 
 @torch.inference_mode()
 def prefill_profile(model, tokens, vocab):
-    """One prefill forward under the profiler: {kernel_ms, linear_kernel_ms}, the
-    device time of all its kernels and of the linear layers' GEMMs. Set beside
-    the timed wall time, it says whether the kernels or something else (the
-    host, a synchronization) set the forward's pace."""
+    """One prefill forward's host time to issue it (host_ms), then under the
+    profiler the device time of all its kernels and of the linear layers'
+    GEMMs (kernel_ms, linear_kernel_ms). Set beside the timed wall time, they
+    say whether the kernels or the host set the forward's pace."""
     ids = random_ids(1, tokens, vocab, seed=tokens)
     run = lambda: model(input_ids=ids, use_cache=False, logits_to_keep=1)
     run()
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    run()  # the host's time to issue one forward (it waits only if the launch queue fills)
+    host_ms = (time.perf_counter() - start) * 1e3
     torch.cuda.synchronize()
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
         run()
@@ -68,7 +73,7 @@ def prefill_profile(model, tokens, vocab):
         total += us
         if any(part in event.key.lower() for part in LINEAR_KERNELS):
             linear += us
-    return {"kernel_ms": total / 1e3, "linear_kernel_ms": linear / 1e3}
+    return {"kernel_ms": total / 1e3, "linear_kernel_ms": linear / 1e3, "host_ms": host_ms}
 
 
 def captured(run, warmups):

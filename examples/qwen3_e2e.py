@@ -88,9 +88,9 @@ def measure(name, model, vocab, rows, peaks, linears, linear_names, profiles):
         log(f"{name}: prefill {tokens} tokens {ms:.2f} ms")
     profile = prefill_profile(model, PREFILL_TOKENS[0], vocab)
     profiles[name] = {"tokens": PREFILL_TOKENS[0], **profile}
-    log(f"{name}: prefill {PREFILL_TOKENS[0]} tokens under the profiler: kernels "
-        f"{profile['kernel_ms']:.2f} ms, of which the linear layers' GEMMs "
-        f"{profile['linear_kernel_ms']:.2f} ms")
+    log(f"{name}: prefill {PREFILL_TOKENS[0]} tokens: host {profile['host_ms']:.2f} ms to issue; "
+        f"under the profiler kernels {profile['kernel_ms']:.2f} ms, of which the linear "
+        f"layers' GEMMs {profile['linear_kernel_ms']:.2f} ms")
     for batch in DECODE_BATCHES:
         ms, how = decode_ms(model, batch, vocab)
         rows.append({"model": name, "phase": "decode", "tokens": 1, "batch": batch, "ms": ms,
@@ -146,8 +146,8 @@ def print_table(report):
               f"{e['top1_agreement'] * 100:.2f}%, max|dlogits|/std "
               f"{e['logits_max_abs_over_std']:.4f}, greedy tokens equal {e['greedy_tokens_equal']}/64")
     for name, p in report["prefill_profile"].items():
-        print(f"  {name}: prefill {p['tokens']} under the profiler: kernels {p['kernel_ms']:.2f} ms "
-              f"(linear GEMMs {p['linear_kernel_ms']:.2f} ms)")
+        print(f"  {name}: prefill {p['tokens']}: host {p['host_ms']:.2f} ms to issue; kernels "
+              f"{p['kernel_ms']:.2f} ms (linear GEMMs {p['linear_kernel_ms']:.2f} ms)")
     print("kernels (M: kernel): " + "; ".join(
         f"{shape} " + ", ".join(f"{m}:{k}" for m, k in used.items())
         for shape, used in report["kernels"].items()))
