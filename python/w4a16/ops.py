@@ -72,7 +72,7 @@ def _current_stream(device):
 
 def _launch(a, n, k, view, bias):
     """The library call into a new output on the current stream: the op's
-    body, and W4A16Linear's eager path (run_checked) without the dispatcher."""
+    body, and W4A16Linear's eager path (eager_gemm) without the dispatcher."""
     out = a.new_empty((*a.shape[:-1], n))
     rows = a.reshape(-1, k)
     m = rows.shape[0]
@@ -117,9 +117,10 @@ _EAGER_CACHE_LIMIT = 4096
 
 def eager_gemm(a, qweight, scales, zeros, perm, bias, header):
     """The op's result for W4A16Linear's eager calls, without the dispatcher's
-    and the custom op's Python layers (tens of µs a call, which the eager
-    forward of a model with hundreds of linear layers feels): the full checks
-    the first time a (weight, device, dtype) is seen, then only a's shape.
+    and the custom op's Python layers (with them, a Qwen3-4B prefill of 2048
+    tokens was host-bound at 1.8x its kernels' time: bench/NOTES.md): the
+    full checks the first time a (weight, device, dtype) is seen, then only
+    a's shape.
     None when the call must go through the op instead: under torch.compile,
     for a tensor subclass (fake, functional), a tensor not on CUDA, or a call
     autograd records."""
