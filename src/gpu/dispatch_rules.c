@@ -24,13 +24,14 @@ static const w4a16_dispatch_rule RULES[] = {
      {
          /* M <= 16: decode is the fastest at every M from 1 to 16 on all seven
           * shapes of the two tunes of 2026-12-07 23:2x UTC (at 9..16 by 3-38%
-          * over sm90_prefill; down by 4-7%, within 1% at 12, 13, 15, 16).
+          * over sm90_prefill; down by 4-7% at 9-11 and 14, within 3% else).
           * Until then (PDL off, decode's plan blind to clusters) sm90_prefill
           * had won at 9..16. decode_v2 where decode declines (a K too long
           * for A in shared memory), then sm90_prefill. */
          {16, {DECODE, DECODE_V2, SM90_PREFILL}},
          /* M >= 17: sm90_prefill beats the fallback at every M of both sweeps
-          * but k/v (1024 x 2560) at M = 1024 (by 4%), and cuBLAS itself at
+          * but k/v (1024 x 2560) at M = 384..1024 (by 4-8% in the v5 tune;
+          * an M band cannot tell k/v from q), and cuBLAS itself at
           * M = 8192 on three of four shapes. The fallback stays for what
           * sm90_prefill declines (A not 16-byte aligned, lda not a multiple
           * of 8, G < 32). */

@@ -1,13 +1,16 @@
 /* The decode kernel's split choice and shared-memory layout (see
  * decode_plan.h).
  *
- * The model (H100 guesses, bench/NOTES.md "v3"; refit them from
- * measurements): CTAs run in waves of (SMs x CTAs per SM); within a wave the
- * active CTAs share the DRAM bandwidth, but one CTA cannot move more than
- * its loads in flight allow (8 warps x 8 tiles x 512 bytes per loaded
- * latency of ~1.5 us), so a wave of few CTAs is latency-bound. Each wave
- * also pays one latency to fill; a split call pays a cluster reduction; each
- * CTA first stages its K-range of A from L2. */
+ * The model (bench/NOTES.md "v3" and "decode plan v5"; its constants fitted
+ * to the H100's split sweep with bench/fit_decode_plan.py, which mirrors
+ * this code): CTAs run in waves of whole clusters, as many as the driver
+ * places at once (a cluster stays in one GPC); a wave costs its bytes at a
+ * DRAM rate plus one CTA's own chain of tiles (its warps are issue-bound,
+ * 8 warps x 8 tiles x 512 bytes per "loaded latency"), plus a fill; a split
+ * call pays a cluster reduction; the CTAs' staging of their K-ranges of A
+ * shares L2. The fitted constants are a model's, not the hardware's peaks
+ * (the DRAM term comes out above the copy rate: the per-CTA chain takes
+ * most of the time). */
 #include "kernel_plan/decode_plan.h"
 
 #include <stddef.h>
