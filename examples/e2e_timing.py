@@ -37,10 +37,17 @@ def random_ids(batch, tokens, vocab, seed, device="cuda"):
     return torch.randint(0, vocab, (batch, tokens), generator=generator).to(device)
 
 
+def prefill_forward(model, tokens, vocab):
+    """One prefill forward of `tokens` random tokens (batch 1, no cache, the
+    last position's logits), as a callable: what prefill_ms times and
+    prefill_profile profiles."""
+    ids = random_ids(1, tokens, vocab, seed=tokens)
+    return lambda: model(input_ids=ids, use_cache=False, logits_to_keep=1)
+
+
 @torch.inference_mode()
 def prefill_ms(model, tokens, vocab):
-    ids = random_ids(1, tokens, vocab, seed=tokens)
-    return timed(lambda: model(input_ids=ids, use_cache=False, logits_to_keep=1))
+    return timed(prefill_forward(model, tokens, vocab))
 
 
 # Kernel names of the linear layers' GEMMs: this library's, cuBLAS's and torch's int4.
@@ -54,8 +61,7 @@ def prefill_profile(model, tokens, vocab):
     profiler the device time of all its kernels and of the linear layers'
     GEMMs (kernel_ms, linear_kernel_ms). Set beside the timed wall time, they
     say whether the kernels or the host set the forward's pace."""
-    ids = random_ids(1, tokens, vocab, seed=tokens)
-    run = lambda: model(input_ids=ids, use_cache=False, logits_to_keep=1)
+    run = prefill_forward(model, tokens, vocab)
     run()
     torch.cuda.synchronize()
     start = time.perf_counter()
