@@ -137,17 +137,34 @@ def decode_linears_ms(model, names, batch):
     return timed(captured(run, warmups=1).replay, warmups=3, samples=15, calls=20)
 
 
+class fp32_reductions:
+    """Within it, cuBLAS's fp16 GEMMs keep their split-K reductions in fp32.
+    torch's default lets them reduce in fp16, an error of its own that only
+    the fp16 reference (and lm_head) would carry into the comparison."""
+
+    def __enter__(self):
+        self.saved = torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction
+        torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction = False
+
+    def __exit__(self, *exc):
+        torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction = self.saved
+
+
 @torch.inference_mode()
 def logits(model, ids):
-    """fp32 logits on the host: kept off the device so that the next model's
-    peak memory is its own."""
-    return model(input_ids=ids, use_cache=False).logits[0].float().cpu()
+    """fp32 logits on the host, one row per position of every prompt in `ids`
+    (batch x tokens): kept off the device so that the next model's peak memory
+    is its own."""
+    with fp32_reductions():
+        out = model(input_ids=ids, use_cache=False).logits
+    return out.reshape(-1, out.shape[-1]).float().cpu()
 
 
 @torch.inference_mode()
 def greedy(model, prompt, new_tokens=64):
-    out = model.generate(prompt, max_new_tokens=new_tokens, min_new_tokens=new_tokens,
-                         do_sample=False, pad_token_id=0, eos_token_id=None)
+    with fp32_reductions():
+        out = model.generate(prompt, max_new_tokens=new_tokens, min_new_tokens=new_tokens,
+                             do_sample=False, pad_token_id=0, eos_token_id=None)
     return out[0, prompt.shape[1]:].tolist()
 
 
