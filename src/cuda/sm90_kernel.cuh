@@ -41,7 +41,7 @@ __device__ void produce(const Sm90Params &p, const CUtensorMap *a_map, const Sme
     Ring<kStages> ring;
     Walk walk = walk_begin(p);
     Unit w;
-    {
+    if (p.pdl) { // launched ordinarily, the copies below would only race their own prefetch
         Walk first_walk = walk;
         if (walk_next(p, kBM, first_walk, w)) {
             const int rows = min(kRows, p.n_padded - w.n0);
