@@ -85,6 +85,15 @@ __device__ void stage_a_async(const DecodeParams &p, uint8_t *smem, int col0, in
     }
 }
 
+// Pulls act-order's perm for those columns into L2, one 128-byte line a
+// thread: it is part of the weight, so this may run before the wait for the
+// kernel before (a prefetch cannot see a stale value; a load could).
+__device__ void prefetch_perm(const DecodeParams &p, int col0, int cols) {
+    const int lines = (cols + 31) / 32;
+    for (int i = threadIdx.x; i < lines; i += kThreads)
+        if (col0 + 32 * i < p.k) prefetch_l2(p.perm + col0 + 32 * i);
+}
+
 // act-order's perm for the same columns (0 past k), for the gather below.
 __device__ void stage_perm(const DecodeParams &p, uint8_t *smem, int col0, int cols) {
     int32_t *perm = reinterpret_cast<int32_t *>(smem + p.perm_offset);
@@ -212,7 +221,14 @@ __global__ void __launch_bounds__(kThreads, W4A16_DECODE_CTAS_BY_REGISTERS)
 #pragma unroll
         for (int i = 0; i < kDepth; i++)
             if (i < count) prefetch_l2(next + i * stride);
+    if (p.perm != nullptr) prefetch_perm(p, col0, count * W4A16_TILE_COLS);
     grid_dependency_wait();
+    // act-order: perm first, ahead of the weight stream, since the gather of A
+    // waits for it (one group of copies of its own).
+    if (p.perm != nullptr) {
+        stage_perm(p, smem, col0, count * W4A16_TILE_COLS);
+        async_copy_commit();
+    }
     uint4 ring[kDepth];
 #pragma unroll
     for (int i = 0; i < kDepth; i++) {
@@ -225,11 +241,16 @@ __global__ void __launch_bounds__(kThreads, W4A16_DECODE_CTAS_BY_REGISTERS)
     const int last_group = group_of(p, col0 + W4A16_TILE_COLS * count - 1);
     stage_groups(p, smem, blockIdx.y * kRows, first_group, last_group - first_group + 1);
     if (p.a_async) stage_a_async(p, smem, col0, count * W4A16_TILE_COLS / 8);
-    else if (p.perm != nullptr) stage_perm(p, smem, col0, count * W4A16_TILE_COLS);
-    async_copy_wait_all();
+    if (p.perm != nullptr) { // gather A as soon as perm has landed, while the scales travel
+        async_copy_commit();
+        async_copy_wait_pending<1>();
+    } else {
+        async_copy_wait_all();
+    }
     __syncthreads();
     if (!p.a_async) {
         stage_a_gather(p, smem, col0, count * W4A16_TILE_COLS);
+        async_copy_wait_all();
         __syncthreads();
     }
 

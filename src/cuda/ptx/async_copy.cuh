@@ -23,6 +23,17 @@ __device__ __forceinline__ void async_copy_4(void *dst, const void *src, uint32_
                  : "memory");
 }
 
+// Closes the group of copies this thread issued since the last commit.
+__device__ __forceinline__ void async_copy_commit() {
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
+
+// Waits until at most kPending of this thread's committed groups are still in
+// flight (0: all of them; the newest are the ones left).
+template <int kPending> __device__ __forceinline__ void async_copy_wait_pending() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory");
+}
+
 // Waits until every copy this thread issued has landed (a __syncthreads then
 // makes all threads' copies visible to the CTA).
 __device__ __forceinline__ void async_copy_wait_all() {
