@@ -233,7 +233,7 @@ __global__ void __launch_bounds__(kThreads, W4A16_DECODE_CTAS_BY_REGISTERS)
 #pragma unroll
     for (int i = 0; i < kDepth; i++) {
         ring[i] = make_uint4(0, 0, 0, 0);
-        if (has_tile && i < count) ring[i] = load_streamed_16(next);
+        if (has_tile && i < count) ring[i] = load_streamed_16_after_wait(next);
         next += stride;
     }
 

@@ -1,5 +1,6 @@
 /* GPU test helpers (see gpu_support.h). */
 #include "gpu_support.h"
+#include "late_writer.h"
 
 #include <math.h>
 #include <setjmp.h>
@@ -566,5 +567,61 @@ void gpu_check_chain(w4a16_ctx *ctx, w4a16_ctx *plain, const char *kernel,
     free(want);
     free(x0);
     gpu_packed_free(&p);
+    CUDA_CHECK(cudaStreamDestroy(stream));
+}
+
+void gpu_check_late_weight_write(w4a16_ctx *ctx, const char *kernel, const gpu_weight_spec *spec,
+                                 int64_t M, uint64_t seed) {
+    assert_non_null(ctx);
+    const int64_t n = spec->n, k = spec->k;
+    cudaStream_t stream;
+    CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    gpu_packed old_w, new_w;
+    gpu_packed_make(ctx, spec, W4A16_F16, seed, &old_w);
+    gpu_packed_make(ctx, spec, W4A16_F16, seed + 1, &new_w);
+    assert_string_equal(w4a16_gemm_kernel_name(ctx, &old_w.packed, M), kernel);
+    uint16_t *host = gpu_random_halves(M * k, W4A16_F16, -1, 1, seed + 2);
+    void *A = gpu_upload(host, (size_t)(M * k) * 2);
+    free(host);
+    host = gpu_random_halves(2 * n, W4A16_F16, -1, 1, seed + 3);
+    void *old_bias = gpu_upload(host, (size_t)n * 2), *new_bias = gpu_upload(host + n, (size_t)n * 2);
+    free(host);
+    const size_t c_bytes = (size_t)(M * n) * 2;
+    void *C = gpu_alloc(c_bytes);
+    uint16_t *want = malloc(c_bytes), *got = malloc(c_bytes);
+    assert_non_null(want);
+    assert_non_null(got);
+
+    gpu_poison(C, c_bytes);
+    W4A16_CHECK(w4a16_gemm(ctx, &new_w.packed, A, k, C, n, M, new_bias, stream));
+    CUDA_CHECK(cudaStreamSynchronize(stream));
+    gpu_download(want, C, c_bytes);
+    W4A16_CHECK(w4a16_gemm(ctx, &old_w.packed, A, k, C, n, M, old_bias, stream));
+    CUDA_CHECK(cudaStreamSynchronize(stream));
+    gpu_poison(C, c_bytes);
+
+    const late_copies copies = {
+        {old_w.packed.qweight, old_w.packed.scales, old_w.packed.zeros, old_w.packed.perm, old_bias},
+        {new_w.packed.qweight, new_w.packed.scales, new_w.packed.zeros, new_w.packed.perm, new_bias},
+        {new_w.packed.qweight_bytes, new_w.packed.scales_bytes, new_w.packed.zeros_bytes,
+         new_w.packed.perm_bytes, (size_t)n * 2}};
+    for (int c = 0; c < LATE_COPIES; c++) assert_int_equal(copies.bytes[c] % 16, 0);
+    CUDA_CHECK(late_copy_launch(&copies, 200000, stream)); /* ~100 µs at 2 GHz */
+    W4A16_CHECK(w4a16_gemm(ctx, &old_w.packed, A, k, C, n, M, old_bias, stream));
+    CUDA_CHECK(cudaStreamSynchronize(stream));
+    gpu_download(got, C, c_bytes);
+    if (memcmp(want, got, c_bytes) != 0)
+        fail_msg("%s (%s, M=%lld): a call right after a kernel that wrote its weights late "
+                 "differs from the call on those weights synchronized (it loaded before its "
+                 "grid dependency wait)",
+                 kernel, gpu_weight_describe(spec), (long long)M);
+    free(want);
+    free(got);
+    CUDA_CHECK(cudaFree(A));
+    CUDA_CHECK(cudaFree(C));
+    CUDA_CHECK(cudaFree(old_bias));
+    CUDA_CHECK(cudaFree(new_bias));
+    gpu_packed_free(&old_w);
+    gpu_packed_free(&new_w);
     CUDA_CHECK(cudaStreamDestroy(stream));
 }

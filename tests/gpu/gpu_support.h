@@ -170,6 +170,17 @@ void gpu_check_runs(w4a16_ctx *ctx, cublasHandle_t cublas, const w4a16_weight *p
 void gpu_check_chain(w4a16_ctx *ctx, w4a16_ctx *plain, const char *kernel,
                      const gpu_weight_spec *spec, int64_t M, uint64_t seed);
 
+/* Weights written late by the kernel just before a call: a random weight of
+ * `spec` (and a bias) packed by ctx, called once so that the plan is made and
+ * L2 holds its bytes; then a kernel that lets the next one start at once
+ * overwrites its qweight, scales, zeros, perm and bias, after a delay, with
+ * those of a second weight, and the call follows on the same stream. Fails
+ * the test, naming it, unless ctx runs `kernel` and the call gives bitwise
+ * what it gives on the second weight synchronized: a kernel launched
+ * programmatically must load nothing before its griddepcontrol.wait. */
+void gpu_check_late_weight_write(w4a16_ctx *ctx, const char *kernel, const gpu_weight_spec *spec,
+                                 int64_t M, uint64_t seed);
+
 /* w4a16_gemm of M rows into C (pitch ldc, poisoned before each run) on
  * `stream`, twice directly and twice as replays of one captured graph. Fails
  * the test, naming `what`, unless the four results are bitwise equal and

@@ -398,6 +398,24 @@ static void test_v2(void **state) {
     }
 }
 
+/* A caller's kernel that lets the next start at once and writes the weights
+ * (and bias) late: the decode call after it must see the new bytes
+ * (gpu_check_late_weight_write). Whole K and the cluster's split, group 128
+ * symmetric and act-order with zero points (perm and zeros staged too). */
+static void test_weights_written_late(void **state) {
+    fixture *f = *state;
+    HOPPER_REQUIRED(f);
+    const gpu_weight_spec specs[] = {{W4A16_FORMAT_GPTQ, 1024, 1024, 128, 0, 0, W4A16_F16},
+                                     {W4A16_FORMAT_GPTQ_V2, 1024, 1024, 128, 1, 1, W4A16_F16}};
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)
+        for (int splits = 1; splits >= 0; splits--) { /* 1, then the plan's */
+            w4a16_ctx *ctx = forced_ctx("decode", splits);
+            gpu_check_late_weight_write(ctx, "decode", &specs[i], 1, 880 + 2 * i + splits);
+            gpu_check_late_weight_write(ctx, "decode", &specs[i], 16, 890 + 2 * i + splits);
+            w4a16_ctx_destroy(ctx);
+        }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_f16),         cmocka_unit_test(test_small_bf16),
@@ -407,7 +425,8 @@ int main(void) {
         cmocka_unit_test(test_long_k),            cmocka_unit_test(test_tiny_workspace),
         cmocka_unit_test(test_declines),
         cmocka_unit_test(test_qwen_shapes),       cmocka_unit_test(test_capture_and_repeat),
-        cmocka_unit_test(test_programmatic_chain), cmocka_unit_test(test_v2),
+        cmocka_unit_test(test_programmatic_chain), cmocka_unit_test(test_weights_written_late),
+        cmocka_unit_test(test_v2),
     };
     return gpu_tests_exit_code(cmocka_run_group_tests(tests, setup, teardown));
 }

@@ -382,6 +382,26 @@ static void test_programmatic_chain(void **state) {
     }
 }
 
+/* A caller's kernel that lets the next start at once and writes the weights
+ * (and bias) late: an sm90_prefill call launched programmatically after it
+ * (up to 16 rows) must see the new bytes (gpu_check_late_weight_write), with
+ * whole tiles, split K and act-order. */
+static void test_weights_written_late(void **state) {
+    fixture *f = *state;
+    HOPPER_REQUIRED(f);
+    const struct {
+        const char *plan;
+        int act_order;
+    } cases[] = {{"32,1", 0}, {"32,3", 0}, {NULL, 1}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const gpu_weight_spec spec = {W4A16_FORMAT_GPTQ, 1024, 1024, 128, 0, cases[i].act_order,
+                                      W4A16_F16};
+        w4a16_ctx *ctx = plan_ctx(cases[i].plan, "1");
+        gpu_check_late_weight_write(ctx, "sm90_prefill", &spec, 16, 9500 + i);
+        w4a16_ctx_destroy(ctx);
+    }
+}
+
 /* Plans forced with W4A16_SM90_PLAN (read when the ctx is created), each
  * against the reference: the hybrid (a whole round of 132 tiles, then
  * stream-K over the rest) with one CTA an SM and with two (64-token tiles),
@@ -467,6 +487,7 @@ int main(void) {
         cmocka_unit_test(test_small_workspace), cmocka_unit_test(test_declines),
         cmocka_unit_test(test_auto_choice),     cmocka_unit_test(test_capture_and_repeat),
         cmocka_unit_test(test_forced_plans),    cmocka_unit_test(test_programmatic_chain),
+        cmocka_unit_test(test_weights_written_late),
     };
     return gpu_tests_exit_code(cmocka_run_group_tests(tests, setup, teardown));
 }
