@@ -79,7 +79,26 @@ def prefill_profile(model, tokens, vocab):
         total += us
         if any(part in event.key.lower() for part in LINEAR_KERNELS):
             linear += us
-    return {"kernel_ms": total / 1e3, "linear_kernel_ms": linear / 1e3, "host_ms": host_ms}
+    return {"kernel_ms": total / 1e3, "linear_kernel_ms": linear / 1e3, "host_ms": host_ms,
+            "linear_host_us": linear_host_us(model.model.layers[0].mlp.down_proj, tokens,
+                                             model.dtype)}
+
+
+@torch.inference_mode()
+def linear_host_us(module, rows, dtype, calls=200):
+    """Host µs to issue one call of `module` on `rows` rows, alone: the calls
+    are not waited for (fewer than the launch queue holds), so this is the
+    per-call host cost that bounds a forward's pace when kernels are short."""
+    x = torch.randn(rows, module.in_features, device="cuda", dtype=dtype)
+    for _ in range(10):
+        module(x)
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(calls):
+        module(x)
+    us = (time.perf_counter() - start) * 1e6 / calls
+    torch.cuda.synchronize()
+    return us
 
 
 def captured(run, warmups):
@@ -153,11 +172,12 @@ class fp32_reductions:
 @torch.inference_mode()
 def logits(model, ids):
     """fp32 logits on the host, one row per position of every prompt in `ids`
-    (batch x tokens): kept off the device so that the next model's peak memory
-    is its own."""
+    (batch x tokens), each prompt a forward of its own (so the GEMMs have the
+    prompt's M, as in serving); kept off the device so that the next model's
+    peak memory is its own."""
     with fp32_reductions():
-        out = model(input_ids=ids, use_cache=False).logits
-    return out.reshape(-1, out.shape[-1]).float().cpu()
+        return torch.cat([model(input_ids=ids[i:i + 1], use_cache=False).logits[0].float().cpu()
+                          for i in range(ids.shape[0])])
 
 
 @torch.inference_mode()

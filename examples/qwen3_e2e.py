@@ -14,7 +14,7 @@ time at 2048 and 3968 tokens, decode-step time at batch 1 and 8 with a
 2048-token static KV cache (the step captured in a CUDA graph), peak device
 memory per model, the linear layers' bytes, and correctness of the w4a16
 model against the fp16 one: top-1 agreement over 2048 prefill positions (four
-random prompts of 512 tokens; the bar: >= 99%), max |Δlogits| / std(logits),
+random prompts of 512 tokens, each its own forward; the bar: >= 99%), max |Δlogits| / std(logits),
 and how many of 64 greedy tokens match before the first difference, every
 model's cuBLAS GEMMs reducing in fp32 meanwhile (torch's default lets fp16
 GEMMs reduce in fp16, an error only the reference would carry); the same three figures for the fp16 and
@@ -93,7 +93,8 @@ def measure(name, model, vocab, rows, peaks, linears, linear_names, profiles):
     profiles[name] = {"tokens": PREFILL_TOKENS[0], **profile}
     log(f"{name}: prefill {PREFILL_TOKENS[0]} tokens: host {profile['host_ms']:.2f} ms to issue; "
         f"under the profiler kernels {profile['kernel_ms']:.2f} ms, of which the linear "
-        f"layers' GEMMs {profile['linear_kernel_ms']:.2f} ms")
+        f"layers' GEMMs {profile['linear_kernel_ms']:.2f} ms; one down_proj call alone "
+        f"{profile['linear_host_us']:.1f} µs of host time")
     for batch in DECODE_BATCHES:
         ms, how = decode_ms(model, batch, vocab)
         rows.append({"model": name, "phase": "decode", "tokens": 1, "batch": batch, "ms": ms,
