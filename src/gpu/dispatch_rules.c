@@ -44,8 +44,11 @@ static const w4a16_dispatch_rule RULES[] = {
      * (sm90_prefill 0.8-1.4x), but at M = 16 sm90_prefill is the faster on
      * every Qwen3-4B shape (act-order: 13-51% faster; G = 32: 4-36%), since
      * decode gathers A element by element, or applies two groups' scales a
-     * tile. The hand-over at 8 is the plain weights' old one, not measured
-     * for these weights. */
+     * tile. The hand-over at 8 measured (`w4a16 tune --act-order` and
+     * `--group 32` at M = 1..16, tree ef81445, bench/results/2026-12-08-h100-
+     * tune-act-order.json and -tune-g32.json): of every hand-over from 0 to
+     * 16 over both sweeps, 8 has the least worst slowdown against the fastest
+     * kernel (1.20x: gate_up G = 32 at M = 8; act-order alone 1.12x). */
     {"sm_90",
      9,
      W4A16_WEIGHTS_GATHERED_OR_FINE,
