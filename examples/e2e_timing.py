@@ -7,7 +7,11 @@ KV cache of 2048 positions, captured in a CUDA graph by hand and replayed
 (eager decode is host-bound: about 37 ms a step on the H100 whatever the
 kernels), median over samples of 20 replays each.
 """
+import cProfile
+import os
+import pstats
 import statistics
+import sys
 import time
 
 import torch
@@ -68,6 +72,11 @@ def prefill_profile(model, tokens, vocab):
     run()  # the host's time to issue one forward (it waits only if the launch queue fills)
     host_ms = (time.perf_counter() - start) * 1e3
     torch.cuda.synchronize()
+    if os.environ.get("W4A16_E2E_HOST_PROFILE"):  # where the host's time goes, on stderr
+        profiler = cProfile.Profile()
+        profiler.runcall(run)
+        torch.cuda.synchronize()
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(25)
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
         run()
         torch.cuda.synchronize()
