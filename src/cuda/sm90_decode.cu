@@ -48,6 +48,7 @@ constexpr int kGatherBatch = 32;               // element loads in flight per th
 constexpr int kTileBytesA = W4A16_TILE_COLS * 2; // one row of A per k-tile
 
 static_assert(kRows == kWarps * W4A16_TILE_ROWS, "one n-tile per warp");
+static_assert(kRows * 4 <= 4 * 128 && kRows <= 128, "prefetch_groups: a group's rows in 4 lines");
 static_assert(W4A16_DECODE_CTAS_BY_REGISTERS * kThreads * 128 <= 65536,
               "the register bound the plan assumes");
 
@@ -92,6 +93,22 @@ __device__ void prefetch_perm(const DecodeParams &p, int col0, int cols) {
     const int lines = (cols + 31) / 32;
     for (int i = threadIdx.x; i < lines; i += kThreads)
         if (col0 + 32 * i < p.k) prefetch_l2(p.perm + col0 + 32 * i);
+}
+
+// Pulls the scales (and zeros) that stage_groups copies into L2, one 128-byte
+// line a thread, before the wait for the kernel before (weight, like perm):
+// staging then waits on L2, not on DRAM behind the weight stream.
+__device__ void prefetch_groups(const DecodeParams &p, int row0, int first_group, int groups) {
+    const int rows = p.n_padded - row0 < kRows ? p.n_padded - row0 : kRows;
+    const int scale_bytes = rows * p.scale_bytes; // a group's: at most 4 lines (fp32 scales)
+    const int c = threadIdx.x % 4;
+    for (int g = threadIdx.x / 4; g < groups; g += kThreads / 4)
+        if (128 * c < scale_bytes)
+            prefetch_l2(p.scales + ((int64_t)(first_group + g) * p.n_padded + row0) * p.scale_bytes +
+                        128 * c);
+    if (p.zeros == nullptr) return;
+    for (int g = threadIdx.x; g < groups; g += kThreads) // a group's zeros: one line
+        prefetch_l2(p.zeros + (int64_t)(first_group + g) * p.n_padded + row0);
 }
 
 // act-order's perm for the same columns (0 past k), for the gather below.
@@ -211,7 +228,8 @@ __global__ void __launch_bounds__(kThreads, W4A16_DECODE_CTAS_BY_REGISTERS)
 
     // 1. Launched programmatically (w4a16_decode_args.pdl), this kernel may
     // start while the one before it in the stream finishes: the ring's first
-    // tiles are only pulled into L2 before waiting for it, then loaded. The
+    // tiles, the scales and zeros (and perm) are only pulled into L2 before
+    // waiting for it, then loaded. The
     // next kernel may start as soon as every CTA here has, and do the same
     // during this one's tail.
     grid_dependency_launch_dependents();
@@ -221,6 +239,8 @@ __global__ void __launch_bounds__(kThreads, W4A16_DECODE_CTAS_BY_REGISTERS)
 #pragma unroll
         for (int i = 0; i < kDepth; i++)
             if (i < count) prefetch_l2(next + i * stride);
+    const int last_group = group_of(p, col0 + W4A16_TILE_COLS * count - 1);
+    prefetch_groups(p, blockIdx.y * kRows, first_group, last_group - first_group + 1);
     if (p.perm != nullptr) prefetch_perm(p, col0, count * W4A16_TILE_COLS);
     grid_dependency_wait();
     // act-order: perm first, ahead of the weight stream, since the gather of A
@@ -238,7 +258,6 @@ __global__ void __launch_bounds__(kThreads, W4A16_DECODE_CTAS_BY_REGISTERS)
     }
 
     // 2. Stage A's columns of this K-range and the rows' scales and zeros.
-    const int last_group = group_of(p, col0 + W4A16_TILE_COLS * count - 1);
     stage_groups(p, smem, blockIdx.y * kRows, first_group, last_group - first_group + 1);
     if (p.a_async) stage_a_async(p, smem, col0, count * W4A16_TILE_COLS / 8);
     if (p.perm != nullptr) { // gather A as soon as perm has landed, while the scales travel
