@@ -48,7 +48,7 @@ constexpr int kGatherBatch = 32;               // element loads in flight per th
 constexpr int kTileBytesA = W4A16_TILE_COLS * 2; // one row of A per k-tile
 
 static_assert(kRows == kWarps * W4A16_TILE_ROWS, "one n-tile per warp");
-static_assert(kRows * 4 <= 4 * 128 && kRows <= 128, "prefetch_groups: a group's rows in 4 lines");
+static_assert(kRows <= 128, "prefetch_groups: a group's scales in at most 4 lines, zeros in 1");
 static_assert(W4A16_DECODE_CTAS_BY_REGISTERS * kThreads * 128 <= 65536,
               "the register bound the plan assumes");
 
@@ -229,9 +229,8 @@ __global__ void __launch_bounds__(kThreads, W4A16_DECODE_CTAS_BY_REGISTERS)
     // 1. Launched programmatically (w4a16_decode_args.pdl), this kernel may
     // start while the one before it in the stream finishes: the ring's first
     // tiles, the scales and zeros (and perm) are only pulled into L2 before
-    // waiting for it, then loaded. The
-    // next kernel may start as soon as every CTA here has, and do the same
-    // during this one's tail.
+    // waiting for it, then loaded. The next kernel may start as soon as every
+    // CTA here has, and do the same during this one's tail.
     grid_dependency_launch_dependents();
     const int64_t stride = (int64_t)p.tiles_n * W4A16_TILE_LANES; // uint4s per k-tile
     const uint4 *next = p.qweight + ((int64_t)kt_begin * p.tiles_n + tile_n) * W4A16_TILE_LANES + lane;

@@ -132,7 +132,7 @@ struct Sm90Params {
     int group_cols;          // G; per-channel: 2^30 (every column in group 0)
     uint32_t group_magic;    // column / G == umulhi(column, group_magic)
     int n_tiles, m_tiles, splits, units;
-    int pdl;                 // launched programmatically (w4a16_sm90_args.pdl): the producer prefetches then
+    int pdl;                 // launched programmatically (w4a16_sm90_args.pdl): only then the producer prefetches
 };
 
 __device__ __forceinline__ int group_of(const Sm90Params &p, int column) {
