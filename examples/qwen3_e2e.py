@@ -13,12 +13,12 @@ q, z, s serve all three models (examples/e2e_models.py). Reported: prefill
 time at 2048 and 3968 tokens, decode-step time at batch 1 and 8 with a
 2048-token static KV cache (the step captured in a CUDA graph), peak device
 memory per model, the linear layers' bytes, and correctness of the w4a16
-model against the fp16 one: top-1 agreement over 2048 prefill positions (four
-random prompts of 512 tokens, each its own forward; the bar: >= 99%), max |Δlogits| / std(logits),
-and how many of 64 greedy tokens match before the first difference, every
-model's cuBLAS GEMMs reducing in fp32 meanwhile (torch's default lets fp16
-GEMMs reduce in fp16, an error only the reference would carry); the same three figures for the fp16 and
-the w4a16 model against the same model run in fp32 (how far 16-bit
+model against the fp16 one: top-1 agreement over 2048 prefill positions
+(four random prompts of 512 tokens, each its own forward; the bar: >= 99%),
+max |Δlogits| / std(logits), and how many of 64 greedy tokens match before
+the first difference, every model's cuBLAS GEMMs reducing in fp32 meanwhile
+(torch's default lets fp16 GEMMs reduce in fp16, an error only the reference
+would carry); the same three figures for the fp16 and the w4a16 model against the same model run in fp32 (how far 16-bit
 arithmetic alone moves them: the noise floor under the bar); and the decode
 step's linear layers alone, graph-captured (the rest of the step is the same
 kernels in every model). A table on stdout, progress on stderr,
