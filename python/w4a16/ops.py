@@ -41,9 +41,7 @@ def _check(a, qweight, scales, zeros, perm, bias, header):
     if a.dtype != act_dtype:
         raise argument_error(f"a is {a.dtype}; this weight was packed for {act_dtype} "
                              f"activations")
-    if a.dim() < 1 or a.shape[-1] != fields["k"]:
-        raise shape_error(f"a has shape {list(a.shape)}: its last dimension must be "
-                          f"in_features K={fields['k']}")
+    _check_in_features(a, fields["k"])
     for name, tensor in (("qweight", qweight), ("scales", scales), ("zeros", zeros),
                          ("perm", perm)):
         if tensor is None:
@@ -62,6 +60,13 @@ def _check(a, qweight, scales, zeros, perm, bias, header):
         if bias.device != a.device:
             raise argument_error(f"bias is on {bias.device} but a is on {a.device}")
     return fields
+
+
+def _check_in_features(a, k):
+    """a's last dimension is the weight's K (the one check eager_gemm repeats)."""
+    if a.dim() < 1 or a.shape[-1] != k:
+        raise shape_error(f"a has shape {list(a.shape)}: its last dimension must be "
+                          f"in_features K={k}")
 
 
 def _current_stream(device):
@@ -139,9 +144,7 @@ def eager_gemm(a, qweight, scales, zeros, perm, bias, header):
         known = _eager_calls[key] = (fields["n"], fields["k"],
                                      weight_view(header, qweight, scales, zeros, perm))
     n, k, view = known
-    if a.dim() < 1 or a.shape[-1] != k:
-        raise shape_error(f"a has shape {list(a.shape)}: its last dimension must be "
-                          f"in_features K={k}")
+    _check_in_features(a, k)
     return _launch(a, n, k, view, bias)
 
 
